@@ -1,0 +1,55 @@
+# Hearth — the commands. `make run` sets everything up and starts Hearth;
+# `make test` sets everything up and runs every test.
+.PHONY: all bootstrap definitions configure build run test bench check-sanitize fuzz clean
+
+BUILD      ?= build
+ASAN_BUILD ?= build-asan
+FUZZ_BUILD ?= build-fuzz
+JOBS       ?= $(shell nproc)
+MAKEFLAGS  += --no-print-directory
+# Seconds each fuzzer runs in `make fuzz` (the issue asks for 10 minutes each).
+FUZZ_SECONDS ?= 600
+# Where the pinned FHIR definitions are unpacked (shared by every checkout).
+DEFINITIONS ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/hearth
+
+
+all: build
+
+bootstrap:
+	@scripts/bootstrap
+
+definitions: bootstrap
+	@scripts/fetch-definitions "$(DEFINITIONS)" > $(BUILD).definitions
+
+configure: definitions
+	@cmake -S . -B $(BUILD) -DHEARTH_DEFINITIONS_DIR="$$(cat $(BUILD).definitions)" > $(BUILD).configure.log || (cat $(BUILD).configure.log; exit 1)
+
+build: configure
+	@cmake --build $(BUILD) -j $(JOBS)
+
+# Until the FHIR server lands, `hearth` with no command prints its version and
+# the commands it has.
+run: build
+	@$(BUILD)/bin/hearth
+
+test: build
+	@ctest --test-dir $(BUILD) --output-on-failure -j $(JOBS)
+
+bench: build
+	@bench/run_hl7v2_parse $(BUILD)
+
+check-sanitize: definitions
+	@cmake -S . -B $(ASAN_BUILD) -DHEARTH_SANITIZE=ON -DHEARTH_BENCH=OFF -DHEARTH_ASIO_BEAST=OFF \
+	  -DHEARTH_DEFINITIONS_DIR="$$(cat $(BUILD).definitions)" > $(ASAN_BUILD).configure.log || (cat $(ASAN_BUILD).configure.log; exit 1)
+	@cmake --build $(ASAN_BUILD) -j $(JOBS)
+	@ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	  ctest --test-dir $(ASAN_BUILD) --output-on-failure -j $(JOBS)
+
+fuzz: bootstrap
+	@CXX=clang++ CC=clang cmake -S . -B $(FUZZ_BUILD) -DHEARTH_FUZZ=ON -DHEARTH_TESTS=OFF -DHEARTH_BENCH=OFF \
+	  -DHEARTH_ASIO_BEAST=OFF > $(FUZZ_BUILD).configure.log || (cat $(FUZZ_BUILD).configure.log; exit 1)
+	@cmake --build $(FUZZ_BUILD) -j $(JOBS)
+	@scripts/run-fuzzers $(FUZZ_BUILD) $(FUZZ_SECONDS)
+
+clean:
+	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD) *.definitions *.configure.log

@@ -1,0 +1,136 @@
+#include "hl7_commands.hpp"
+
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+#include <iterator>
+#include <sstream>
+
+#include <hearth/hl7v2/batch.hpp>
+#include <hearth/hl7v2/parser.hpp>
+
+#include "json_writer.hpp"
+
+namespace hearth::app {
+
+namespace {
+
+// Largest input `hl7 inspect` reads: a day's batch file of a busy feed.
+constexpr std::size_t max_input_bytes = std::size_t{1} << 30;
+
+bool read_input(const std::string& name, std::string& out) {
+  if (name == "-") {
+    out.assign(std::istreambuf_iterator<char>(std::cin), std::istreambuf_iterator<char>());
+    return !std::cin.bad();
+  }
+  std::ifstream in(name, std::ios::binary);
+  if (!in) return false;
+  out.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  return !in.bad();
+}
+
+// An element as nested JSON arrays down to subcomponents; every string decoded.
+// Splitting follows the bytes: an empty field is [[[""]]].
+void append_element(std::string& out, const hearth::hl7v2::element_view& e) {
+  if (e.depth() == hearth::hl7v2::level::subcomponent) {
+    append_json_string(out, e.text());
+    return;
+  }
+  out.push_back('[');
+  const std::size_t n = e.size() == 0 ? 1 : e.size();
+  for (std::size_t i = 1; i <= n; ++i) {
+    if (i > 1) out.push_back(',');
+    append_element(out, e.at(i));
+  }
+  out.push_back(']');
+}
+
+std::string to_json(const hearth::hl7v2::message& msg) {
+  std::string out;
+  out.reserve(msg.raw().size() * 2);
+  out.push_back('[');
+  bool first_segment = true;
+  for (const auto seg : msg) {
+    if (!first_segment) out.push_back(',');
+    first_segment = false;
+    out.push_back('[');
+    append_json_string(out, seg.id());
+    for (std::size_t f = 1; f <= seg.field_count(); ++f) {
+      out.push_back(',');
+      const auto field = seg.field(f);
+      if (field.literal()) {
+        append_json_string(out, field.raw());  // MSH-1, MSH-2 as written
+      } else {
+        append_element(out, field);
+      }
+    }
+    out.push_back(']');
+  }
+  out.push_back(']');
+  return out;
+}
+
+void usage() {
+  std::cerr << "usage: hearth hl7 inspect FILE|-\n"
+               "  Prints each HL7 v2 message of FILE (or standard input) as one line of JSON:\n"
+               "  segments > fields > repetitions > components > subcomponents, decoded.\n";
+}
+
+}  // namespace
+
+int hl7_inspect(const std::vector<std::string>& args) {
+  if (args.size() != 1) {
+    usage();
+    return 2;
+  }
+  std::string input;
+  if (!read_input(args[0], input)) {
+    std::cerr << "hearth: cannot read " << (args[0] == "-" ? std::string("standard input") : args[0]) << "\n";
+    return 1;
+  }
+  if (input.size() > max_input_bytes) {
+    std::cerr << "hearth: input larger than " << (max_input_bytes >> 20) << " MiB\n";
+    return 1;
+  }
+  const auto pieces = hearth::hl7v2::split_batch(input);
+  if (!pieces) {
+    const auto& e = pieces.error();
+    std::cerr << "hearth: " << e.where.to_string() << " (offset " << e.where.offset << "): error "
+              << static_cast<int>(e.code) << " " << hearth::hl7v2::to_string(e.code) << ": " << e.message << "\n";
+    return 1;
+  }
+  std::size_t index = 0;
+  for (const auto& group : pieces->groups) {
+    for (const std::string_view raw : group.messages) {
+      ++index;
+      const std::size_t base = static_cast<std::size_t>(raw.data() - input.data());
+      auto msg = hearth::hl7v2::parse(std::string(raw));
+      if (!msg) {
+        const auto& e = msg.error();
+        std::cerr << "hearth: message " << index << ", " << e.where.to_string();
+        if (e.where.offset != hearth::error::npos) std::cerr << " (offset " << base + e.where.offset << ")";
+        std::cerr << ": error " << static_cast<int>(e.code) << " " << hearth::hl7v2::to_string(e.code) << ": "
+                  << e.message << "\n";
+        return 1;
+      }
+      std::string line = to_json(*msg);
+      line.push_back('\n');
+      std::fwrite(line.data(), 1, line.size(), stdout);
+    }
+  }
+  if (index == 0) {
+    std::cerr << "hearth: no HL7 v2 message in the input\n";
+    return 1;
+  }
+  return 0;
+}
+
+int hl7_main(const std::vector<std::string>& args) {
+  if (!args.empty() && args[0] == "inspect") {
+    return hl7_inspect(std::vector<std::string>(args.begin() + 1, args.end()));
+  }
+  usage();
+  return 2;
+}
+
+}  // namespace hearth::app

@@ -1,0 +1,16 @@
+#pragma once
+// `hearth hl7 ...` commands.
+
+#include <string>
+#include <vector>
+
+namespace hearth::app {
+
+/// `hearth hl7 inspect FILE|-`: prints each message as one line of JSON.
+/// Returns the process exit status.
+int hl7_inspect(const std::vector<std::string>& args);
+
+/// The JSON form of one parsed message's bytes, or an error text; exposed for tests.
+int hl7_main(const std::vector<std::string>& args);
+
+}  // namespace hearth::app

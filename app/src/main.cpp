@@ -1,0 +1,49 @@
+// hearth — the command line (DESIGN.md, Commands).
+
+#include <cstring>
+#include <exception>
+#include <iostream>
+#include <string>
+#include <vector>
+
+#include "hl7_commands.hpp"
+
+namespace {
+
+void print_help(std::ostream& out) {
+  out << "hearth " << HEARTH_VERSION << " - FHIR R4 server and HL7 v2 interface engine\n"
+      << "\n"
+      << "Commands available in this build:\n"
+      << "  hearth hl7 inspect FILE|-   print each HL7 v2 message (or batch) as JSON, one per line\n"
+      << "  hearth version              print the version\n"
+      << "  hearth help                 this text\n"
+      << "\n"
+      << "Not built yet (see the project's issues): serve, hl7 send, hl7 convert, import,\n"
+      << "validate, audit verify, token, conformance.\n";
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  // Exceptions only at start-up and configuration (CONVENTIONS.md); one catch here.
+  try {
+    std::vector<std::string> args(argv + 1, argv + argc);
+    if (args.empty() || args[0] == "help" || args[0] == "--help" || args[0] == "-h") {
+      print_help(std::cout);
+      return 0;
+    }
+    if (args[0] == "version" || args[0] == "--version") {
+      std::cout << "hearth " << HEARTH_VERSION << "\n";
+      return 0;
+    }
+    if (args[0] == "hl7") {
+      return hearth::app::hl7_main(std::vector<std::string>(args.begin() + 1, args.end()));
+    }
+    std::cerr << "hearth: unknown command '" << args[0] << "'\n\n";
+    print_help(std::cerr);
+    return 2;
+  } catch (const std::exception& e) {
+    std::cerr << "hearth: internal error: " << e.what() << "\n";
+    return 70;
+  }
+}

@@ -1,0 +1,83 @@
+#pragma once
+// A view of one field, repetition, component or subcomponent of a message.
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include <hearth/hl7v2/charset.hpp>
+#include <hearth/hl7v2/encoding.hpp>
+#include <hearth/hl7v2/escape.hpp>
+
+namespace hearth::hl7v2 {
+
+/// The level of an element in the HL7 hierarchy.
+enum class level : std::uint8_t { field, repetition, component, subcomponent };
+
+/// A read-only view of a part of a parsed message, over the message's own bytes:
+/// nothing is copied until text() decodes. Positions are 1-based, as in HL7.
+/// Asking past the end gives an empty element, as HL7 treats a missing
+/// trailing component as empty.
+///
+/// Lifetime: points into the message's buffer and encoding, which stay in place
+/// while the message (or any copy of it) is alive, even when it is moved.
+/// Cheap to copy; thread-safe for concurrent reads.
+class element_view {
+ public:
+  element_view() = default;
+  element_view(std::string_view raw, const encoding* enc, charset cs, level lvl,
+               bool literal = false) noexcept
+      : raw_(raw), enc_(enc), cs_(cs), level_(lvl), literal_(literal) {}
+
+  /// The bytes as sent (escaped, in the message's character set).
+  std::string_view raw() const noexcept { return raw_; }
+  level depth() const noexcept { return level_; }
+  bool empty() const noexcept { return raw_.empty(); }
+  /// The HL7 explicit null `""` (2.5.3: "delete the value").
+  bool is_null() const noexcept { return raw_ == "\"\""; }
+
+  /// Number of repetitions of a field, components of a repetition, or
+  /// subcomponents of a component; 0 when empty, 1 for a subcomponent.
+  std::size_t size() const noexcept;
+
+  /// The nth child (1-based): a field's repetition, a repetition's component,
+  /// a component's subcomponent. Past the end: an empty element.
+  element_view at(std::size_t n) const noexcept;
+
+  /// The nth part one level down in the data type's structure: for a field,
+  /// component n of its first repetition; for a repetition, component n; for a
+  /// component, subcomponent n; for a subcomponent, itself when n is 1. This is
+  /// how a composite (CX, XPN, HD...) is read whether it stands as a field or as
+  /// a component of another type.
+  element_view part(std::size_t n) const noexcept;
+
+  /// Repetition n of a field (1-based).
+  element_view repetition(std::size_t n) const noexcept;
+  /// Component n of the first repetition of a field, or of a repetition.
+  element_view component(std::size_t n) const noexcept;
+  /// Subcomponent n of a component.
+  element_view subcomponent(std::size_t n) const noexcept;
+
+  /// The value decoded to UTF-8: escape sequences resolved, character set
+  /// converted. Unescaped delimiters inside the view are kept as they are.
+  std::string text(const unescape_options& opts = {}) const;
+
+  const encoding& delimiters() const noexcept { return *enc_; }
+  charset character_set() const noexcept { return cs_; }
+  /// MSH-1 and MSH-2 (and FHS/BHS-1/2): shown as written, never split.
+  bool literal() const noexcept { return literal_; }
+
+ private:
+  char separator() const noexcept;
+
+  std::string_view raw_;
+  const encoding* enc_ = &default_encoding;
+  charset cs_ = charset::utf8;
+  level level_ = level::field;
+  bool literal_ = false;
+
+  static const encoding default_encoding;
+};
+
+}  // namespace hearth::hl7v2
