@@ -355,7 +355,7 @@ TEST_CASE("ack: reject for unparsable input") {
   why.message = "the message does not start with MSH";
 
   SUBCASE("empty, no MSH, MSH alone, random bytes: an AR with the error") {
-    for (const std::string raw : {std::string(), std::string("PID|1||42\r"), std::string("MSH"),
+    for (const std::string& raw : {std::string(), std::string("PID|1||42\r"), std::string("MSH"),
                                   std::string("MSH\r"), std::string("\x00\xff\xfe garbage", 11)}) {
       CAPTURE(raw);
       const std::string ack = build_reject_for_unparsable(raw, why, fixed());
