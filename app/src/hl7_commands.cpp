@@ -37,10 +37,11 @@ void append_element(std::string& out, const hearth::hl7v2::element_view& e) {
     return;
   }
   out.push_back('[');
-  const std::size_t n = e.size() == 0 ? 1 : e.size();
-  for (std::size_t i = 1; i <= n; ++i) {
-    if (i > 1) out.push_back(',');
-    append_element(out, e.at(i));
+  bool first = true;
+  for (const auto child : e.children()) {
+    if (!first) out.push_back(',');
+    first = false;
+    append_element(out, child);
   }
   out.push_back(']');
 }

@@ -13,8 +13,8 @@ namespace {
 // down to a tenth of a millisecond. More is not HL7 and is refused, not cut.
 constexpr std::size_t max_fraction_digits = 4;
 
-// FHIR and ISO 8601 place UTC offsets within -12:00..+14:00; HL7 bounds the
-// hours by the same 14 (the brief's rule) on either side.
+// Real UTC offsets run from -12:00 to +14:00; 14 hours either side accepts
+// every zone in use and refuses garbage such as +2500.
 constexpr unsigned max_offset_hours = 14;
 
 hearth::unexpected<error> fail(std::string message) {

@@ -14,6 +14,24 @@ level child_level(level l) noexcept {
 }
 }  // namespace
 
+level element_view::child_depth() const noexcept { return child_level(level_); }
+
+void element_view::child_range::iterator::find_end() noexcept {
+  const std::string_view raw = parent_.raw_;
+  if (begin_ > raw.size()) {
+    end_ = begin_;
+    return;
+  }
+  const bool unsplit = parent_.literal_ || parent_.level_ == level::subcomponent;
+  const std::size_t p = unsplit ? std::string_view::npos : raw.find(parent_.separator(), begin_);
+  end_ = p == std::string_view::npos ? raw.size() : p;
+}
+
+element_view element_view::child_range::iterator::operator*() const noexcept {
+  return element_view(parent_.raw_.substr(begin_, end_ - begin_), parent_.enc_, parent_.cs_,
+                      parent_.child_depth(), parent_.literal_);
+}
+
 char element_view::separator() const noexcept {
   switch (level_) {
     case level::field: return enc_->repetition;

@@ -525,7 +525,7 @@ TEST_CASE("datatypes: malformed TQ names the part") {
   const message m = with(
       "ORC|NW|1|||||^^^20240230\r"
       "ORC|NW|2|||||^^^^20240101^^^^^^^x\r"
-      "ORC|NW|3|||||one&TAB\r"
+      "ORC|NW|3|||||xyz&TAB\r"
       "ORC|NW|4|||||^^^2024010112+2500\r");
   auto bad_start = read_tq(m.find("ORC", 1)->field(7));
   check_rejected(bad_start, "20240230");
@@ -538,7 +538,7 @@ TEST_CASE("datatypes: malformed TQ names the part") {
   CHECK(bad_total.error().where.component == 12);
 
   auto bad_quantity = read_tq(m.find("ORC", 3)->field(7));
-  check_rejected(bad_quantity, "one");
+  check_rejected(bad_quantity, "xyz");
   CHECK(bad_quantity.error().where.component == 1);
   CHECK(bad_quantity.error().where.subcomponent == 1);
 

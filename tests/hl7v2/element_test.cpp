@@ -66,3 +66,36 @@ TEST_CASE("element: views stay valid after the message is moved or copied") {
     CHECK(v.text() == "abc");
   }
 }
+
+TEST_CASE("element: children() visits what at() gives, in one pass") {
+  auto m = parse("MSH|^~\\&|A\rPID|1||a^b&c^~d~~e^^f&&\r");
+  REQUIRE(m);
+  const element_view f = m->find("PID")->field(3);
+  std::size_t reps = 0;
+  for (const element_view rep : f.children()) {
+    ++reps;
+    CHECK(rep.raw() == f.at(reps).raw());
+    CHECK(rep.depth() == level::repetition);
+    std::size_t comps = 0;
+    for (const element_view comp : rep.children()) {
+      ++comps;
+      CHECK(comp.raw() == rep.at(comps).raw());
+      std::size_t subs = 0;
+      for (const element_view sub : comp.children()) {
+        ++subs;
+        CHECK(sub.raw() == comp.at(subs).raw());
+        CHECK(sub.depth() == level::subcomponent);
+      }
+      CHECK(subs == std::max<std::size_t>(1, comp.size()));
+    }
+    CHECK(comps == std::max<std::size_t>(1, rep.size()));
+  }
+  CHECK(reps == 4);
+  // An empty element has one empty child; a literal one is not split.
+  std::size_t n = 0;
+  for (const element_view c : m->find("PID")->field(2).children()) n += c.empty() ? 1 : 100;
+  CHECK(n == 1);
+  n = 0;
+  for (const element_view c : m->header().field(2).children()) n += c.raw() == "^~\\&" ? 1 : 100;
+  CHECK(n == 1);
+}

@@ -63,11 +63,11 @@ struct ack_issue {
   error_code code = error_code::application_internal_error;  ///< ERR-3 (table 0357)
   std::string text;  ///< ERR-8 user message (MSA-3 before 2.5); our own text, never PHI
   position where;    ///< ERR-2 error location; message level when all zero
-  hearth::hl7v2::severity sev = severity::error;  ///< ERR-4
+  severity sev = severity::error;  ///< ERR-4
 
   ack_issue() = default;
   ack_issue(error_code c, std::string t, position w = {},
-            hearth::hl7v2::severity s = severity::error)
+            severity s = severity::error)
       : code(c), text(std::move(t)), where(std::move(w)), sev(s) {}
   /// An error from the parser or a validator, as an issue of severity error.
   ack_issue(const error& e)  // NOLINT: implicit by design, errors become issues

@@ -240,9 +240,10 @@ struct xcn {
 };
 xcn read_xcn(const element_view& e);
 
-/// PL, person location (HL7 v2.5.1 2.A.53): PV1-3. PL.1, .2, .3 and .8 are IS
-/// in v2.5.1 but HD from v2.6: each string is the first part (the IS value,
-/// or the HD namespace id); the point of care is also kept as an HD.
+/// PL, person location (HL7 v2.5.1 2.A.53): PV1-3. PL.1 is IS in v2.5.1 but
+/// HD from v2.6 (as are some other IS parts): each string member is the
+/// first part (the IS value, or the HD namespace id), and the point of care is
+/// also kept whole as an HD.
 struct pl {
   std::string point_of_care;               ///< PL.1 (IS; HD.1 in v2.6+)
   hd point_of_care_hd;                     ///< PL.1 read as an HD (v2.6+)

@@ -3,6 +3,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <iterator>
 #include <string>
 #include <string_view>
 
@@ -42,8 +43,14 @@ class element_view {
   std::size_t size() const noexcept;
 
   /// The nth child (1-based): a field's repetition, a repetition's component,
-  /// a component's subcomponent. Past the end: an empty element.
+  /// a component's subcomponent. Past the end: an empty element. O(n): to visit
+  /// every child, iterate children() instead.
   element_view at(std::size_t n) const noexcept;
+
+  class child_range;
+  /// Every child in order, split in one pass: as many as size() (an empty
+  /// element has one empty child, as "" split on a separator gives [""]).
+  child_range children() const noexcept;
 
   /// The nth part one level down in the data type's structure: for a field,
   /// component n of its first repetition; for a repetition, component n; for a
@@ -69,7 +76,9 @@ class element_view {
   bool literal() const noexcept { return literal_; }
 
  private:
+  friend class child_range;
   char separator() const noexcept;
+  level child_depth() const noexcept;
 
   std::string_view raw_;
   const encoding* enc_ = &default_encoding;
@@ -79,5 +88,44 @@ class element_view {
 
   static const encoding default_encoding;
 };
+
+/// The children of an element, found one separator at a time.
+class element_view::child_range {
+ public:
+  class iterator {
+   public:
+    using value_type = element_view;
+    using difference_type = std::ptrdiff_t;
+    iterator() = default;
+    iterator(const element_view& parent, std::size_t begin) noexcept : parent_(parent), begin_(begin) { find_end(); }
+    element_view operator*() const noexcept;
+    iterator& operator++() noexcept {
+      begin_ = end_ + 1;
+      find_end();
+      return *this;
+    }
+    iterator operator++(int) noexcept {
+      iterator t = *this;
+      ++*this;
+      return t;
+    }
+    bool operator==(const iterator& o) const noexcept { return begin_ == o.begin_; }
+
+   private:
+    void find_end() noexcept;
+    element_view parent_;  // a copy: the iterator outlives any temporary range
+    std::size_t begin_ = 0;  // one past the parent's end: the end iterator
+    std::size_t end_ = 0;
+  };
+
+  explicit child_range(const element_view& parent) noexcept : parent_(parent) {}
+  iterator begin() const noexcept { return iterator(parent_, 0); }
+  iterator end() const noexcept { return iterator(parent_, parent_.raw_.size() + 1); }
+
+ private:
+  element_view parent_;
+};
+
+inline element_view::child_range element_view::children() const noexcept { return child_range(*this); }
 
 }  // namespace hearth::hl7v2

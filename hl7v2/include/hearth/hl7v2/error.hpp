@@ -33,7 +33,7 @@ std::string_view to_string(error_code code) noexcept;
 
 /// Where in a message something is. Every number is 1-based as in HL7
 /// (PID-5.1); 0 means "not applicable" (the error is about the whole segment,
-/// field, ...). Mirrors the ERL data type of ERR-2 (HL7 v2.5.1 2.A.27).
+/// field, ...). Mirrors the ERL data type of ERR-2 (HL7 v2.5.1 2.A.28).
 struct position {
   std::size_t segment_index = 0;  ///< nth segment of the message; 0 = message level
   std::string segment_id;         ///< "PID"; empty when unknown
