@@ -77,8 +77,19 @@ class element_view {
 
  private:
   friend class child_range;
-  char separator() const noexcept;
-  level child_depth() const noexcept;
+  char separator() const noexcept {
+    switch (level_) {
+      case level::field: return enc_->repetition;
+      case level::repetition: return enc_->component;
+      case level::component: return enc_->subcomponent;
+      case level::subcomponent: break;
+    }
+    return '\0';
+  }
+  level child_depth() const noexcept {
+    return level_ == level::field ? level::repetition
+                                  : level_ == level::repetition ? level::component : level::subcomponent;
+  }
 
   std::string_view raw_;
   const encoding* enc_ = &default_encoding;
@@ -89,7 +100,8 @@ class element_view {
   static const encoding default_encoding;
 };
 
-/// The children of an element, found one separator at a time.
+/// The children of an element, found one separator at a time. Iterators hold
+/// their own copy of what they need, so they outlive a temporary range.
 class element_view::child_range {
  public:
   class iterator {
@@ -97,11 +109,27 @@ class element_view::child_range {
     using value_type = element_view;
     using difference_type = std::ptrdiff_t;
     iterator() = default;
-    iterator(const element_view& parent, std::size_t begin) noexcept : parent_(parent), begin_(begin) { find_end(); }
-    element_view operator*() const noexcept;
-    iterator& operator++() noexcept {
-      begin_ = end_ + 1;
+    iterator(const element_view& parent) noexcept
+        : begin_(parent.raw_.data()),
+          last_(parent.raw_.data() + parent.raw_.size()),
+          enc_(parent.enc_),
+          cs_(parent.cs_),
+          child_(parent.child_depth()),
+          literal_(parent.literal_),
+          sep_(parent.literal_ || parent.level_ == level::subcomponent ? '\0' : parent.separator()) {
       find_end();
+    }
+    element_view operator*() const noexcept {
+      return element_view(std::string_view(begin_, static_cast<std::size_t>(end_ - begin_)), enc_, cs_, child_,
+                          literal_);
+    }
+    iterator& operator++() noexcept {
+      if (end_ == last_) {
+        done_ = true;
+      } else {
+        begin_ = end_ + 1;
+        find_end();
+      }
       return *this;
     }
     iterator operator++(int) noexcept {
@@ -109,18 +137,31 @@ class element_view::child_range {
       ++*this;
       return t;
     }
-    bool operator==(const iterator& o) const noexcept { return begin_ == o.begin_; }
+    bool operator==(std::default_sentinel_t) const noexcept { return done_; }
 
    private:
-    void find_end() noexcept;
-    element_view parent_;  // a copy: the iterator outlives any temporary range
-    std::size_t begin_ = 0;  // one past the parent's end: the end iterator
-    std::size_t end_ = 0;
+    void find_end() noexcept {
+      end_ = begin_;
+      if (sep_ == '\0') {
+        end_ = last_;
+        return;
+      }
+      while (end_ != last_ && *end_ != sep_) ++end_;
+    }
+    const char* begin_ = nullptr;
+    const char* end_ = nullptr;
+    const char* last_ = nullptr;
+    const encoding* enc_ = nullptr;
+    charset cs_ = charset::utf8;
+    level child_ = level::subcomponent;
+    bool literal_ = false;
+    char sep_ = '\0';
+    bool done_ = false;
   };
 
   explicit child_range(const element_view& parent) noexcept : parent_(parent) {}
-  iterator begin() const noexcept { return iterator(parent_, 0); }
-  iterator end() const noexcept { return iterator(parent_, parent_.raw_.size() + 1); }
+  iterator begin() const noexcept { return iterator(parent_); }
+  std::default_sentinel_t end() const noexcept { return {}; }
 
  private:
   element_view parent_;
