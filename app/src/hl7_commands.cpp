@@ -93,10 +93,17 @@ int hl7_inspect(const std::vector<std::string>& args) {
     std::cerr << "hearth: input larger than " << (max_input_bytes >> 20) << " MiB\n";
     return 1;
   }
+  // A UTF-8 byte order mark some editors put at the start of a file is not
+  // part of HL7; drop it rather than call the file malformed.
+  std::size_t skipped = 0;  // keeps reported offsets those of the file
+  if (input.rfind("\xEF\xBB\xBF", 0) == 0) {
+    input.erase(0, 3);
+    skipped = 3;
+  }
   const auto pieces = hearth::hl7v2::split_batch(input);
   if (!pieces) {
     const auto& e = pieces.error();
-    std::cerr << "hearth: " << e.where.to_string() << " (offset " << e.where.offset << "): error "
+    std::cerr << "hearth: " << e.where.to_string() << " (offset " << skipped + e.where.offset << "): error "
               << static_cast<int>(e.code) << " " << hearth::hl7v2::to_string(e.code) << ": " << e.message << "\n";
     return 1;
   }
@@ -104,7 +111,7 @@ int hl7_inspect(const std::vector<std::string>& args) {
   for (const auto& group : pieces->groups) {
     for (const std::string_view raw : group.messages) {
       ++index;
-      const std::size_t base = static_cast<std::size_t>(raw.data() - input.data());
+      const std::size_t base = skipped + static_cast<std::size_t>(raw.data() - input.data());
       auto msg = hearth::hl7v2::parse(std::string(raw));
       if (!msg) {
         const auto& e = msg.error();

@@ -123,7 +123,7 @@ TEST_CASE("mllp junk before VT is skipped and counted") {
   CHECK(d.errors() == 0);
 }
 
-TEST_CASE("mllp FS without CR still ends the frame; the next byte is processed normally") {
+TEST_CASE("mllp FS without CR still ends the frame and the next byte is processed normally") {
   SUBCASE("next byte is a VT starting the next frame") {
     mllp_decoder d;
     d.feed("\x0B" "A\x1C\x0B" "B\x1C");

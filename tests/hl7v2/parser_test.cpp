@@ -197,19 +197,3 @@ TEST_CASE("parser: latin-1 is converted to UTF-8 on decoding") {
   CHECK(m.text("PID-5.2") == "J\xC3\xB6rg");
   CHECK(m.find("PID")->field(5).raw() == "M\xFCller^J\xF6rg");  // raw stays as sent
 }
-
-TEST_CASE("path: terse notation") {
-  auto p = path::parse("OBX[2]-5(3).1.2");
-  REQUIRE(p);
-  CHECK(p->segment == "OBX");
-  CHECK(p->occurrence == 2);
-  CHECK(p->field == 5);
-  CHECK(p->repetition == 3);
-  CHECK(p->component == 1);
-  CHECK(p->subcomponent == 2);
-  CHECK_FALSE(path::parse("PID"));
-  CHECK_FALSE(path::parse("PID-0"));
-  CHECK_FALSE(path::parse("PID-5.x"));
-  CHECK_FALSE(path::parse("pid-5"));
-  CHECK_FALSE(path::parse("PID-5 "));
-}
