@@ -2,6 +2,8 @@
 
 #include <hearth/hl7v2/datatypes.hpp>
 
+#include "detail/locate.hpp"
+
 #include <cstddef>
 #include <string>
 #include <string_view>
@@ -43,23 +45,6 @@ std::string trim(std::string s) {
 
 // Part n of a composite, as a string primitive (ST, ID, IS, or a DTM kept as sent).
 std::string prim(const element_view& e, std::size_t n) { return trim(raw_text(e.part(n))); }
-
-// Sets where part n (and, one level further down, sub) of `e` is, relative to
-// `e`: the caller knows the segment and field.
-void locate(error& err, const element_view& e, std::size_t n, std::size_t sub = 0) {
-  switch (e.depth()) {
-    case level::field:
-    case level::repetition:
-      err.where.component = n;
-      if (sub != 0) err.where.subcomponent = sub;
-      break;
-    case level::component:
-      err.where.subcomponent = n;
-      break;
-    case level::subcomponent:
-      break;
-  }
-}
 
 // Reads part n of `e` as an optional NM: nullopt when empty.
 hearth::result<std::optional<decimal>, error> optional_nm(const element_view& part,
@@ -163,21 +148,21 @@ hearth::result<sn, error> read_sn(const element_view& e) {
   const std::string& c = out.comparator;
   if (!(c.empty() || c == ">" || c == "<" || c == ">=" || c == "<=" || c == "=" || c == "<>")) {
     error err = fail("SN.1 comparator must be one of > < >= <= = <>").error();
-    locate(err, e, 1);
+    detail::locate_part(err, e, 1);
     return hearth::unexpected<error>(std::move(err));
   }
   // 2.A.70.3: "-" or "+" or "/" or "." or ":".
   const std::string& s = out.separator_suffix;
   if (!(s.empty() || s == "-" || s == "+" || s == "/" || s == "." || s == ":")) {
     error err = fail("SN.3 separator/suffix must be one of - + / . :").error();
-    locate(err, e, 3);
+    detail::locate_part(err, e, 3);
     return hearth::unexpected<error>(std::move(err));
   }
   for (std::size_t n : {std::size_t{2}, std::size_t{4}}) {
     auto num = optional_nm(e.part(n), n == 2 ? "SN.2" : "SN.4");
     if (!num) {
       error err = std::move(num).error();
-      locate(err, e, n);
+      detail::locate_part(err, e, n);
       return hearth::unexpected<error>(std::move(err));
     }
     (n == 2 ? out.num1 : out.num2) = std::move(*num);
@@ -187,19 +172,19 @@ hearth::result<sn, error> read_sn(const element_view& e) {
                          ? "SN: empty value"
                          : "SN.2 first number missing")
                     .error();
-    locate(err, e, 2);
+    detail::locate_part(err, e, 2);
     return hearth::unexpected<error>(std::move(err));
   }
   // A range or ratio ("10-20", "1:128") needs both numbers; "+" alone is the
   // categorical suffix ("2+"). A second number needs a separator.
   if (out.num2 && s.empty()) {
     error err = fail("SN.4 second number without a separator").error();
-    locate(err, e, 3);
+    detail::locate_part(err, e, 3);
     return hearth::unexpected<error>(std::move(err));
   }
   if (!out.num2 && !s.empty() && s != "+") {
     error err = fail("SN.4 second number missing after the separator").error();
-    locate(err, e, 4);
+    detail::locate_part(err, e, 4);
     return hearth::unexpected<error>(std::move(err));
   }
   return out;
@@ -386,7 +371,7 @@ hearth::result<tq, error> read_tq(const element_view& e) {
   auto q = optional_nm(quantity.part(1), "TQ.1.1");
   if (!q) {
     error err = std::move(q).error();
-    locate(err, e, 1, 1);
+    detail::locate_part(err, e, 1, 1);
     return hearth::unexpected<error>(std::move(err));
   }
   out.quantity.quantity = std::move(*q);
@@ -405,7 +390,7 @@ hearth::result<tq, error> read_tq(const element_view& e) {
       err.message.insert(0, n == 4 ? "TQ.4 " : "TQ.5 ");
       const std::size_t sub = err.where.subcomponent;
       err.where.subcomponent = 0;
-      locate(err, e, n, sub);
+      detail::locate_part(err, e, n, sub);
       return hearth::unexpected<error>(std::move(err));
     }
     (n == 4 ? out.start : out.end) = std::move(*ts);
@@ -420,7 +405,7 @@ hearth::result<tq, error> read_tq(const element_view& e) {
   auto total = optional_nm(e.part(12), "TQ.12");
   if (!total) {
     error err = std::move(total).error();
-    locate(err, e, 12);
+    detail::locate_part(err, e, 12);
     return hearth::unexpected<error>(std::move(err));
   }
   out.total_occurrences = std::move(*total);

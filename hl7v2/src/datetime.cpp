@@ -2,6 +2,8 @@
 
 #include <hearth/hl7v2/datetime.hpp>
 
+#include "detail/locate.hpp"
+
 #include <cstddef>
 #include <string>
 #include <string_view>
@@ -187,22 +189,6 @@ std::string leaf_text(const element_view& e) {
   return leaf.text();
 }
 
-// Sets the position of part n of `e`, relative to `e`: a component when `e`
-// is a field or repetition, a subcomponent when `e` is a component.
-void locate_part(error& err, const element_view& e, std::size_t n) {
-  switch (e.depth()) {
-    case level::field:
-    case level::repetition:
-      err.where.component = n;
-      break;
-    case level::component:
-      err.where.subcomponent = n;
-      break;
-    case level::subcomponent:
-      break;
-  }
-}
-
 }  // namespace
 
 std::string_view to_string(time_precision p) noexcept {
@@ -292,7 +278,7 @@ hearth::result<timestamp, error> read_ts(const element_view& e) {
   if (!time) {
     error err = std::move(time).error();
     err.message.insert(0, "TS.1 ");
-    locate_part(err, e, 1);
+    detail::locate_part(err, e, 1);
     return hearth::unexpected<error>(std::move(err));
   }
   timestamp out;
