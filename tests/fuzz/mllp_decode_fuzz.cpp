@@ -11,6 +11,7 @@
 
 #include <hearth/hl7v2/mllp_frame.hpp>
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <string>
@@ -85,9 +86,9 @@ outcome chunked(std::string_view in, std::size_t max) {
     const std::size_t n = b % 65;  // 0: an empty read, which must change nothing
     d.feed(in.substr(pos, n));
     drain(d, o);
-    pos += n;
+    pos = std::min(pos + n, in.size());
     ++k;
-    if (k > 2 * in.size() + 2) {  // every read empty: finish in one
+    if (pos < in.size() && k > 2 * in.size() + 2) {  // too many empty reads: finish in one
       d.feed(in.substr(pos));
       drain(d, o);
       break;
