@@ -10,6 +10,7 @@
 #include <random>
 #include <vector>
 
+#include <hearth/core/text.hpp>
 #include <hearth/core/utf8.hpp>
 #include <hearth/hl7v2/writer.hpp>
 
@@ -85,28 +86,12 @@ bool has_message_structure(const version_info& v) noexcept {
 // Table 0155, accept/application acknowledgment conditions.
 enum class condition { always, never, error_only, success_only };
 
-std::string_view trim(std::string_view s) noexcept {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-  return s;
-}
-
-bool equals_upper(std::string_view s, std::string_view upper) noexcept {
-  if (s.size() != upper.size()) return false;
-  for (std::size_t i = 0; i < s.size(); ++i) {
-    char c = s[i];
-    if (c >= 'a' && c <= 'z') c = static_cast<char>(c - 'a' + 'A');
-    if (c != upper[i]) return false;
-  }
-  return true;
-}
-
 // Empty or unknown: AL (see build_ack in ack.hpp for why).
 condition parse_condition(std::string_view raw) noexcept {
-  raw = trim(raw);
-  if (equals_upper(raw, "NE")) return condition::never;
-  if (equals_upper(raw, "ER")) return condition::error_only;
-  if (equals_upper(raw, "SU")) return condition::success_only;
+  raw = hearth::text::trim(raw);
+  if (hearth::text::iequals(raw, "NE")) return condition::never;
+  if (hearth::text::iequals(raw, "ER")) return condition::error_only;
+  if (hearth::text::iequals(raw, "SU")) return condition::success_only;
   return condition::always;
 }
 
@@ -123,7 +108,7 @@ bool send_under(condition c, outcome o) noexcept {
 // Valued: not empty, and not the HL7 null "" (which for MSH-15/16 means
 // nothing more than "not valued").
 bool valued(std::string_view raw) noexcept {
-  raw = trim(raw);
+  raw = hearth::text::trim(raw);
   return !raw.empty() && raw != "\"\"";
 }
 
@@ -503,7 +488,7 @@ std::optional<std::string> build_ack(const message& original, outcome status,
   ack_code code = application_code(status);
   if (!enhanced) {
     // 2.9.2: acknowledgments are not acknowledged.
-    if (trim(in.field(9).component(1).raw()) == "ACK") return std::nullopt;
+    if (hearth::text::trim(in.field(9).component(1).raw()) == "ACK") return std::nullopt;
   } else if (opts.application_ack) {
     // 2.9.3.2: the application acknowledgment, as MSH-16 asks.
     if (!send_under(parse_condition(in.field(16).component(1).raw()), status)) return std::nullopt;

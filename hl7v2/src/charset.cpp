@@ -1,27 +1,10 @@
 #include <hearth/hl7v2/charset.hpp>
 
+#include <hearth/core/text.hpp>
 #include <hearth/core/utf8.hpp>
 
 namespace hearth::hl7v2 {
 
-namespace {
-bool iequals(std::string_view a, std::string_view b) noexcept {
-  if (a.size() != b.size()) return false;
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    char x = a[i], y = b[i];
-    if (x >= 'a' && x <= 'z') x = static_cast<char>(x - 'a' + 'A');
-    if (y >= 'a' && y <= 'z') y = static_cast<char>(y - 'a' + 'A');
-    if (x != y) return false;
-  }
-  return true;
-}
-
-std::string_view trim(std::string_view s) noexcept {
-  while (!s.empty() && s.front() == ' ') s.remove_prefix(1);
-  while (!s.empty() && s.back() == ' ') s.remove_suffix(1);
-  return s;
-}
-}  // namespace
 
 std::string_view to_string(charset c) noexcept {
   switch (c) {
@@ -34,7 +17,8 @@ std::string_view to_string(charset c) noexcept {
 
 hearth::result<charset> parse_charset(std::string_view msh18) {
   // HL7 table 0211 (Alternate character sets).
-  const std::string_view v = trim(msh18);
+  using hearth::text::iequals;
+  const std::string_view v = hearth::text::trim(msh18);
   if (v.empty() || iequals(v, "UNICODE UTF-8") || iequals(v, "UTF-8") || iequals(v, "UTF8")) {
     return charset::utf8;
   }
