@@ -2,12 +2,12 @@
 
 #include <hearth/hl7v2/datatypes.hpp>
 
-#include "detail/locate.hpp"
-
 #include <cstddef>
 #include <string>
 #include <string_view>
 #include <utility>
+
+#include "detail/locate.hpp"
 
 namespace hearth::hl7v2 {
 namespace {

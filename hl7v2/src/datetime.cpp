@@ -2,11 +2,11 @@
 
 #include <hearth/hl7v2/datetime.hpp>
 
-#include "detail/locate.hpp"
-
 #include <cstddef>
 #include <string>
 #include <string_view>
+
+#include "detail/locate.hpp"
 
 namespace hearth::hl7v2 {
 namespace {
