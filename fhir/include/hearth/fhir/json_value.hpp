@@ -38,22 +38,24 @@ class json_value {
   using array_type = std::vector<json_value>;
   using object_type = std::vector<json_member>;
 
-  json_value() = default;  ///< null
-  json_value(std::nullptr_t) {}                          // NOLINT: implicit by design
-  json_value(bool b) : v_(b) {}                          // NOLINT
-  json_value(json_number n) : v_(std::move(n)) {}        // NOLINT
-  json_value(std::string s) : v_(std::move(s)) {}        // NOLINT
-  json_value(std::string_view s) : v_(std::string(s)) {}  // NOLINT
-  json_value(const char* s) : v_(std::string(s)) {}      // NOLINT
-  json_value(array_type a) : v_(std::move(a)) {}         // NOLINT
-  json_value(object_type o);                             // NOLINT
+  // Constructors are defined below json_member: a body that may destroy the
+  // variant needs every alternative complete (clang checks it in place).
+  json_value() noexcept;  ///< null
+  json_value(std::nullptr_t) noexcept;   // NOLINT: implicit by design
+  json_value(bool b) noexcept;           // NOLINT
+  json_value(json_number n) noexcept;    // NOLINT
+  json_value(std::string s) noexcept;    // NOLINT
+  json_value(std::string_view s);        // NOLINT
+  json_value(const char* s);             // NOLINT
+  json_value(array_type a) noexcept;     // NOLINT
+  json_value(object_type o) noexcept;    // NOLINT
 
   /// An empty array or object, to fill.
-  static json_value array() { return json_value(array_type{}); }
+  static json_value array();
   static json_value object();
   /// A number from its text. The text must be a JSON number (RFC 8259 section 6);
   /// the reader checks that for input, callers for what they build.
-  static json_value number(std::string text) { return json_value(json_number{std::move(text)}); }
+  static json_value number(std::string text);
 
   kind type() const noexcept { return static_cast<kind>(v_.index()); }
   bool is_null() const noexcept { return type() == kind::null; }
@@ -98,7 +100,17 @@ struct json_member {
   friend bool operator==(const json_member&, const json_member&) = default;
 };
 
-inline json_value::json_value(object_type o) : v_(std::move(o)) {}
+inline json_value::json_value() noexcept = default;
+inline json_value::json_value(std::nullptr_t) noexcept {}
+inline json_value::json_value(bool b) noexcept : v_(b) {}
+inline json_value::json_value(json_number n) noexcept : v_(std::move(n)) {}
+inline json_value::json_value(std::string s) noexcept : v_(std::move(s)) {}
+inline json_value::json_value(std::string_view s) : v_(std::string(s)) {}
+inline json_value::json_value(const char* s) : v_(std::string(s)) {}
+inline json_value::json_value(array_type a) noexcept : v_(std::move(a)) {}
+inline json_value::json_value(object_type o) noexcept : v_(std::move(o)) {}
+inline json_value json_value::array() { return json_value(array_type{}); }
 inline json_value json_value::object() { return json_value(object_type{}); }
+inline json_value json_value::number(std::string text) { return json_value(json_number{std::move(text)}); }
 
 }  // namespace hearth::fhir
