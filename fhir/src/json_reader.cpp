@@ -5,6 +5,8 @@
 #include <unordered_set>
 #include <vector>
 
+#include <hearth/core/utf8.hpp>
+
 #include <rapidjson/error/en.h>
 #include <rapidjson/memorystream.h>
 #include <rapidjson/reader.h>
@@ -43,6 +45,7 @@ class builder {
   bool String(const char* s, rapidjson::SizeType n, bool) {
     if (n > opts_.max_string_bytes) return fail("too-costly", "string longer than the configured limit");
     if (opts_.fhir_rules && n == 0) return fail("invalid", "empty string (FHIR JSON strings are never empty)");
+    if (!valid_unicode(s, n)) return bad_escape();
     return add(json_value(std::string(s, n)));
   }
   bool StartObject() { return open(true); }
@@ -51,6 +54,7 @@ class builder {
     frame& f = stack_.back();
     const std::string_view key(s, n);
     if (opts_.fhir_rules && n == 0) return fail("invalid", "empty property name");
+    if (!valid_unicode(s, n)) return bad_escape();
     auto& members = f.value.members();
     if (f.seen) {
       if (!f.seen->insert(std::string(key)).second) return duplicate(key);
@@ -139,6 +143,15 @@ class builder {
     stack_.back().key.assign(key);
     return fail("structure", "duplicate property name");
   }
+
+  // RapidJSON checks the raw bytes and surrogate pairs that start with a high
+  // surrogate, but lets a lone low surrogate (\udc00-\udfff) through as the
+  // bytes of a surrogate, which are not UTF-8 (RFC 3629 section 3). The decoded
+  // string is checked again so that nothing invalid enters a value.
+  static bool valid_unicode(const char* s, rapidjson::SizeType n) noexcept {
+    return hearth::utf8::find_invalid(std::string_view(s, n)) == hearth::utf8::npos;
+  }
+  bool bad_escape() { return fail("structure", "\\u escape is not a Unicode scalar value (lone surrogate)"); }
 
   bool unexpected_number() { return fail("exception", "number reported without its text"); }
 
