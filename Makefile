@@ -47,9 +47,9 @@ check-sanitize: definitions
 	@ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	  ctest --test-dir $(ASAN_BUILD) --output-on-failure -j $(JOBS)
 
-fuzz: bootstrap
+fuzz: definitions
 	@CXX=clang++ CC=clang cmake -S . -B $(FUZZ_BUILD) -DHEARTH_FUZZ=ON -DHEARTH_TESTS=OFF -DHEARTH_BENCH=OFF \
-	  -DHEARTH_ASIO_BEAST=OFF > $(FUZZ_BUILD).configure.log || (cat $(FUZZ_BUILD).configure.log; exit 1)
+	  -DHEARTH_ASIO_BEAST=OFF -DHEARTH_DEFINITIONS_DIR="$$(cat $(BUILD).definitions)" > $(FUZZ_BUILD).configure.log || (cat $(FUZZ_BUILD).configure.log; exit 1)
 	@cmake --build $(FUZZ_BUILD) -j $(JOBS)
 	@scripts/run-fuzzers $(FUZZ_BUILD) $(FUZZ_SECONDS)
 
