@@ -1,0 +1,344 @@
+#include <hearth/fhir/fhirpath_eval.hpp>
+
+#include <cstdio>
+#include <filesystem>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <doctest/doctest.h>
+
+#include <hearth/fhir/definitions.hpp>
+#include <hearth/fhir/fhirpath_parser.hpp>
+#include <hearth/fhir/json_reader.hpp>
+
+using namespace hearth::fhir;
+using namespace hearth::fhir::fhirpath;
+
+namespace {
+
+const definitions& defs() {
+  static const definitions d = [] {
+    auto r = definitions::load(HEARTH_DEFINITIONS_DIR);
+    if (!r) {
+      std::fprintf(stderr, "definitions::load failed: %s\n", r.error().message.c_str());
+      std::abort();
+    }
+    return std::move(r).value();
+  }();
+  return d;
+}
+
+json_value json(std::string_view text) {
+  auto r = parse_json(text);
+  REQUIRE_MESSAGE(r.has_value(), "bad test JSON");
+  return std::move(r).value();
+}
+
+const json_value& patient() {
+  static const json_value p = json(R"({
+    "resourceType": "Patient",
+    "id": "p1",
+    "active": true,
+    "name": [
+      {"use": "official", "family": "Chalmers", "given": ["Peter", "James"]},
+      {"use": "usual", "given": ["Jim"]}
+    ],
+    "gender": "male",
+    "_gender": {"extension": [{"url": "http://example.org/x", "valueString": "note"}]},
+    "birthDate": "1974-12-25",
+    "deceasedBoolean": false,
+    "multipleBirthInteger": 2
+  })");
+  return p;
+}
+
+const json_value& observation() {
+  static const json_value o = json(R"({
+    "resourceType": "Observation",
+    "status": "final",
+    "code": {"coding": [{"system": "http://loinc.org", "code": "29463-7"}]},
+    "valueQuantity": {"value": 185.50, "unit": "kg", "system": "http://unitsofmeasure.org", "code": "kg"},
+    "effectiveDateTime": "2016-03-28T09:00:00Z",
+    "component": [{"code": {"text": "a"}, "valueString": "x"}]
+  })");
+  return o;
+}
+
+hearth::result<collection, hearth::error> run(std::string_view src, const json_value& res = patient()) {
+  auto e = parse(src);
+  REQUIRE_MESSAGE(e.has_value(), "parse failed");
+  context ctx;
+  ctx.now = std::chrono::system_clock::time_point(std::chrono::seconds(1700000000));
+  return evaluate(*e, res, defs(), ctx);
+}
+
+// The result as "a, b, c" (toString of each item; complex nodes as <Type>).
+std::string show(std::string_view src, const json_value& res = patient()) {
+  auto r = run(src, res);
+  if (!r) return "ERROR " + r.error().code + ": " + r.error().message;
+  std::string out;
+  for (const auto& v : *r) {
+    if (!out.empty()) out += ", ";
+    auto s = to_string_value(v);
+    out += s ? *s : "<" + type_name(v) + ">";
+  }
+  return out;
+}
+
+bool is_error(std::string_view src, const json_value& res = patient()) { return !run(src, res).has_value(); }
+
+}  // namespace
+
+TEST_CASE("navigation: resource type first, members, arrays in order") {
+  CHECK(show("Patient.name.given") == "Peter, James, Jim");
+  CHECK(show("name.given") == "Peter, James, Jim");
+  CHECK(show("Patient.name.family") == "Chalmers");
+  CHECK(show("Patient.name[1].use") == "usual");
+  CHECK(show("Patient.name[5].use") == "");
+  CHECK(show("Patient.birthDate") == "1974-12-25");
+  CHECK(show("Patient.name.first()") == "<HumanName>");
+  // A name the type does not have is a semantic error, not an empty result.
+  CHECK(is_error("Patient.name.given1"));
+}
+
+TEST_CASE("navigation: choice types resolve through the registry") {
+  CHECK(show("Observation.value.value", observation()) == "185.50");
+  CHECK(show("Observation.value.unit", observation()) == "kg");
+  CHECK(show("Observation.value is Quantity", observation()) == "true");
+  CHECK(show("Observation.value.ofType(Quantity).code", observation()) == "kg");
+  CHECK(show("Observation.effective is dateTime", observation()) == "true");
+  CHECK(show("Observation.component.value", observation()) == "x");
+  CHECK(show("Patient.deceased") == "false");
+  CHECK(show("Patient.multipleBirth + 1") == "3");
+  // The JSON name of a choice is not a FHIRPath element name.
+  CHECK(is_error("Observation.valueQuantity.unit", observation()));
+}
+
+TEST_CASE("navigation: primitive extensions, hasValue, children") {
+  CHECK(show("Patient.gender.extension('http://example.org/x').value") == "note");
+  CHECK(show("Patient.gender.hasValue()") == "true");
+  CHECK(show("Patient.name.hasValue()") == "false");
+  CHECK(show("Patient.name.first().children().count()") == "4");  // use, family, 2 given
+  CHECK(show("Patient.descendants().count() > 8") == "true");
+}
+
+TEST_CASE("three-valued logic (N1 §6.5)") {
+  // rows: left operand, columns: right operand; {} is empty.
+  const char* vals[] = {"true", "false", "{}"};
+  const char* and_[3][3] = {{"true", "false", ""}, {"false", "false", "false"}, {"", "false", ""}};
+  const char* or_[3][3] = {{"true", "true", "true"}, {"true", "false", ""}, {"true", "", ""}};
+  const char* xor_[3][3] = {{"false", "true", ""}, {"true", "false", ""}, {"", "", ""}};
+  const char* implies[3][3] = {{"true", "false", ""}, {"true", "true", "true"}, {"true", "", ""}};
+  for (int a = 0; a < 3; ++a) {
+    for (int b = 0; b < 3; ++b) {
+      std::string l = vals[a], r = vals[b];
+      CHECK(show("(" + l + ") and (" + r + ")") == and_[a][b]);
+      CHECK(show("(" + l + ") or (" + r + ")") == or_[a][b]);
+      CHECK(show("(" + l + ") xor (" + r + ")") == xor_[a][b]);
+      CHECK(show("(" + l + ") implies (" + r + ")") == implies[a][b]);
+    }
+  }
+  CHECK(show("true.not()") == "false");
+  CHECK(show("{}.not()") == "");
+}
+
+TEST_CASE("equality and equivalence") {
+  CHECK(show("1 = 1.0") == "true");
+  CHECK(show("1.0 ~ 1.06") == "false");
+  CHECK(show("1.0 ~ 1.04") == "true");  // equivalence at the lesser precision
+  CHECK(show("'a' = 'A'") == "false");
+  CHECK(show("'a b' ~ 'A   B'") == "true");
+  CHECK(show("{} = 1") == "");
+  CHECK(show("{} ~ {}") == "true");
+  CHECK(show("(1 | 2) = (1 | 2)") == "true");
+  CHECK(show("(1 | 2) = (2 | 1)") == "false");
+  CHECK(show("(1 | 2) ~ (2 | 1)") == "true");
+  CHECK(show("Patient.name.first() = Patient.name.first()") == "true");
+  CHECK(show("Patient.gender = 'male'") == "true");
+  CHECK(show("4 'g' = 4000 'mg'") == "true");
+  CHECK(show("Observation.value = 185.5 'kg'", observation()) == "true");
+}
+
+TEST_CASE("decimals are exact") {
+  CHECK(show("0.1 + 0.2 = 0.3") == "true");
+  CHECK(show("0.1 + 0.2") == "0.3");
+  CHECK(show("1.50 + 1") == "2.50");
+  CHECK(show("1.8 - 1.2") == "0.6");
+  CHECK(show("99999999999999999.1 + 0.1") == "99999999999999999.2");
+  CHECK(show("1.5 * 1.5") == "2.25");
+  CHECK(show("1 / 4") == "0.25");
+  CHECK(show("1 / 0") == "");
+  CHECK(show("7 div 2") == "3");
+  CHECK(show("7 mod 2") == "1");
+  CHECK(show("5.5 mod 0.7") == "0.6");
+  CHECK(show("(1.0 / 3) * 3 < 1") == "true");
+}
+
+TEST_CASE("dates and times compare by precision") {
+  CHECK(show("@2012-04-15 = @2012-04-15") == "true");
+  CHECK(show("@2012-04 = @2012-04-15") == "");
+  CHECK(show("@2012-03 = @2012-04-15") == "false");
+  CHECK(show("@2012-04-15 < @2012-04-16") == "true");
+  CHECK(show("@2012-04 < @2012-04-15") == "");
+  CHECK(show("@2012-04-15T10:00:00Z = @2012-04-15T12:00:00+02:00") == "true");
+  CHECK(show("@T10:30:00 = @T10:30:00.000") == "true");
+  CHECK(show("@2012-04-15 ~ @2012-04") == "false");
+  CHECK(show("Patient.birthDate < @1974") == "");
+  CHECK(show("Patient.birthDate < @1980") == "true");  // decided at the common precision
+  CHECK(show("Patient.birthDate < @1980-01-01") == "true");
+  CHECK(show("@1973-12-25 + 7 days") == "1974-01-01");
+  CHECK(show("@2012-01-31 + 1 month") == "2012-02-29");
+  CHECK(show("@2016-01-01T10:00:00Z - 90 minutes") == "2016-01-01T08:30:00Z");
+  CHECK(show("now() > @2000-01-01T00:00:00Z") == "true");
+  CHECK(show("today().toString()") == "2023-11-14");
+  CHECK(is_error("@T10:00 < @2012-01-01"));
+}
+
+TEST_CASE("singletons: more than one item where one is required is an error") {
+  CHECK(is_error("Patient.name.given + 'x'"));
+  CHECK(is_error("Patient.name.given.single()"));
+  CHECK(is_error("Patient.name.given and true"));
+  CHECK(is_error("Patient.name.given.substring(1)"));
+  CHECK(is_error("iif(1 | 2, true, false)"));
+  CHECK(show("Patient.name.given.first().substring(1)") == "eter");
+  CHECK(is_error("Patient.name.given < 'x'"));
+}
+
+TEST_CASE("collections and iteration") {
+  CHECK(show("(1 | 2 | 2 | 3).count()") == "3");
+  CHECK(show("(1).combine(2).combine(1)") == "1, 2, 1");
+  CHECK(show("(1 | 2 | 3).intersect(2 | 3 | 4)") == "2, 3");
+  CHECK(show("(1 | 2 | 3).exclude(2)") == "1, 3");
+  CHECK(show("(1 | 2 | 3).where($this > 1).select($this * 10)") == "20, 30");
+  CHECK(show("(10 | 20 | 30).select($index)") == "0, 1, 2");
+  CHECK(show("(1 | 2 | 3).aggregate($this + $total, 0)") == "6");
+  CHECK(show("(1 | 2 | 3).skip(1).take(1)") == "2");
+  CHECK(show("(1 | 2 | 3).tail().last()") == "3");
+  CHECK(show("(1 | 2).subsetOf(1 | 2 | 3)") == "true");
+  CHECK(show("(1 | 2 | 3).all($this > 0)") == "true");
+  CHECK(show("(1 | 1).isDistinct()") == "true");  // union removed the duplicate
+  CHECK(show("(1).combine(1).isDistinct()") == "false");
+  CHECK(show("Patient.name.where(use = 'usual').given") == "Jim");
+  CHECK(show("Patient.name.exists(use = 'maiden')") == "false");
+  CHECK(show("2 in (1 | 2)") == "true");
+  CHECK(show("(1 | 2) contains 3") == "false");
+  CHECK(show("(3 | 1 | 2).sort()") == "1, 2, 3");
+}
+
+TEST_CASE("types: is, as, ofType") {
+  CHECK(show("1 is Integer") == "true");
+  CHECK(show("1 is System.Decimal") == "false");
+  CHECK(show("Patient is Patient") == "true");
+  CHECK(show("Patient is DomainResource") == "true");
+  CHECK(show("Patient.active is boolean") == "true");
+  CHECK(show("Patient.active is System.Boolean") == "false");
+  CHECK(show("(1 | 'a' | 2.5).ofType(String)") == "a");
+  CHECK(show("Patient.name.as(HumanName)").starts_with("ERROR"));
+}
+
+TEST_CASE("string functions") {
+  CHECK(show("'abcdef'.substring(2, 3)") == "cde");
+  CHECK(show("'abcdef'.indexOf('cd')") == "2");
+  CHECK(show("'abc'.startsWith('ab') and 'abc'.endsWith('bc') and 'abc'.contains('b')") == "true");
+  CHECK(show("'AbC'.upper() & 'AbC'.lower()") == "ABCabc");
+  CHECK(show("'a.b.c'.replace('.', '-')") == "a-b-c");
+  CHECK(show("'abc123'.matches('[0-9]+')") == "true");
+  CHECK(show("'abc123'.replaceMatches('[0-9]', 'x')") == "abcxxx");
+  CHECK(show("'héllo'.length()") == "5");
+  CHECK(show("'ab'.toChars()") == "a, b");
+  CHECK(show("'  a b  '.trim()") == "a b");
+  CHECK(show("'a,b,c'.split(',').join('|')") == "a|b|c");
+  CHECK(show("'a' + 'b'") == "ab");
+  CHECK(show("'a' & {}") == "a");
+  CHECK(show("1.startsWith('1')").starts_with("ERROR"));
+}
+
+TEST_CASE("conversion functions") {
+  CHECK(show("'12'.toInteger() + 1") == "13");
+  CHECK(show("'1.50'.toDecimal()") == "1.50");
+  CHECK(show("'abc'.toInteger()") == "");
+  CHECK(show("'abc'.convertsToInteger()") == "false");
+  CHECK(show("'yes'.toBoolean()") == "true");
+  CHECK(show("1.toString()") == "1");
+  CHECK(show("'2015-02-04'.toDate()") == "2015-02-04");
+  CHECK(show("'2015-02-04T10:00:00Z'.toDateTime()") == "2015-02-04T10:00:00Z");
+  CHECK(show("'10:30'.toTime()") == "10:30");
+  CHECK(show("'5 \\'mg\\''.toQuantity()") == "5 'mg'");
+  CHECK(show("'4 days'.toQuantity() = 4 days") == "true");
+  CHECK(show("@2015-02-04T10:00:00Z.toDate()") == "2015-02-04");
+}
+
+TEST_CASE("math functions") {
+  CHECK(show("(-5).abs()") == "5");
+  CHECK(show("1.1.ceiling()") == "2");
+  CHECK(show("(-1.1).floor()") == "-2");
+  CHECK(show("3.14159.round(2)") == "3.14");
+  CHECK(show("(-2.7).truncate()") == "-2");
+  CHECK(show("16.sqrt()") == "4");
+  CHECK(show("2.power(10)") == "1024");
+  CHECK(show("100.log(10)") == "2");
+  CHECK(show("1.exp().round(5)") == "2.71828");
+  CHECK(show("(-1).sqrt()") == "");
+}
+
+TEST_CASE("environment variables and errors as values") {
+  CHECK(show("%resource.id") == "p1");
+  CHECK(show("%ucum") == "http://unitsofmeasure.org");
+  auto e = parse("%who + 1");
+  REQUIRE(e.has_value());
+  context ctx;
+  ctx.variables["who"] = collection{};
+  {
+    value v;
+    v.k = value::kind::integer;
+    v.i = 41;
+    ctx.variables["who"].push_back(v);
+  }
+  auto r = evaluate(*e, patient(), defs(), ctx);
+  REQUIRE(r.has_value());
+  CHECK(to_string_value(r->front()) == "42");
+
+  auto bad = run("Patient.name.given.first() + %nope");
+  REQUIRE_FALSE(bad.has_value());
+  CHECK(bad.error().offset == 29);
+
+  auto unsupported = run("Patient.resolve()");
+  REQUIRE_FALSE(unsupported.has_value());
+  CHECK(unsupported.error().code == "not-supported");
+  CHECK(unsupported.error().message == "function 'resolve' is not supported yet");
+}
+
+TEST_CASE("limits: a runaway expression stops with too-costly") {
+  auto e = parse("(1 | 2 | 3).repeat($this.combine($this)).count()");
+  REQUIRE(e.has_value());
+  context ctx;
+  ctx.max_items = 1000;
+  auto r = evaluate(*e, patient(), defs(), ctx);
+  // repeat() stops on items already seen, so this terminates: 3 items.
+  REQUIRE(r.has_value());
+  CHECK(to_string_value(r->front()) == "3");
+  auto big = parse("Patient.descendants().combine(Patient.descendants()).combine(Patient.descendants())");
+  REQUIRE(big.has_value());
+  ctx.max_items = 10;
+  auto r2 = evaluate(*big, patient(), defs(), ctx);
+  REQUIRE_FALSE(r2.has_value());
+  CHECK(r2.error().code == "too-costly");
+}
+
+TEST_CASE("hostile numbers: overflow is empty or an error, never a wrong value") {
+  CHECK(show("2147483647 + 1") == "");  // Integer is 32-bit (N1 §2.1.8)
+  CHECK(show("2147483647 + 0") == "2147483647");
+  CHECK(is_error("99999999999999999999999999999999999999999.5 + 1"));
+  CHECK(show("2.0.power(400)") == "");
+  CHECK(show("1.0 / 0.0000000000000000000000000001") == "10000000000000000000000000000");
+  CHECK(show("'abc'.matches('(')").starts_with("ERROR"));
+  CHECK(show("'ÉCOLE'.lower()").starts_with("ERROR not-supported"));
+}
+
+TEST_CASE("type() reports namespace and name") {
+  CHECK(show("1.type().name") == "Integer");
+  CHECK(show("1.type().namespace") == "System");
+  CHECK(show("Patient.name.first().type().name") == "HumanName");
+  CHECK(show("Patient.active.type().namespace") == "FHIR");
+}
