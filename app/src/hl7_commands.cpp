@@ -6,10 +6,10 @@
 #include <iterator>
 #include <sstream>
 
+#include <hearth/fhir/json_writer.hpp>
 #include <hearth/hl7v2/batch.hpp>
 #include <hearth/hl7v2/parser.hpp>
 
-#include "json_writer.hpp"
 
 namespace hearth::app {
 
@@ -33,7 +33,7 @@ bool read_input(const std::string& name, std::string& out) {
 // Splitting follows the bytes: an empty field is [[[""]]].
 void append_element(std::string& out, const hearth::hl7v2::element_view& e) {
   if (e.depth() == hearth::hl7v2::level::subcomponent) {
-    append_json_string(out, e.text());
+    hearth::fhir::write_json_string(out, e.text());
     return;
   }
   out.push_back('[');
@@ -55,12 +55,12 @@ std::string to_json(const hearth::hl7v2::message& msg) {
     if (!first_segment) out.push_back(',');
     first_segment = false;
     out.push_back('[');
-    append_json_string(out, seg.id());
+    hearth::fhir::write_json_string(out, seg.id());
     for (std::size_t f = 1; f <= seg.field_count(); ++f) {
       out.push_back(',');
       const auto field = seg.field(f);
       if (field.literal()) {
-        append_json_string(out, field.raw());  // MSH-1, MSH-2 as written
+        hearth::fhir::write_json_string(out, field.raw());  // MSH-1, MSH-2 as written
       } else {
         append_element(out, field);
       }

@@ -10,7 +10,7 @@ namespace hearth::app {
 /// Returns the process exit status.
 int hl7_inspect(const std::vector<std::string>& args);
 
-/// The JSON form of one parsed message's bytes, or an error text; exposed for tests.
+/// `hearth hl7 SUBCOMMAND ...`: runs the subcommand; returns the exit status.
 int hl7_main(const std::vector<std::string>& args);
 
 }  // namespace hearth::app

@@ -4,14 +4,14 @@ namespace hearth::fhir {
 
 namespace {
 
-void write_string(std::string& out, const std::string& s) {
+void write_string(std::string& out, std::string_view s) {
   static constexpr char hex[] = "0123456789abcdef";
   out.push_back('"');
   std::size_t run = 0;  // start of the current run of bytes needing no escape
   for (std::size_t i = 0; i < s.size(); ++i) {
     const auto c = static_cast<unsigned char>(s[i]);
     if (c >= 0x20 && c != '"' && c != '\\') continue;
-    out.append(s, run, i - run);
+    out.append(s.substr(run, i - run));
     run = i + 1;
     switch (c) {
       case '"': out.append("\\\""); break;
@@ -27,7 +27,7 @@ void write_string(std::string& out, const std::string& s) {
         out.push_back(hex[c & 0xF]);
     }
   }
-  out.append(s, run, s.size() - run);
+  out.append(s.substr(run));
   out.push_back('"');
 }
 
@@ -74,6 +74,8 @@ void write(std::string& out, const json_value& v, bool pretty, std::size_t depth
 }
 
 }  // namespace
+
+void write_json_string(std::string& out, std::string_view utf8) { write_string(out, utf8); }
 
 void write_json(std::string& out, const json_value& v, const json_write_options& opts) {
   write(out, v, opts.pretty, 0);
