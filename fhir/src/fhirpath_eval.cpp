@@ -1365,46 +1365,62 @@ class evaluator {
     decimal amount = q.value;
     if (subtract) amount.mantissa = -amount.mantissa;
     temporal& t = tv.t;
+    // Dates run from year 1 to 9999 (N1 §2.1.5): no sensible amount moves a
+    // date by more than ~3.2e14 ms, so anything larger is an error, and every
+    // product below is checked rather than allowed to overflow.
+    constexpr std::int64_t max_shift_units = 400'000'000'000'000LL;
     auto whole = [&](decimal d) {
       while (d.scale > 0) { d.mantissa /= 10; --d.scale; }
+      if (d.mantissa > max_shift_units || d.mantissa < -max_shift_units)
+        fail("invalid", "date/time arithmetic out of range", n.offset);
       return static_cast<std::int64_t>(d.mantissa);
+    };
+    auto times = [&](std::int64_t a, std::int64_t b) {
+      std::int64_t r = 0;
+      if (__builtin_mul_overflow(a, b, &r)) fail("invalid", "date/time arithmetic out of range", n.offset);
+      return r;
     };
     if (tv.k == temporal_value::kind::time && (unit == "year" || unit == "month" || unit == "week" || unit == "day"))
       fail("invalid", "a time cannot be added a date unit", n.offset);
     if (unit == "year" || unit == "month") {
-      std::int64_t months = whole(amount) * (unit == "year" ? 12 : 1);
+      std::int64_t months = times(whole(amount), unit == "year" ? 12 : 1);
       std::int64_t total = static_cast<std::int64_t>(t.year) * 12 + (t.month ? t.month - 1 : 0) + months;
+      if (total < 12 || total >= 10000 * 12) fail("invalid", "date/time arithmetic out of range", n.offset);
       t.year = static_cast<int>(total / 12);
       if (t.month) t.month = static_cast<int>(total % 12) + 1;
       if (t.day) t.day = std::min(t.day, days_in_month(t.year, t.month));
       return tv;
     }
     std::int64_t ms = 0;
-    if (unit == "week") ms = whole(amount) * 7 * 86400000LL;
-    else if (unit == "day") ms = whole(amount) * 86400000LL;
-    else if (unit == "hour") ms = whole(amount) * 3600000LL;
-    else if (unit == "minute") ms = whole(amount) * 60000LL;
-    else if (unit == "second") ms = whole(amount) * 1000LL;  // whole units only (testPlusDate19)
+    if (unit == "week") ms = times(whole(amount), 7 * 86400000LL);
+    else if (unit == "day") ms = times(whole(amount), 86400000LL);
+    else if (unit == "hour") ms = times(whole(amount), 3600000LL);
+    else if (unit == "minute") ms = times(whole(amount), 60000LL);
+    else if (unit == "second") ms = times(whole(amount), 1000LL);  // whole units only (testPlusDate19)
     else if (unit == "millisecond") ms = whole(amount);
     // Below the value's precision the addition is in whole units of that precision.
     static const std::int64_t unit_ms[] = {0, 0, 86400000LL, 3600000LL, 60000LL, 1000LL, 1LL};
     int p = static_cast<int>(t.prec);
-    if (p < 2 && ms != 0) {
-      // year/month precision: only whole years/months can change it.
+    if (p < 2) {
+      // year/month precision: only whole years/months can change it (and
+      // unit_ms has no entry to round to).
       return tv;
     }
     if (p < static_cast<int>(prec::millisecond)) ms = ms / unit_ms[p] * unit_ms[p];
     if (tv.k == temporal_value::kind::time) {
       std::int64_t day = 86400000LL;
       std::int64_t cur = ((t.hour * 60LL + t.minute) * 60 + t.second) * 1000 + t.millisecond;
-      cur = ((cur + ms) % day + day) % day;
+      cur = ((cur + ms % day) % day + day) % day;  // ms % day first: no overflow
       t.hour = static_cast<int>(cur / 3600000);
       t.minute = static_cast<int>(cur / 60000 % 60);
       t.second = static_cast<int>(cur / 1000 % 60);
       t.millisecond = static_cast<int>(cur % 1000);
       return tv;
     }
-    set_from_epoch_ms(t, epoch_ms(t) + ms);
+    std::int64_t shifted = 0;
+    if (__builtin_add_overflow(epoch_ms(t), ms, &shifted)) fail("invalid", "date/time arithmetic out of range", n.offset);
+    set_from_epoch_ms(t, shifted);
+    if (t.year < 1 || t.year > 9999) fail("invalid", "date/time arithmetic out of range", n.offset);
     return tv;
   }
 

@@ -342,3 +342,21 @@ TEST_CASE("type() reports namespace and name") {
   CHECK(show("Patient.name.first().type().name") == "HumanName");
   CHECK(show("Patient.active.type().namespace") == "FHIR");
 }
+
+TEST_CASE("fhirpath eval: date arithmetic at coarse precision and out of range (found by the fuzzer)") {
+  // A year-month value plus a zero or sub-precision amount stays as it is.
+  auto r = run("@1973-02 + 0.00 's'");
+  REQUIRE(r.has_value());
+  REQUIRE(r->size() == 1);
+  CHECK(to_string_value((*r)[0]) == "1973-02");
+  CHECK(run("@1973 + 5 days").has_value());
+  // Amounts that would overflow, or leave years 1-9999, are errors, not UB.
+  CHECK_FALSE(run("@2020-01-01 + 99999999999999999999 days").has_value());
+  CHECK_FALSE(run("@2020-01-01 + 9000000000000 weeks").has_value());
+  CHECK_FALSE(run("@2020 + 9000 years").has_value());
+  CHECK_FALSE(run("@2020-01-01T10:00:00 - 3000 years").has_value());
+  CHECK_FALSE(run("@T10:00:00 + 9000000000000000 'ms'").has_value());
+  auto t = run("@T10:00:00 + 86400000000 'ms'");  // 1000 days: wraps to the same time
+  REQUIRE(t.has_value());
+  CHECK(to_string_value(t->front()) == "10:00:00");
+}
