@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "fhir_commands.hpp"
 #include "hl7_commands.hpp"
 
 namespace {
@@ -15,11 +16,12 @@ void print_help(std::ostream& out) {
       << "\n"
       << "Commands available in this build:\n"
       << "  hearth hl7 inspect FILE|-   print each HL7 v2 message (or batch) as JSON, one per line\n"
+      << "  hearth fhirpath EXPR FILE|- evaluate a FHIRPath expression on a FHIR resource (JSON or XML)\n"
       << "  hearth version              print the version\n"
       << "  hearth help                 this text\n"
       << "\n"
-      << "Not built yet (see the project's issues): serve, hl7 send, hl7 convert, import,\n"
-      << "validate, audit verify, token, conformance.\n";
+      << "Not built yet (see the project's issues): serve, hl7 send, hl7 convert, convert,\n"
+      << "import, validate, audit verify, token, conformance.\n";
 }
 
 }  // namespace
@@ -35,6 +37,9 @@ int main(int argc, char** argv) {
     if (args[0] == "version" || args[0] == "--version") {
       std::cout << "hearth " << HEARTH_VERSION << "\n";
       return 0;
+    }
+    if (args[0] == "fhirpath") {
+      return hearth::app::fhirpath_main(std::vector<std::string>(args.begin() + 1, args.end()));
     }
     if (args[0] == "hl7") {
       return hearth::app::hl7_main(std::vector<std::string>(args.begin() + 1, args.end()));
