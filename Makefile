@@ -39,6 +39,10 @@ bench: build
 	@bench/run_hl7v2_parse $(BUILD)
 	@echo "== FHIR JSON parse/serialise vs RapidJSON DOM (same run, core 0)"
 	@taskset -c 0 $(BUILD)/bin/fhir_json --benchmark_min_time=0.5 --benchmark_repetitions=3 --benchmark_report_aggregates_only=true
+	@echo "== FHIRPath search parameter expressions (core 0)"
+	@taskset -c 0 $(BUILD)/bin/fhirpath_eval --benchmark_min_time=0.5
+	@echo "== Process start with the R4 definitions registry"
+	@/usr/bin/time -f "wall %e s, peak RSS %M KB" $(BUILD)/bin/definitions_load
 
 check-sanitize: definitions
 	@cmake -S . -B $(ASAN_BUILD) -DHEARTH_SANITIZE=ON -DHEARTH_BENCH=OFF -DHEARTH_ASIO_BEAST=OFF \
