@@ -1764,12 +1764,12 @@ class evaluator {
       std::optional<std::string> rep;
       if (fn == "replaceMatches") rep = string_arg(arg(n, 1, arg_input, f), n, "replaceMatches()");
       if (!s || !pat || (fn == "replaceMatches" && !rep)) return {};
-      // Regular expressions run with std::regex (ECMAScript), whose matcher is
-      // recursive: the inputs are bounded to keep its stack use bounded.
-      if (s->size() > 4096 || pat->size() > 1024)
+      // RE2 matches in linear time (detail/fhirpath_regex.hpp); the bounds only
+      // keep one call's work and memory proportionate: a narrative div fits.
+      if (s->size() > (1u << 20) || pat->size() > 4096)
         fail("too-costly", "string or pattern too long for a regular expression", n.offset);
       if (fn == "replaceMatches" && pat->empty()) return single(make_str(*s));
-      std::string re = dot_all(*pat);
+      const std::string& re = *pat;
       if (fn == "replaceMatches") {
         auto r = detail::regex_replace_all(*s, re, *rep);
         if (!r) fail("invalid", "invalid regular expression", n.offset);
@@ -2134,32 +2134,6 @@ class evaluator {
     }
   }
 
-  // N1 §5.6.9: regular expressions run in single-line mode ('.' matches a
-  // newline); ECMAScript's '.' does not, so it becomes [\s\S] outside classes.
-  static std::string dot_all(const std::string& p) {
-    std::string out;
-    bool in_class = false;
-    for (std::size_t i = 0; i < p.size(); ++i) {
-      char c = p[i];
-      if (c == '\\' && i + 1 < p.size()) {
-        out += c;
-        out += p[++i];
-        continue;
-      }
-      if (in_class) {
-        if (c == ']') in_class = false;
-        out += c;
-      } else if (c == '[') {
-        in_class = true;
-        out += c;
-      } else if (c == '.') {
-        out += "[\\s\\S]";
-      } else {
-        out += c;
-      }
-    }
-    return out;
-  }
 
   static std::vector<std::string> utf8_chars(const std::string& s) {
     std::vector<std::string> out;

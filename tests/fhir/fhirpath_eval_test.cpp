@@ -360,3 +360,22 @@ TEST_CASE("fhirpath eval: date arithmetic at coarse precision and out of range (
   REQUIRE(t.has_value());
   CHECK(to_string_value(t->front()) == "10:00:00");
 }
+
+TEST_CASE("fhirpath eval: regular expressions run in linear time (ReDoS found by the fuzzer)") {
+  // Catastrophic for a backtracking engine; RE2 answers at once.
+  const std::string many_a(5000, 'a');
+  auto r = run("'" + many_a + "!'.matches('^(a+)+$')");
+  REQUIRE(r.has_value());
+  CHECK_FALSE(r->front().b);
+  // The fuzzer's input: stacked quantifiers are not a valid pattern.
+  CHECK_FALSE(run("'http://x'.matches('.**********************irray$.*L*')").has_value());
+  // '.' matches a line break (single-line mode), groups substitute with $n.
+  auto dot = run("'a\\nb'.matches('^a.b$')");
+  REQUIRE(dot.has_value());
+  CHECK(dot->front().b);
+  auto rep = run("'2024-03-05'.replaceMatches('(\\\\d+)-(\\\\d+)-(\\\\d+)', '$3/$2/$1 $$ \\\\')");
+  REQUIRE(rep.has_value());
+  CHECK(to_string_value(rep->front()) == "05/03/2024 $ \\");
+  // Backreferences need a backtracking engine: refused, not run.
+  CHECK_FALSE(run("'aa'.matches('(a)\\\\1')").has_value());
+}

@@ -1,18 +1,18 @@
 #pragma once
 // Regular expressions for the FHIRPath evaluator (matches, matchesFull,
-// replaceMatches; N1 §5.6). Kept in a translation unit of its own because
-// GCC 12 warns falsely inside <regex> under the sanitizers
-// (-Wmaybe-uninitialized in std::function), and that warning is confined there.
-// Thread-safety: pure functions.
+// replaceMatches; N1 §5.6), on RE2 so that matching takes time linear in the
+// text whatever the pattern (see fhirpath_regex.cpp). Thread-safety: pure functions.
 
+#include <cstdint>
 #include <optional>
 #include <string>
 
 namespace hearth::fhir::fhirpath::detail {
 
-/// Whether `pattern` (ECMAScript syntax, '.' already rewritten to match
-/// newlines) matches somewhere in `text` (full: the whole of `text`);
-/// nullopt when the pattern is not a valid regular expression.
+/// Whether `pattern` ('.' matching line breaks too) matches
+/// somewhere in `text` (full: the whole of `text`); nullopt when the pattern is
+/// not a valid regular expression or needs what a linear-time engine cannot
+/// do (backreferences, lookaround).
 std::optional<bool> regex_matches(const std::string& text, const std::string& pattern, bool full);
 
 /// `text` with every match of `pattern` replaced by `substitution` ($1... refer
