@@ -2,9 +2,7 @@
 
 #include <cstdio>
 #include <cstdlib>
-#include <fstream>
 #include <iostream>
-#include <iterator>
 
 #include <hearth/fhir/definitions.hpp>
 #include <hearth/fhir/fhirpath_eval.hpp>
@@ -12,6 +10,8 @@
 #include <hearth/fhir/json_reader.hpp>
 #include <hearth/fhir/json_writer.hpp>
 #include <hearth/fhir/xml_reader.hpp>
+
+#include "input.hpp"
 
 namespace hearth::app {
 
@@ -23,17 +23,6 @@ void usage() {
   std::cerr << "usage: hearth fhirpath EXPRESSION FILE|- [--definitions DIR]\n"
                "  Evaluates EXPRESSION on the resource in FILE (FHIR JSON or XML) and prints\n"
                "  the result collection as a JSON array.\n";
-}
-
-bool read_input(const std::string& name, std::string& out) {
-  if (name == "-") {
-    out.assign(std::istreambuf_iterator<char>(std::cin), std::istreambuf_iterator<char>());
-    return !std::cin.bad();
-  }
-  std::ifstream in(name, std::ios::binary);
-  if (!in) return false;
-  out.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-  return !in.bad();
 }
 
 // One item of the result as JSON: a node as its JSON, System values as the
@@ -87,7 +76,7 @@ int fhirpath_main(const std::vector<std::string>& args) {
   }
   std::string text;
   if (!read_input(positional[1], text)) {
-    std::cerr << "hearth: cannot read " << (positional[1] == "-" ? std::string("standard input") : positional[1])
+    std::cerr << "hearth: cannot read " << input_name(positional[1])
               << "\n";
     return 1;
   }

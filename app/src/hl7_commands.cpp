@@ -1,15 +1,13 @@
 #include "hl7_commands.hpp"
 
 #include <cstdio>
-#include <fstream>
 #include <iostream>
-#include <iterator>
-#include <sstream>
 
 #include <hearth/fhir/json_writer.hpp>
 #include <hearth/hl7v2/batch.hpp>
 #include <hearth/hl7v2/parser.hpp>
 
+#include "input.hpp"
 
 namespace hearth::app {
 
@@ -17,17 +15,6 @@ namespace {
 
 // Largest input `hl7 inspect` reads: a day's batch file of a busy feed.
 constexpr std::size_t max_input_bytes = std::size_t{1} << 30;
-
-bool read_input(const std::string& name, std::string& out) {
-  if (name == "-") {
-    out.assign(std::istreambuf_iterator<char>(std::cin), std::istreambuf_iterator<char>());
-    return !std::cin.bad();
-  }
-  std::ifstream in(name, std::ios::binary);
-  if (!in) return false;
-  out.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-  return !in.bad();
-}
 
 // An element as nested JSON arrays down to subcomponents; every string decoded.
 // Splitting follows the bytes: an empty field is [[[""]]].
@@ -86,7 +73,7 @@ int hl7_inspect(const std::vector<std::string>& args) {
   }
   std::string input;
   if (!read_input(args[0], input)) {
-    std::cerr << "hearth: cannot read " << (args[0] == "-" ? std::string("standard input") : args[0]) << "\n";
+    std::cerr << "hearth: cannot read " << input_name(args[0]) << "\n";
     return 1;
   }
   if (input.size() > max_input_bytes) {

@@ -12,22 +12,14 @@
 #include <hearth/fhir/fhirpath_parser.hpp>
 #include <hearth/fhir/json_reader.hpp>
 
+#include "fhir/test_support.hpp"
+
 using namespace hearth::fhir;
 using namespace hearth::fhir::fhirpath;
 
 namespace {
 
-const definitions& defs() {
-  static const definitions d = [] {
-    auto r = definitions::load(HEARTH_DEFINITIONS_DIR);
-    if (!r) {
-      std::fprintf(stderr, "definitions::load failed: %s\n", r.error().message.c_str());
-      std::abort();
-    }
-    return std::move(r).value();
-  }();
-  return d;
-}
+const definitions& defs() { return hearth::fhir::test::registry(); }
 
 json_value json(std::string_view text) {
   auto r = parse_json(text);

@@ -13,25 +13,17 @@
 #include <hearth/fhir/json_reader.hpp>
 #include <hearth/fhir/json_writer.hpp>
 
+#include "fhir/test_support.hpp"
+
 using namespace hearth::fhir;
 namespace fs = std::filesystem;
 
 namespace {
 
 // The official FHIRPath test inputs (R4 examples in XML).
-const fs::path inputs_dir = "/work/shared/conformance/fhirpath/input";
+const fs::path inputs_dir = hearth::fhir::test::conformance_inputs();
 
-const definitions& defs() {
-  static const definitions d = [] {
-    auto r = definitions::load(HEARTH_DEFINITIONS_DIR);
-    if (!r) {
-      std::fprintf(stderr, "definitions::load failed: %s\n", r.error().message.c_str());
-      std::abort();
-    }
-    return std::move(r).value();
-  }();
-  return d;
-}
+const definitions& defs() { return hearth::fhir::test::registry(); }
 
 std::string read_input(const char* name) {
   std::ifstream in(inputs_dir / name, std::ios::binary);
