@@ -20,6 +20,7 @@
 #include <string>
 #include <utility>
 
+#include <hearth/core/utf8.hpp>
 #include <hearth/fhir/fhirpath_parser.hpp>
 
 #include "detail/fhirpath_regex.hpp"
@@ -1990,23 +1991,6 @@ class evaluator {
       if (!std::isxdigit(static_cast<unsigned char>(s[i]))) return false;
     return true;
   }
-  static void append_utf8(std::string& r, unsigned cp) {
-    if (cp < 0x80) {
-      r += static_cast<char>(cp);
-    } else if (cp < 0x800) {
-      r += static_cast<char>(0xC0 | (cp >> 6));
-      r += static_cast<char>(0x80 | (cp & 0x3F));
-    } else if (cp < 0x10000) {
-      r += static_cast<char>(0xE0 | (cp >> 12));
-      r += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-      r += static_cast<char>(0x80 | (cp & 0x3F));
-    } else {
-      r += static_cast<char>(0xF0 | (cp >> 18));
-      r += static_cast<char>(0x80 | ((cp >> 12) & 0x3F));
-      r += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-      r += static_cast<char>(0x80 | (cp & 0x3F));
-    }
-  }
   static std::string unescape(const std::string& s, bool html) {
     std::string r;
     for (std::size_t i = 0; i < s.size(); ++i) {
@@ -2036,7 +2020,7 @@ class evaluator {
             }
           }
           if (cp >= 0xD800 && cp <= 0xDFFF) cp = 0xFFFD;  // a lone surrogate
-          append_utf8(r, cp);
+          hearth::utf8::append(r, static_cast<char32_t>(cp));
           continue;
         }
         r += c == 'n' ? '\n' : c == 'r' ? '\r' : c == 't' ? '\t' : c == 'b' ? '\b' : c == 'f' ? '\f' : c;

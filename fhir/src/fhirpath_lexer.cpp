@@ -8,6 +8,8 @@
 #include <string_view>
 #include <utility>
 
+#include <hearth/core/utf8.hpp>
+
 namespace hearth::fhir::fhirpath::detail {
 
 namespace {
@@ -19,24 +21,6 @@ int hex_value(char c) noexcept {
   if (c >= 'a' && c <= 'f') return c - 'a' + 10;
   if (c >= 'A' && c <= 'F') return c - 'A' + 10;
   return -1;
-}
-
-void append_utf8(std::string& out, std::uint32_t cp) {
-  if (cp < 0x80) {
-    out += static_cast<char>(cp);
-  } else if (cp < 0x800) {
-    out += static_cast<char>(0xC0 | (cp >> 6));
-    out += static_cast<char>(0x80 | (cp & 0x3F));
-  } else if (cp < 0x10000) {
-    out += static_cast<char>(0xE0 | (cp >> 12));
-    out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-    out += static_cast<char>(0x80 | (cp & 0x3F));
-  } else {
-    out += static_cast<char>(0xF0 | (cp >> 18));
-    out += static_cast<char>(0x80 | ((cp >> 12) & 0x3F));
-    out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-    out += static_cast<char>(0x80 | (cp & 0x3F));
-  }
 }
 
 // Length of the well-formed UTF-8 sequence starting at s[i] (RFC 3629: no
@@ -298,7 +282,7 @@ token lexer::lex_quoted(char quote, token_kind kind) {
         } else if (cp >= 0xDC00 && cp <= 0xDFFF) {
           return fail(esc, "invalid \\u escape: lone low surrogate");
         }
-        append_utf8(t.text, cp);
+        hearth::utf8::append(t.text, static_cast<char32_t>(cp));
         break;
       }
       default:
