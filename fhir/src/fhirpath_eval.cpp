@@ -327,6 +327,98 @@ std::optional<int> temporal_cmp(const temporal_value& a, const temporal_value& b
   return 0;
 }
 
+// ---------------------------------------------------------------- boundaries
+// lowBoundary()/highBoundary() (FHIRPath 3.0 STU, §5.7 "Math" and §5.10
+// "Date/time"; used by R4 invariants such as per-1): the least and greatest
+// value the input may stand for, given its precision, written to `digits`.
+
+// Decimal: a value with s fraction digits stands for [d - h, d + h], h = half
+// a unit in its last place (1.587 → [1.5865, 1.5875]). When `digits` is at
+// least s + 1 the boundary is exact and padded with zeros. With fewer digits,
+// the conformance suite (tests-fhir-r4.xml, groups LowBoundary/HighBoundary,
+// as the FHIR reference implementation computes them) truncates a positive
+// value's low boundary and rounds its high boundary half up
+// (1.587 → low 1.58, high 1.59 at 2 digits; 0.0034 → 0.0 and 0.0 at 1), and
+// a negative value's boundaries mirror the positive ones: low(-x) = -high(x).
+// Empty when `digits` is negative or beyond the 28 fraction digits a Decimal
+// holds here.
+std::optional<decimal> decimal_boundary(decimal d, std::int64_t digits, bool high) {
+  if (digits < 0 || digits > max_scale) return std::nullopt;
+  int p = static_cast<int>(digits);
+  if (d.mantissa < 0) {
+    d.mantissa = -d.mantissa;
+    auto r = decimal_boundary(d, digits, !high);
+    if (r) r->mantissa = -r->mantissa;
+    return r;
+  }
+  if (d.mantissa > mantissa_limit / 10) return std::nullopt;  // no room for the extra digit
+  decimal e{d.mantissa * 10 + (high ? 5 : -5), d.scale + 1};
+  if (e.scale <= p) {
+    if (!rescale(e, p)) return std::nullopt;
+    return e;
+  }
+  if (high) return round_to(e, p);
+  while (e.scale > p) {  // truncate toward zero
+    e.mantissa /= 10;
+    --e.scale;
+  }
+  return e;
+}
+
+// Date, DateTime, Time: `digits` counts the digits of the written form
+// (FHIRPath precision(): 4 year, 6 month, 8 day, 10 hour, 12 minute,
+// 14 second, 17 millisecond; for a Time 2, 4, 6, 9). Parts finer than the
+// input's precision are filled with their least (low) or greatest (high)
+// value: the last day of the month, 23:59:59.999. Parts beyond `digits` are
+// dropped. A DateTime with a time of day but no time zone takes the extreme
+// zones, +14:00 for the low and -12:00 for the high boundary (the instant
+// could have been in any zone). An hour-only time counts as hh:00 (FHIR has
+// no hour precision; the suite expects @2014-01-01T08 → 08:00:59.999).
+// Empty for a digit count that is not one of the type's precisions.
+std::optional<temporal_value> temporal_boundary(temporal_value v, std::int64_t digits, bool high) {
+  static constexpr int date_digits[] = {4, 6, 8, 10, 12, 14, 17};
+  static constexpr int time_digits[] = {-1, -1, -1, 2, 4, 6, 9};
+  const bool is_time = v.k == temporal_value::kind::time;
+  std::optional<prec> target;
+  for (int i = 0; i < 7; ++i)
+    if ((is_time ? time_digits[i] : date_digits[i]) == digits) target = static_cast<prec>(i);
+  if (!target || (v.k == temporal_value::kind::date && *target > prec::day)) return std::nullopt;
+  temporal& t = v.t;
+  if (t.prec == prec::hour) t.prec = prec::minute;
+  if (*target > t.prec) {
+    for (int i = static_cast<int>(t.prec) + 1; i <= static_cast<int>(*target); ++i) {
+      switch (static_cast<prec>(i)) {
+        case prec::year: break;
+        case prec::month: t.month = high ? 12 : 1; break;
+        case prec::day: t.day = high ? days_in_month(t.year, t.month) : 1; break;
+        case prec::hour: t.hour = high ? 23 : 0; break;
+        case prec::minute: t.minute = high ? 59 : 0; break;
+        case prec::second: t.second = high ? 59 : 0; break;
+        case prec::millisecond: t.millisecond = high ? 999 : 0; break;
+      }
+    }
+  } else {
+    // Fields beyond the precision are 0 (fhirpath_ast.hpp temporal).
+    if (*target < prec::millisecond) t.millisecond = 0;
+    if (*target < prec::second) t.second = 0;
+    if (*target < prec::minute) t.minute = 0;
+    if (*target < prec::hour) t.hour = 0;
+    if (*target < prec::day) t.day = 0;
+    if (*target < prec::month) t.month = 0;
+  }
+  t.prec = *target;
+  if (v.k == temporal_value::kind::date_time) {
+    if (t.prec < prec::hour) {
+      t.has_timezone = false;
+      t.timezone_minutes = 0;
+    } else if (!t.has_timezone) {
+      t.has_timezone = true;
+      t.timezone_minutes = high ? -12 * 60 : 14 * 60;
+    }
+  }
+  return v;
+}
+
 // ---------------------------------------------------------------- quantities
 
 struct unit_info {
@@ -1425,6 +1517,94 @@ class evaluator {
     return tv;
   }
 
+  // ---- references and profiles (FHIR R4 fhirpath.html#functions)
+
+  // The JSON subtree of `root` that contains `target` (by address).
+  static bool contains_node(const json_value& root, const json_value* target) {
+    if (&root == target) return true;
+    if (root.is_object()) {
+      for (const auto& m : root.members())
+        if (contains_node(m.value, target)) return true;
+    } else if (root.is_array()) {
+      for (const auto& x : root.items())
+        if (contains_node(x, target)) return true;
+    }
+    return false;
+  }
+
+  // A resource's contained resource with `id`.
+  static const json_value* find_contained(const json_value& resource, std::string_view id) {
+    if (const json_value* c = resource.find("contained"); c && c->is_array())
+      for (const auto& r : c->items())
+        if (const json_value* rid = r.find("id"); rid && rid->is_string() && rid->str() == id) return &r;
+    return nullptr;
+  }
+
+  // The resource a Reference (its `reference`) or a uri/url/canonical string
+  // names: "#id" in the resource that holds the reference (R4
+  // references.html#contained); otherwise an entry of the Bundle being
+  // evaluated, by fullUrl or, for "Type/id" (optionally with /_history/v),
+  // by resource type and id (R4 bundle.html#references, simplified: the
+  // base URL of a relative reference is not compared); then ctx.resolver.
+  const json_value* resolve_reference(const value& v) {
+    if (v.k != value::kind::node || v.json == nullptr) return nullptr;
+    std::string_view ref;
+    if (v.json->is_object()) {
+      const json_value* r = v.json->find("reference");
+      if (!r || !r->is_string()) return nullptr;
+      ref = r->str();
+    } else if (v.json->is_string()) {
+      ref = v.json->str();
+    } else {
+      return nullptr;
+    }
+    const json_value& root = *root_.json;
+    const bool bundle = resource_type_of(root) == "Bundle";
+    const json_value* entries = bundle ? root.find("entry") : nullptr;
+    if (ref.starts_with("#")) {
+      // The resource holding the reference: a Bundle entry's resource, or the root.
+      const json_value* holder = &root;
+      if (entries && entries->is_array())
+        for (const auto& e : entries->items())
+          if (const json_value* r = e.find("resource"); r && contains_node(*r, v.json)) holder = r;
+      if (ref.size() == 1) return holder;  // "#" is the holding resource itself
+      return find_contained(*holder, ref.substr(1));
+    }
+    if (entries && entries->is_array()) {
+      // "[base/]Type/id[/_history/v]" → Type and id.
+      std::string_view path = ref.substr(0, ref.find("/_history/"));
+      std::size_t slash = path.rfind('/');
+      std::string_view want_id = slash == std::string_view::npos ? std::string_view{} : path.substr(slash + 1);
+      std::string_view rest = slash == std::string_view::npos ? std::string_view{} : path.substr(0, slash);
+      std::string_view want_type = rest.substr(rest.rfind('/') + 1);  // npos + 1 == 0
+      for (const auto& e : entries->items()) {
+        const json_value* r = e.find("resource");
+        if (!r || !r->is_object()) continue;
+        if (const json_value* fu = e.find("fullUrl"); fu && fu->is_string() && fu->str() == ref) return r;
+        const json_value* id = r->find("id");
+        if (!want_id.empty() && id && id->is_string() && id->str() == want_id && resource_type_of(*r) == want_type)
+          return r;
+      }
+    }
+    return ctx_.resolver ? ctx_.resolver(ref) : nullptr;
+  }
+
+  // conformsTo() for a core StructureDefinition: the item's type is the
+  // profile's type or specialises it (its base chain reaches it).
+  bool conforms_to_core(const value& v, std::string_view url, const node& n) {
+    const type_definition* profile = nullptr;
+    for (const auto& t : defs_.types())
+      if (!t.url.empty() && t.url == url) profile = &t;
+    if (!profile) fail("not-found", "conformsTo(): no StructureDefinition with that URL is known", n.offset);
+    std::string_view t = v.k == value::kind::node ? v.fhir_type : std::string_view{};
+    for (int guard = 0; !t.empty() && guard < 16; ++guard) {
+      if (t == profile->name) return true;
+      const type_definition* d = defs_.find_type(t);
+      t = d ? d->base : std::string_view{};
+    }
+    return false;
+  }
+
   // ---- functions (N1 §5)
 
   void arity(const node& n, std::size_t lo, std::size_t hi) {
@@ -1880,6 +2060,73 @@ class evaluator {
       }
       fail("invalid", "precision() requires a Decimal, Date, DateTime or Time", n.offset);
     }
+    if (fn == "resolve") {
+      arity(n, 0, 0);
+      collection out;
+      for (const auto& v : focus) {
+        const json_value* target = resolve_reference(v);
+        if (target) out.push_back(node_value(target, nullptr, resource_type_of(*target)));
+      }
+      count(out.size(), n);
+      return out;
+    }
+    if (fn == "memberOf") {
+      arity(n, 1, 1);
+      auto url = string_arg(arg(n, 0, arg_input, f), n, "memberOf()");
+      auto v = singleton(focus, n, "memberOf()");
+      if (!url || !v) return {};
+      if (!ctx_.member_of) fail("not-supported", "memberOf() needs a terminology service", n.offset);
+      auto r = ctx_.member_of(*v, *url);
+      if (!r) fail(r.error().code, r.error().message, n.offset);
+      return single(make_bool(*r));
+    }
+    if (fn == "conformsTo") {
+      arity(n, 1, 1);
+      auto url = string_arg(arg(n, 0, arg_input, f), n, "conformsTo()");
+      auto v = singleton(focus, n, "conformsTo()");
+      if (!url || !v) return {};
+      if (ctx_.conforms_to) {
+        if (auto r = ctx_.conforms_to(*v, *url)) {
+          if (!*r) fail(r->error().code, r->error().message, n.offset);
+          return single(make_bool(**r));
+        }
+      }
+      return single(make_bool(conforms_to_core(*v, *url, n)));
+    }
+    if (fn == "lowBoundary" || fn == "highBoundary") {
+      arity(n, 0, 1);
+      const bool high = fn == "highBoundary";
+      auto v = singleton(focus, n, (fn + "()").c_str());
+      if (!v) return {};
+      value x = to_system(*v, true);
+      std::optional<std::int64_t> digits;
+      if (n.child_count == 1) {
+        digits = int_arg(arg(n, 0, arg_input, f), n, (fn + "()").c_str());
+        if (!digits) return {};
+      }
+      switch (x.k) {
+        case value::kind::integer:
+        case value::kind::decimal_: {
+          auto r = decimal_boundary(as_dec(x), digits.value_or(8), high);
+          return r ? single(make_dec(*r)) : collection{};
+        }
+        case value::kind::quantity: {
+          auto r = decimal_boundary(x.q.value, digits.value_or(8), high);
+          if (!r) return {};
+          x.q.value = *r;
+          return single(make_quantity(x.q));
+        }
+        case value::kind::date:
+        case value::kind::date_time:
+        case value::kind::time: {
+          int def = x.k == value::kind::date ? 8 : x.k == value::kind::time ? 9 : 17;
+          auto r = temporal_boundary(x.t, digits.value_or(def), high);
+          return r ? single(make_temporal(*r)) : collection{};
+        }
+        default:
+          fail("invalid", fn + "() requires a Decimal, Integer, Quantity, Date, DateTime or Time", n.offset);
+      }
+    }
     if (fn == "encode" || fn == "decode") {
       // FHIRPath 3.0 (STU) encode/decode: base64, urlbase64, hex.
       arity(n, 1, 1);
@@ -1903,8 +2150,7 @@ class evaluator {
       if (*kind != "html" && *kind != "json") fail("not-supported", "escape kind '" + *kind + "' is not supported", n.offset);
       return single(make_str(fn == "escape" ? escape(*s, *kind == "html") : unescape(*s, *kind == "html")));
     }
-    static const char* unsupported[] = {"resolve", "memberOf", "conformsTo", "htmlChecks",
-                                        "lowBoundary", "highBoundary",
+    static const char* unsupported[] = {"htmlChecks",
                                         "comparable", "getValue", "subsumes", "subsumedBy",
                                         "elementDefinition", "slice", "checkModifiers", "defineVariable"};
     for (const char* u : unsupported)

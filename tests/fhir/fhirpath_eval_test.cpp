@@ -295,10 +295,10 @@ TEST_CASE("environment variables and errors as values") {
   REQUIRE_FALSE(bad.has_value());
   CHECK(bad.error().offset == 29);
 
-  auto unsupported = run("Patient.resolve()");
+  auto unsupported = run("Patient.text.htmlChecks()");
   REQUIRE_FALSE(unsupported.has_value());
   CHECK(unsupported.error().code == "not-supported");
-  CHECK(unsupported.error().message == "function 'resolve' is not supported yet");
+  CHECK(unsupported.error().message == "function 'htmlChecks' is not supported yet");
 }
 
 TEST_CASE("limits: a runaway expression stops with too-costly") {
@@ -370,4 +370,105 @@ TEST_CASE("fhirpath eval: regular expressions run in linear time (ReDoS found by
   CHECK(to_string_value(rep->front()) == "05/03/2024 $ \\");
   // Backreferences need a backtracking engine: refused, not run.
   CHECK_FALSE(run("'aa'.matches('(a)\\\\1')").has_value());
+}
+
+TEST_CASE("fhirpath eval: lowBoundary and highBoundary") {
+  // Decimals: the half-unit interval of the last written digit.
+  CHECK(show("1.587.lowBoundary()") == "1.58650000");
+  CHECK(show("1.587.highBoundary(6)") == "1.587500");
+  CHECK(show("1.587.lowBoundary(2)") == "1.58");
+  CHECK(show("1.587.highBoundary(2)") == "1.59");
+  CHECK(show("(-1.587).lowBoundary(2)") == "-1.59");
+  CHECK(show("(-1.587).highBoundary()") == "-1.58650000");
+  CHECK(show("1.lowBoundary(0)") == "0");
+  CHECK(show("1.highBoundary(0)") == "2");
+  CHECK(show("120.lowBoundary(2)") == "119.50");
+  CHECK(show("1.587.lowBoundary(-1)") == "");
+  CHECK(show("1.587.lowBoundary(29)") == "");
+  CHECK(show("1.587 'cm'.highBoundary(4)") == "1.5875 'cm'");
+  // Dates and times: least / greatest parts, extreme zones when none is given.
+  CHECK(show("@2014.lowBoundary(6)") == "2014-01");
+  CHECK(show("@2016-02.highBoundary()") == "2016-02-29");
+  CHECK(show("@2015-02.highBoundary()") == "2015-02-28");
+  CHECK(show("@2014-01-01T08:05.lowBoundary()") == "2014-01-01T08:05:00.000+14:00");
+  CHECK(show("@2014-01-01T08:05Z.highBoundary()") == "2014-01-01T08:05:59.999Z");
+  CHECK(show("@2014-01-01T08:05:30.lowBoundary(8)") == "2014-01-01T");
+  CHECK(show("@T10:30.highBoundary()") == "10:30:59.999");
+  CHECK(show("@2014-01-01.lowBoundary(17)") == "");  // a Date has no time of day
+  CHECK(show("@2014.lowBoundary(5)") == "");         // not a precision
+  CHECK(is_error("'a'.lowBoundary()"));
+  // The R4 invariant per-1 (Period: start <= end) uses them.
+  CHECK(show("@2014-01-01.lowBoundary() <= @2014-01-01.highBoundary()") == "true");
+}
+
+TEST_CASE("fhirpath eval: resolve() within contained resources and Bundles") {
+  const json_value obs = json(R"({
+    "resourceType": "Observation", "status": "final", "code": {"text": "x"},
+    "contained": [{"resourceType": "Patient", "id": "p", "gender": "female"}],
+    "subject": {"reference": "#p"},
+    "performer": [{"reference": "Practitioner/unknown"}]
+  })");
+  CHECK(show("Observation.subject.resolve().gender", obs) == "female");
+  CHECK(show("Observation.subject.resolve() is Patient", obs) == "true");
+  CHECK(show("Observation.performer.resolve()", obs) == "");
+
+  const json_value bundle = json(R"({
+    "resourceType": "Bundle", "type": "collection",
+    "entry": [
+      {"fullUrl": "urn:uuid:61ebe359-bfdc-4613-8bf2-c5e300945f0a",
+       "resource": {"resourceType": "Patient", "id": "a", "gender": "male"}},
+      {"fullUrl": "http://example.org/fhir/Patient/b",
+       "resource": {"resourceType": "Patient", "id": "b", "gender": "other"}},
+      {"resource": {"resourceType": "Observation", "status": "final", "code": {"text": "y"},
+        "contained": [{"resourceType": "Patient", "id": "c", "gender": "unknown"}],
+        "subject": {"reference": "#c"}, "performer": [
+          {"reference": "urn:uuid:61ebe359-bfdc-4613-8bf2-c5e300945f0a"},
+          {"reference": "Patient/b/_history/2"},
+          {"reference": "http://example.org/fhir/Patient/b"}]}}
+    ]
+  })");
+  CHECK(show("Bundle.entry.resource.ofType(Observation).subject.resolve().gender", bundle) == "unknown");
+  CHECK(show("Bundle.entry.resource.ofType(Observation).performer.resolve().gender", bundle) ==
+        "male, other, other");
+
+  // Beyond the resource: the resolver hook (the store, later).
+  auto e = parse("Observation.performer.resolve().id");
+  REQUIRE(e.has_value());
+  const json_value prac = json(R"({"resourceType": "Practitioner", "id": "unknown"})");
+  context ctx;
+  ctx.resolver = [&](std::string_view ref) { return ref == "Practitioner/unknown" ? &prac : nullptr; };
+  auto r = evaluate(*e, obs, defs(), ctx);
+  REQUIRE(r.has_value());
+  REQUIRE(r->size() == 1);
+  CHECK(to_string_value(r->front()) == "unknown");
+}
+
+TEST_CASE("fhirpath eval: conformsTo() and memberOf() hooks") {
+  CHECK(show("conformsTo('http://hl7.org/fhir/StructureDefinition/Patient')") == "true");
+  CHECK(show("conformsTo('http://hl7.org/fhir/StructureDefinition/DomainResource')") == "true");
+  CHECK(show("conformsTo('http://hl7.org/fhir/StructureDefinition/Observation')") == "false");
+  CHECK(show("Patient.name.first().conformsTo('http://hl7.org/fhir/StructureDefinition/HumanName')") == "true");
+  CHECK(is_error("conformsTo('http://example.org/unknown')"));
+  // Without a terminology service memberOf() says so.
+  auto m = run("Patient.gender.memberOf('http://hl7.org/fhir/ValueSet/administrative-gender')");
+  REQUIRE_FALSE(m.has_value());
+  CHECK(m.error().code == "not-supported");
+
+  auto e = parse("Patient.gender.memberOf('http://example.org/vs') and conformsTo('http://example.org/p')");
+  REQUIRE(e.has_value());
+  context ctx;
+  std::string seen;
+  ctx.member_of = [&](const value& v, std::string_view vs) -> hearth::result<bool> {
+    seen = std::string(vs);
+    return to_string_value(v) == "male";
+  };
+  ctx.conforms_to = [](const value&, std::string_view p) -> std::optional<hearth::result<bool>> {
+    if (p == "http://example.org/p") return hearth::result<bool>(true);
+    return std::nullopt;
+  };
+  auto r = evaluate(*e, patient(), defs(), ctx);
+  REQUIRE(r.has_value());
+  REQUIRE(r->size() == 1);
+  CHECK(to_string_value(r->front()) == "true");
+  CHECK(seen == "http://example.org/vs");
 }

@@ -30,8 +30,10 @@
 // conversion, string, math, tree navigation, utility), §6 operators, plus
 // FHIR R4 extension(), hasValue(), and from FHIRPath 3.0 (STU) sort(),
 // precision(), encode/decode, escape/unescape, split/join/trim, type().
-// Not implemented (error "not-supported"): resolve(), memberOf(),
-// conformsTo(), htmlChecks(), lowBoundary()/highBoundary(), comparable(),
+// FHIR R4 resolve() (contained resources, Bundle entries, then
+// context::resolver), memberOf() and conformsTo() through context hooks,
+// lowBoundary()/highBoundary().
+// Not implemented (error "not-supported"): htmlChecks(), comparable(),
 // quantity * and / , unit conversion in toQuantity(unit), Long literals,
 // case-insensitive comparison (~, upper(), lower()) of non-ASCII text.
 //
@@ -50,6 +52,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
@@ -140,6 +143,23 @@ struct context {
   /// default: search parameters write `Patient.birthDate | Person.birthDate`
   /// and evaluate it on either type.
   bool strict = false;
+  /// resolve() (FHIR R4 fhirpath.html#functions) of a reference that is neither
+  /// a contained resource ("#id") nor an entry of the Bundle being evaluated:
+  /// the reference text as written ("Patient/123", an absolute URL,
+  /// "urn:uuid:..."); the resource it names, or nullptr when unknown. Unset:
+  /// such references resolve to nothing. What it returns must outlive the
+  /// result collection. Called from the evaluating thread only.
+  std::function<const json_value*(std::string_view reference)> resolver;
+  /// memberOf(valueSet) (FHIR R4 fhirpath.html#functions): whether a code,
+  /// Coding or CodeableConcept item is in the value set at the canonical URL,
+  /// answered by the terminology module. Unset: memberOf() is "not-supported".
+  std::function<hearth::result<bool>(const value& item, std::string_view value_set)> member_of;
+  /// conformsTo(profile) (FHIR R4 fhirpath.html#functions) for profiles other
+  /// than the core StructureDefinitions (validation against a profile, by the
+  /// profiles module). Unset, or when it answers nullopt: a core
+  /// StructureDefinition URL is answered from the registry (the item is of
+  /// that type or a specialisation of it), any other URL is an error.
+  std::function<std::optional<hearth::result<bool>>(const value& item, std::string_view profile)> conforms_to;
 };
 
 /// Evaluates `expr` with the resource as the input collection and as
