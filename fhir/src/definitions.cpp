@@ -755,6 +755,11 @@ hearth::result<void, hearth::error> definitions::impl::build(const load_options&
       for (std::uint32_t t = 0; t < r.types.count; ++t) {
         type_ref& ref = type_refs[first_ref + t];
         const detail::raw_type_ref& raw = k.file->type_refs[r.types.begin + t];
+        // xhtml.id alone lacks the extension in R4 4.0.1; it is an Element.id, a string.
+        if (!primitive_value && raw.fhir_type.empty() && e.name == "id" &&
+            ref.code == "http://hl7.org/fhirpath/System.String") {
+          ref.code = "string";
+        }
         if (!primitive_value && !raw.fhir_type.empty() && ref.code.starts_with(fhirpath_system_prefix)) {
           ref.code = raw.fhir_type;
           // R4 4.0.1 gives Resource.id (and so every X.id of a resource) the

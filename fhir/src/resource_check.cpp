@@ -34,9 +34,6 @@ constexpr std::string_view code_not_supported = "not-supported";
 constexpr std::string_view code_too_long = "too-long";
 constexpr std::string_view code_too_costly = "too-costly";
 
-/// The FHIRPath type of xhtml.id in the R4 definitions.
-constexpr std::string_view system_string = "http://hl7.org/fhirpath/System.String";
-
 /// Longest FHIR string, in characters: string.value maxLength in the R4
 /// definitions ("FHIR strings SHALL NOT exceed 1MB", R4 datatypes.html#string).
 constexpr std::size_t max_string_chars = 1024 * 1024;
@@ -475,9 +472,6 @@ class checker {
     std::string_view code = match.type != nullptr ? match.type->code
                             : el.types.size() == 1 ? el.types.front().code
                                                    : std::string_view{};
-    // R4 4.0.1 types xhtml.id as System.String without the fhir-type
-    // extension every other Element.id has; it is an Element.id, a string.
-    if (code == system_string) code = "string";
     shape s = shape::complex;
     std::string_view child_type;  // for complex: the parent name of its children
     const type_definition* primitive_type = nullptr;
