@@ -3,13 +3,17 @@
 #include <cstdio>
 #include <cstdlib>
 #include <iostream>
+#include <optional>
+#include <utility>
 
 #include <hearth/fhir/definitions.hpp>
 #include <hearth/fhir/fhirpath_eval.hpp>
 #include <hearth/fhir/fhirpath_parser.hpp>
 #include <hearth/fhir/json_reader.hpp>
 #include <hearth/fhir/json_writer.hpp>
+#include <hearth/fhir/resource_check.hpp>
 #include <hearth/fhir/xml_reader.hpp>
+#include <hearth/fhir/xml_writer.hpp>
 
 #include "input.hpp"
 
@@ -49,14 +53,59 @@ hearth::fhir::json_value to_json_item(const fp::value& v) {
   return {};
 }
 
+// The R4 definitions when --definitions does not say: $HEARTH_DEFINITIONS_DIR,
+// else where the build put them.
+std::string default_definitions_dir() {
+  if (const char* env = std::getenv("HEARTH_DEFINITIONS_DIR"); env != nullptr && *env != '\0') return env;
+  return HEARTH_DEFINITIONS_DIR;
+}
+
+// A resource read from a command's input, with the registry it was read with.
+struct input_resource {
+  hearth::fhir::definitions defs;
+  hearth::fhir::json_value resource;
+};
+
+// Reads FILE|- and the definitions in `dir`, and parses the input as FHIR XML
+// when its first non-blank byte opens a tag, as FHIR JSON otherwise. Prints
+// what went wrong and gives nothing when something did.
+std::optional<input_resource> read_resource(const std::string& name, const std::string& dir) {
+  std::string text;
+  if (!read_input(name, text)) {
+    std::cerr << "hearth: cannot read " << input_name(name) << "\n";
+    return std::nullopt;
+  }
+  auto defs = hearth::fhir::definitions::load(dir);
+  if (!defs) {
+    std::cerr << "hearth: cannot load the FHIR definitions from " << dir << ": " << defs.error().message << "\n";
+    return std::nullopt;
+  }
+  const std::size_t first = text.find_first_not_of(" \t\r\n\xEF\xBB\xBF");
+  const bool xml = first != std::string::npos && text[first] == '<';
+  auto resource = xml ? hearth::fhir::parse_fhir_xml(text, *defs) : hearth::fhir::parse_json(text);
+  if (!resource) {
+    const auto& e = resource.error();
+    std::cerr << "hearth: " << (xml ? "XML" : "JSON") << " error at " << e.location << " (offset " << e.offset
+              << "): " << e.message << "\n";
+    return std::nullopt;
+  }
+  return input_resource{std::move(defs).value(), std::move(resource).value()};
+}
+
+void write_stdout(const std::string& s) { std::fwrite(s.data(), 1, s.size(), stdout); }
+
+void convert_usage() {
+  std::cerr << "usage: hearth convert FILE|- --to json|xml [--definitions DIR] [--pretty]\n"
+               "  Converts the resource in FILE (FHIR JSON or XML) to FHIR JSON or XML\n"
+               "  (R4 json.html, xml.html) and prints it, after checking it against the R4\n"
+               "  definitions (errors stop it; warnings go to stderr).\n";
+}
+
 }  // namespace
 
 int fhirpath_main(const std::vector<std::string>& args) {
   std::vector<std::string> positional;
-  // The R4 definitions: --definitions, else $HEARTH_DEFINITIONS_DIR, else where
-  // the build put them.
-  std::string dir = HEARTH_DEFINITIONS_DIR;
-  if (const char* env = std::getenv("HEARTH_DEFINITIONS_DIR"); env != nullptr && *env != '\0') dir = env;
+  std::string dir = default_definitions_dir();
   for (std::size_t i = 0; i < args.size(); ++i) {
     if (args[i] == "--definitions" && i + 1 < args.size()) {
       dir = args[++i];
@@ -74,28 +123,9 @@ int fhirpath_main(const std::vector<std::string>& args) {
     std::cerr << "hearth: expression error at " << expr.error().location << ": " << expr.error().message << "\n";
     return 1;
   }
-  std::string text;
-  if (!read_input(positional[1], text)) {
-    std::cerr << "hearth: cannot read " << input_name(positional[1])
-              << "\n";
-    return 1;
-  }
-  auto defs = hearth::fhir::definitions::load(dir);
-  if (!defs) {
-    std::cerr << "hearth: cannot load the FHIR definitions from " << dir << ": " << defs.error().message << "\n";
-    return 1;
-  }
-  // XML when the first non-blank byte opens a tag, JSON otherwise.
-  const std::size_t first = text.find_first_not_of(" \t\r\n\xEF\xBB\xBF");
-  const bool xml = first != std::string::npos && text[first] == '<';
-  auto resource = xml ? hearth::fhir::parse_fhir_xml(text, *defs) : hearth::fhir::parse_json(text);
-  if (!resource) {
-    const auto& e = resource.error();
-    std::cerr << "hearth: " << (xml ? "XML" : "JSON") << " error at " << e.location << " (offset " << e.offset
-              << "): " << e.message << "\n";
-    return 1;
-  }
-  auto result = fp::evaluate(*expr, *resource, *defs);
+  auto input = read_resource(positional[1], dir);
+  if (!input) return 1;
+  auto result = fp::evaluate(*expr, input->resource, input->defs);
   if (!result) {
     std::cerr << "hearth: evaluation error at " << result.error().location << ": " << result.error().message << "\n";
     return 1;
@@ -104,7 +134,59 @@ int fhirpath_main(const std::vector<std::string>& args) {
   for (const fp::value& v : *result) out.push_back(to_json_item(v));
   std::string line = hearth::fhir::to_json(out);
   line.push_back('\n');
-  std::fwrite(line.data(), 1, line.size(), stdout);
+  write_stdout(line);
+  return 0;
+}
+
+int convert_main(const std::vector<std::string>& args) {
+  std::vector<std::string> positional;
+  std::string dir = default_definitions_dir();
+  std::string to;
+  bool pretty = false;
+  for (std::size_t i = 0; i < args.size(); ++i) {
+    if (args[i] == "--definitions" && i + 1 < args.size()) {
+      dir = args[++i];
+    } else if (args[i] == "--to" && i + 1 < args.size()) {
+      to = args[++i];
+    } else if (args[i] == "--pretty") {
+      pretty = true;
+    } else if (args[i].starts_with("--")) {
+      convert_usage();
+      return 2;
+    } else {
+      positional.push_back(args[i]);
+    }
+  }
+  if (positional.size() != 1 || (to != "json" && to != "xml")) {
+    convert_usage();
+    return 2;
+  }
+  auto input = read_resource(positional[0], dir);
+  if (!input) return 1;
+  // The structural check against the R4 definitions (resource_check.hpp):
+  // errors stop the conversion, warnings are reported and it goes on.
+  const hearth::fhir::issue_list issues = hearth::fhir::check_resource(input->resource, input->defs);
+  for (const auto& i : issues) {
+    std::cerr << "hearth: " << hearth::fhir::to_string(i.severity) << " (" << i.code << ")"
+              << (i.expression.empty() ? "" : " at " + i.expression) << ": " << i.diagnostics << "\n";
+  }
+  if (hearth::fhir::has_errors(issues)) return 1;
+  std::string out;
+  if (to == "json") {
+    out = hearth::fhir::to_json(input->resource, {.pretty = pretty});
+  } else {
+    hearth::fhir::xml_write_options opts;
+    opts.pretty = pretty;
+    auto xml = hearth::fhir::write_fhir_xml(input->resource, input->defs, opts);
+    if (!xml) {
+      const auto& e = xml.error();
+      std::cerr << "hearth: cannot write XML: error at " << e.location << ": " << e.message << "\n";
+      return 1;
+    }
+    out = std::move(xml).value();
+  }
+  if (!out.ends_with('\n')) out.push_back('\n');
+  write_stdout(out);
   return 0;
 }
 

@@ -11,4 +11,11 @@ namespace hearth::app {
 /// one JSON array. Returns the process exit status.
 int fhirpath_main(const std::vector<std::string>& args);
 
+/// `hearth convert FILE|- --to json|xml [--definitions DIR] [--pretty]`:
+/// reads a resource (FHIR JSON or XML) and prints it in the other format (or
+/// the same one, re-serialised), after the structural check of
+/// resource_check.hpp. Exit status 1 for input that does not read, check or
+/// convert (each issue and its element path on stderr), 2 for a usage error.
+int convert_main(const std::vector<std::string>& args);
+
 }  // namespace hearth::app

@@ -17,10 +17,12 @@ void print_help(std::ostream& out) {
       << "Commands available in this build:\n"
       << "  hearth hl7 inspect FILE|-   print each HL7 v2 message (or batch) as JSON, one per line\n"
       << "  hearth fhirpath EXPR FILE|- evaluate a FHIRPath expression on a FHIR resource (JSON or XML)\n"
+      << "  hearth convert FILE|- --to json|xml [--pretty]\n"
+      << "                              convert a FHIR resource between JSON and XML\n"
       << "  hearth version              print the version\n"
       << "  hearth help                 this text\n"
       << "\n"
-      << "Not built yet (see the project's issues): serve, hl7 send, hl7 convert, convert,\n"
+      << "Not built yet (see the project's issues): serve, hl7 send, hl7 convert,\n"
       << "import, validate, audit verify, token, conformance.\n";
 }
 
@@ -40,6 +42,9 @@ int main(int argc, char** argv) {
     }
     if (args[0] == "fhirpath") {
       return hearth::app::fhirpath_main(std::vector<std::string>(args.begin() + 1, args.end()));
+    }
+    if (args[0] == "convert") {
+      return hearth::app::convert_main(std::vector<std::string>(args.begin() + 1, args.end()));
     }
     if (args[0] == "hl7") {
       return hearth::app::hl7_main(std::vector<std::string>(args.begin() + 1, args.end()));

@@ -20,16 +20,16 @@
 
 #include <hearth/core/utf8.hpp>
 
+#include "detail/fhir_xml.hpp"
+
 namespace hearth::fhir {
 namespace {
 
-constexpr std::string_view fhir_ns = "http://hl7.org/fhir";
-constexpr std::string_view xhtml_ns = "http://www.w3.org/1999/xhtml";
-
-// OperationOutcome issue types (R4 valueset-issue-type.html).
-constexpr std::string_view code_structure = "structure";
-constexpr std::string_view code_invalid = "invalid";
-constexpr std::string_view code_too_costly = "too-costly";
+using detail::code_invalid;
+using detail::code_structure;
+using detail::code_too_costly;
+using detail::fhir_ns;
+using detail::xhtml_ns;
 
 hearth::unexpected<hearth::error> make_error(std::string_view code, std::string message,
                                              std::string location, std::size_t offset) {
@@ -428,7 +428,7 @@ class converter {
     } else if (!el.children.empty()) {
       value = json_value::object();
       ok = complex(child, el.path, element_role::other, path, value);
-    } else if (code == "Resource") {
+    } else if (code == "Resource" || defs_.is_resource_type(code)) {  // Bundle.entry.response.outcome: OperationOutcome
       ok = resource_holder(child, path, value);
     } else if (is_xhtml) {
       ok = narrative_div(child, path, value);

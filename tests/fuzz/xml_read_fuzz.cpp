@@ -15,18 +15,9 @@
 #include <cstdlib>
 #include <string_view>
 
-namespace {
+#include "fuzz_registry.hpp"
 
-const hearth::fhir::definitions& registry() {
-  static const hearth::fhir::definitions defs = [] {
-    auto d = hearth::fhir::definitions::load(HEARTH_DEFINITIONS_DIR);
-    if (!d) std::abort();  // the fuzzer cannot run without the definitions
-    return std::move(d).value();
-  }();
-  return defs;
-}
-
-}  // namespace
+using hearth::fuzz::registry;
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   const std::string_view input(reinterpret_cast<const char*>(data), size);
