@@ -22,6 +22,7 @@
 
 #include <hearth/core/utf8.hpp>
 #include <hearth/fhir/fhirpath_parser.hpp>
+#include <hearth/fhir/ucum.hpp>
 
 #include "detail/fhirpath_regex.hpp"
 
@@ -421,24 +422,6 @@ std::optional<temporal_value> temporal_boundary(temporal_value v, std::int64_t d
 
 // ---------------------------------------------------------------- quantities
 
-struct unit_info {
-  const char* unit;
-  const char* dimension;
-  const char* factor;  // to the dimension's base unit, as decimal text
-};
-
-// The few UCUM units converted for comparison; everything else compares only
-// with the identical unit. Calendar keywords below a month map to their UCUM
-// definite durations (N1 §5.6.7 "Calendar durations": a week is 7 days...).
-const unit_info units[] = {
-    {"g", "mass", "1"},         {"mg", "mass", "0.001"},   {"ug", "mass", "0.000001"},
-    {"kg", "mass", "1000"},     {"m", "length", "1"},      {"cm", "length", "0.01"},
-    {"mm", "length", "0.001"},  {"km", "length", "1000"},  {"s", "time", "1"},
-    {"ms", "time", "0.001"},    {"min", "time", "60"},     {"h", "time", "3600"},
-    {"d", "time", "86400"},     {"wk", "time", "604800"},  {"L", "volume", "1"},
-    {"mL", "volume", "0.001"},  {"dL", "volume", "0.1"},
-};
-
 std::string canonical_unit(const quantity_value& q) {
   if (!q.calendar) return q.unit;
   if (q.unit == "second") return "s";
@@ -450,28 +433,36 @@ std::string canonical_unit(const quantity_value& q) {
   return q.unit;  // year, month: only comparable with themselves
 }
 
-const unit_info* find_unit(std::string_view u) {
-  for (const auto& i : units)
-    if (u == i.unit) return &i;
-  return nullptr;
+// The UCUM unit of a quantity (ucum.hpp); nullopt for calendar years and
+// months (no UCUM equivalent: N1 §6.6.1) and for a unit that is not UCUM.
+std::optional<ucum::unit> ucum_unit(const quantity_value& q) {
+  auto u = ucum::parse(canonical_unit(q));
+  if (!u) return std::nullopt;
+  return std::move(u).value();
 }
 
-// Both values in a common unit; false when not comparable.
+// `v` in unit `from` expressed in unit `to` (exact where UCUM is; else
+// rounded to 28 fraction digits); nullopt when not convertible.
+std::optional<decimal> convert_units(const decimal& v, const ucum::unit& from, const ucum::unit& to) {
+  auto r = ucum::convert(v.to_string(), from, to);
+  if (!r) return std::nullopt;
+  return decimal::parse(r->text);
+}
+
+// Both values in a common unit (a's), through UCUM (N1 §6.1.1: quantities
+// compare after conversion to a common unit); false when not comparable.
 bool common_units(const quantity_value& a, const quantity_value& b, decimal& x, decimal& y) {
-  std::string ua = canonical_unit(a), ub = canonical_unit(b);
-  if (ua == ub) {
+  if (canonical_unit(a) == canonical_unit(b)) {
     x = a.value;
     y = b.value;
     return true;
   }
-  const unit_info* ia = find_unit(ua);
-  const unit_info* ib = find_unit(ub);
-  if (!ia || !ib || std::string_view(ia->dimension) != ib->dimension) return false;
-  auto fx = dec_mul(a.value, *decimal::parse(ia->factor));
-  auto fy = dec_mul(b.value, *decimal::parse(ib->factor));
-  if (!fx || !fy) return false;
-  x = *fx;
-  y = *fy;
+  auto ua = ucum_unit(a), ub = ucum_unit(b);
+  if (!ua || !ub || !ucum::comparable(*ub, *ua)) return false;
+  auto converted = convert_units(b.value, *ub, *ua);
+  if (!converted) return false;
+  x = a.value;
+  y = *converted;
   return true;
 }
 
@@ -1416,21 +1407,61 @@ class evaluator {
       return single(make_temporal(add_duration(x.t, y.q, n.op == operator_kind::minus, n)));
     if (x.k == K::quantity && y.k == K::quantity &&
         (n.op == operator_kind::plus || n.op == operator_kind::minus)) {
+      // The result is in the left operand's unit.
       decimal a, b;
       if (!common_units(x.q, y.q, a, b)) return {};
-      if (canonical_unit(x.q) != canonical_unit(y.q))
-        fail("not-supported", "quantity arithmetic across units is not supported yet", n.offset);
       auto r = dec_add(a, b, n.op == operator_kind::minus);
       if (!r) return {};
       quantity_value q = x.q;
       q.value = *r;
       return single(make_quantity(q));
     }
+    if ((x.k == K::quantity || y.k == K::quantity) &&
+        (n.op == operator_kind::multiply || n.op == operator_kind::divide))
+      return quantity_product(n, x, y);
     if (x.k == K::quantity || y.k == K::quantity)
-      fail("not-supported", "this quantity arithmetic is not supported yet", n.offset);
+      fail("invalid", "operator " + std::string(to_string(n.op)) + " is not defined for " + type_name(x) + " and " +
+                          type_name(y),
+           n.offset);
     fail("invalid", "operator " + std::string(to_string(n.op)) + " is not defined for " + type_name(x) + " and " +
                         type_name(y),
          n.offset);
+  }
+
+  // N1 §6.2.1 / §6.2.2: Quantity * and / Quantity or number. Values multiply
+  // or divide exactly (/ as for decimals); units combine by UCUM algebra
+  // (2.0 'cm' * 2.0 'm' is 4.00 'cm.m', equal to 0.040 'm2'). A number is a
+  // quantity of unit '1'. Division by zero is empty.
+  collection quantity_product(const node& n, const value& x, const value& y) {
+    using K = value::kind;
+    const bool divide = n.op == operator_kind::divide;
+    auto as_quantity = [&](const value& v) -> quantity_value {
+      if (v.k == K::quantity) return v.q;
+      if (is_numeric(v)) return quantity_value{as_dec(v), "1", false};
+      fail("invalid", "operator " + std::string(to_string(n.op)) + " is not defined for " + type_name(x) + " and " +
+                          type_name(y),
+           n.offset);
+    };
+    quantity_value a = as_quantity(x), b = as_quantity(y);
+    auto ua = ucum_unit(a), ub = ucum_unit(b);
+    if (!ua || !ub)
+      fail("not-supported", "quantity * and / need UCUM units (calendar years and months have none)", n.offset);
+    auto value = divide ? dec_div(a.value, b.value) : dec_mul(a.value, b.value);
+    if (!value) return {};
+    quantity_value q;
+    q.value = *value;
+    if (b.unit == "1" && !b.calendar) {
+      q.unit = a.unit;
+      q.calendar = a.calendar;
+    } else if (a.unit == "1" && !a.calendar && !divide) {
+      q.unit = b.unit;
+      q.calendar = b.calendar;
+    } else {
+      auto u = divide ? ucum::divide(*ua, *ub) : ucum::multiply(*ua, *ub);
+      if (!u) fail(u.error().code, "quantity " + std::string(divide ? "/" : "*") + ": " + u.error().message, n.offset);
+      q.unit = u->expression;
+    }
+    return single(make_quantity(q));
   }
 
   // N1 §6.6 date/time arithmetic: calendar units; a fractional amount of a
@@ -2007,7 +2038,7 @@ class evaluator {
         if (!v) return {};
         std::optional<std::string> unit;
         if (n.child_count == 1) unit = string_arg(arg(n, 0, arg_input, f), n, fn.c_str());
-        auto r = convert(to_system(*v, true), target, unit, n.offset);
+        auto r = convert(to_system(*v, true), target, unit);
         if (converts) return single(make_bool(r.has_value()));
         if (!r) return {};
         return single(*r);
@@ -2093,6 +2124,20 @@ class evaluator {
       }
       return single(make_bool(conforms_to_core(*v, *url, n)));
     }
+    if (fn == "comparable") {
+      // FHIRPath 3.0 (STU) comparable(): the two quantities' units convert
+      // into each other (UCUM).
+      arity(n, 1, 1);
+      auto v = singleton(focus, n, "comparable()");
+      auto w = singleton(arg(n, 0, arg_input, f), n, "comparable()");
+      if (!v || !w) return {};
+      value a = to_system(*v, true), b = to_system(*w, true);
+      if (a.k != value::kind::quantity || b.k != value::kind::quantity)
+        fail("invalid", "comparable() requires two Quantities", n.offset);
+      if (canonical_unit(a.q) == canonical_unit(b.q)) return single(make_bool(true));
+      auto ua = ucum_unit(a.q), ub = ucum_unit(b.q);
+      return single(make_bool(ua && ub && ucum::comparable(*ua, *ub)));
+    }
     if (fn == "lowBoundary" || fn == "highBoundary") {
       arity(n, 0, 1);
       const bool high = fn == "highBoundary";
@@ -2151,7 +2196,7 @@ class evaluator {
       return single(make_str(fn == "escape" ? escape(*s, *kind == "html") : unescape(*s, *kind == "html")));
     }
     static const char* unsupported[] = {"htmlChecks",
-                                        "comparable", "getValue", "subsumes", "subsumedBy",
+                                        "getValue", "subsumes", "subsumedBy",
                                         "elementDefinition", "slice", "checkModifiers", "defineVariable"};
     for (const char* u : unsupported)
       if (fn == u) fail("not-supported", "function '" + fn + "' is not supported yet", n.offset);
@@ -2400,8 +2445,7 @@ class evaluator {
   }
 
   // N1 §5.5 conversions; nullopt = does not convert.
-  std::optional<value> convert(const value& v, const std::string& target, const std::optional<std::string>& unit,
-                               std::size_t offset) {
+  std::optional<value> convert(const value& v, const std::string& target, const std::optional<std::string>& unit) {
     using K = value::kind;
     if (target == "Boolean") {
       if (v.k == K::boolean) return v;
@@ -2494,8 +2538,15 @@ class evaluator {
       else if (v.k == K::boolean) r = make_quantity(quantity_value{from_int(v.b ? 1 : 0), "1", false});
       else if (v.k == K::string) r = parse_quantity_string(v.s);
       if (r && unit) {
-        if (canonical_unit(r->q) == *unit) return r;
-        fail("not-supported", "unit conversion in toQuantity() is not supported yet", offset);
+        // N1 §5.5.8: converted to `unit` by UCUM's rules when it can be, else empty.
+        quantity_value target{decimal{}, *unit, false};
+        if (auto kw = calendar_keyword(*unit)) target = quantity_value{decimal{}, *kw, true};
+        if (canonical_unit(r->q) == canonical_unit(target)) return r;
+        auto from = ucum_unit(r->q), to = ucum_unit(target);
+        if (!from || !to || !ucum::comparable(*from, *to)) return std::nullopt;
+        auto converted = convert_units(r->q.value, *from, *to);
+        if (!converted) return std::nullopt;
+        return make_quantity(quantity_value{*converted, target.unit, target.calendar});
       }
       return r;
     }

@@ -472,3 +472,37 @@ TEST_CASE("fhirpath eval: conformsTo() and memberOf() hooks") {
   CHECK(to_string_value(r->front()) == "true");
   CHECK(seen == "http://example.org/vs");
 }
+
+TEST_CASE("fhirpath eval: quantities convert through UCUM") {
+  // Comparison and equality after conversion to a common unit (N1 §6.1, §6.4).
+  CHECK(show("1 '[in_i]' = 2.54 'cm'") == "true");
+  CHECK(show("1 'kg' > 999 'g'") == "true");
+  CHECK(show("37 'Cel' = 98.6 '[degF]'") == "true");
+  CHECK(show("1 'mg/dL' = 10 'mg/L'") == "true");
+  CHECK(show("1 'mmol/L' = 1 'mg/dL'") == "false");
+  CHECK(show("1 'mmol/L' < 1 'mg/dL'") == "");  // not comparable: empty
+  CHECK(show("1 week = 7 'd'") == "true");
+  // + and - in the left operand's unit.
+  CHECK(show("2 'cm' + 1 'm'") == "102 'cm'");
+  CHECK(show("1 'm' - 1 'cm'") == "0.99 'm'");
+  CHECK(show("1 'm' + 1 's'") == "");
+  // * and / with unit algebra; a number is a quantity of unit '1'.
+  CHECK(show("2.0 'cm' * 2.0 'm' = 0.040 'm2'") == "true");
+  CHECK(show("(2.0 'cm' * 2.0 'm').unit") == "");  // System Quantity: no .unit node
+  CHECK(show("4.0 'g' / 2.0 'm'") == "2 'g/m'");
+  CHECK(show("1.0 'm' / 1.0 'm' = 1 '1'") == "true");
+  CHECK(show("3 'mg' * 2") == "6 'mg'");
+  CHECK(show("2 * 3 'mg'") == "6 'mg'");
+  CHECK(show("6 'mg' / 4") == "1.5 'mg'");
+  CHECK(show("6 'mg' / 0") == "");
+  CHECK(is_error("1 year * 2 'm'"));  // calendar years have no UCUM unit
+  // comparable() and toQuantity(unit).
+  CHECK(show("1 'cm'.comparable(1 '[in_i]')") == "true");
+  CHECK(show("1 'cm'.comparable(1 's')") == "false");
+  CHECK(show("1 'cm'.comparable(1 '[s]')") == "false");  // not UCUM
+  CHECK(show("(1 '[in_i]').toQuantity('cm')") == "2.54 'cm'");
+  CHECK(show("'1 \\'[in_i]\\''.toQuantity('cm')") == "2.54 'cm'");
+  CHECK(show("(1 '[in_i]').toQuantity('s')") == "");
+  CHECK(show("'2 days'.toQuantity('h')") == "48 'h'");
+  CHECK(show("(1 'wk').toQuantity('day')") == "7 day");
+}

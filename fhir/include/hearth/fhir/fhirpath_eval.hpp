@@ -22,9 +22,11 @@
 // functions (exp, ln, log, power with a fractional exponent, sqrt) go through
 // long double and keep 15 significant digits.
 //
-// Quantities compare and add only in the same unit or through a small table
-// of UCUM units (g/mg/ug/kg, m/cm/mm/km, s/ms/min/h/d/wk, L/mL/dL); calendar
-// durations below a month equal their UCUM counterparts (7 days = 1 'wk').
+// Quantities compare, add and subtract after conversion through UCUM
+// (ucum.hpp; the result of + and - is in the left operand's unit), multiply
+// and divide with UCUM unit algebra, and convert in toQuantity(unit);
+// calendar durations below a month equal their UCUM counterparts
+// (7 days = 1 'wk'); calendar years and months have no UCUM unit.
 //
 // Implemented: N1 §5 functions (existence, filtering, subsetting, combining,
 // conversion, string, math, tree navigation, utility), §6 operators, plus
@@ -32,10 +34,11 @@
 // precision(), encode/decode, escape/unescape, split/join/trim, type().
 // FHIR R4 resolve() (contained resources, Bundle entries, then
 // context::resolver), memberOf() and conformsTo() through context hooks,
-// lowBoundary()/highBoundary().
-// Not implemented (error "not-supported"): htmlChecks(), comparable(),
-// quantity * and / , unit conversion in toQuantity(unit), Long literals,
-// case-insensitive comparison (~, upper(), lower()) of non-ASCII text.
+// lowBoundary()/highBoundary(), comparable().
+// Not implemented (error "not-supported"): htmlChecks(), Long literals,
+// case-insensitive comparison (~, upper(), lower()) of non-ASCII text. Not
+// done at all: static type checking before evaluation (an expression such as
+// `(Observation.value as Period).unit` is evaluated, and gives empty).
 //
 // Errors are values (hearth::error): code "invalid" for a semantic error (a
 // singleton required but more given, an operator on the wrong types, an
