@@ -20,9 +20,11 @@ bootstrap:
 
 definitions: bootstrap
 	@scripts/fetch-definitions "$(DEFINITIONS)" > $(BUILD).definitions
+	@scripts/fetch-definitions "$(DEFINITIONS)" --examples > $(BUILD).examples
 
 configure: definitions
-	@cmake -S . -B $(BUILD) -DHEARTH_DEFINITIONS_DIR="$$(cat $(BUILD).definitions)" > $(BUILD).configure.log || (cat $(BUILD).configure.log; exit 1)
+	@cmake -S . -B $(BUILD) -DHEARTH_DEFINITIONS_DIR="$$(cat $(BUILD).definitions)" \
+	  -DHEARTH_R4_EXAMPLES_DIR="$$(cat $(BUILD).examples)" > $(BUILD).configure.log || (cat $(BUILD).configure.log; exit 1)
 
 build: configure
 	@cmake --build $(BUILD) -j $(JOBS)
@@ -37,16 +39,15 @@ test: build
 
 bench: build
 	@bench/run_hl7v2_parse $(BUILD)
-	@echo "== FHIR JSON parse/serialise vs RapidJSON DOM (same run, core 0)"
-	@taskset -c 0 $(BUILD)/bin/fhir_json --benchmark_min_time=0.5 --benchmark_repetitions=3 --benchmark_report_aggregates_only=true
-	@echo "== FHIRPath search parameter expressions (core 0)"
-	@taskset -c 0 $(BUILD)/bin/fhirpath_eval --benchmark_min_time=0.5
+	@echo "== FHIR core: JSON vs RapidJSON DOM, XML vs pugixml DOM, FHIRPath (same run, core 0)"
+	@taskset -c 0 $(BUILD)/bin/fhir_core --benchmark_min_time=0.5 --benchmark_repetitions=3 --benchmark_report_aggregates_only=true
 	@echo "== Process start with the R4 definitions registry"
 	@/usr/bin/time -f "wall %e s, peak RSS %M KB" $(BUILD)/bin/definitions_load
 
 check-sanitize: definitions
 	@cmake -S . -B $(ASAN_BUILD) -DHEARTH_SANITIZE=ON -DHEARTH_BENCH=OFF -DHEARTH_ASIO_BEAST=OFF \
-	  -DHEARTH_DEFINITIONS_DIR="$$(cat $(BUILD).definitions)" > $(ASAN_BUILD).configure.log || (cat $(ASAN_BUILD).configure.log; exit 1)
+	  -DHEARTH_DEFINITIONS_DIR="$$(cat $(BUILD).definitions)" \
+	  -DHEARTH_R4_EXAMPLES_DIR="$$(cat $(BUILD).examples)" > $(ASAN_BUILD).configure.log || (cat $(ASAN_BUILD).configure.log; exit 1)
 	@cmake --build $(ASAN_BUILD) -j $(JOBS)
 	@ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	  ctest --test-dir $(ASAN_BUILD) --output-on-failure -j $(JOBS)
@@ -58,4 +59,4 @@ fuzz: definitions
 	@scripts/run-fuzzers $(FUZZ_BUILD) $(FUZZ_SECONDS)
 
 clean:
-	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD) *.definitions *.configure.log
+	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD) *.definitions *.examples *.configure.log

@@ -479,7 +479,8 @@ class checker {
       child_type = el.content_target->path;  // Questionnaire.item.item
     } else if (!el.children.empty()) {
       child_type = el.path;  // a backbone element
-    } else if (code == "Resource") {
+    } else if (code == "Resource" || defs_.is_resource_type(code)) {
+      // Any resource, or one type (Bundle.entry.response.outcome: OperationOutcome).
       s = shape::resource;
     } else if (const type_definition* t = code.empty() ? nullptr : defs_.find_type(code); t == nullptr) {
       error(code_not_supported, "the definitions give element '" + std::string(el.name) + "' no usable type");
@@ -580,6 +581,12 @@ class checker {
           contained(*value);
         } else {
           resource(*value, false);
+          const std::string_view only = el.types.size() == 1 ? el.types.front().code : std::string_view{};
+          const json_value* rt = value->is_object() ? value->find("resourceType") : nullptr;
+          if (!only.empty() && only != "Resource" && rt != nullptr && rt->is_string() && rt->str() != only &&
+              defs_.is_resource_type(rt->str())) {
+            error(code_structure, "must be a resource of type " + std::string(only));
+          }
         }
       } else if (!value->is_object()) {
         error(code_structure, "must be a JSON object");

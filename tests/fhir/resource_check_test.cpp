@@ -645,3 +645,12 @@ TEST_CASE("check: diagnostics never quote the input") {
     for (const issue& i : found) CHECK(i.diagnostics.find(secret) == std::string::npos);
   }
 }
+
+TEST_CASE("check: an element typed by one resource type holds that resource") {
+  // Bundle.entry.response.outcome is an OperationOutcome (R4 bundle.html).
+  clean(R"({"resourceType":"Bundle","type":"transaction-response","entry":[{"response":{"status":"400",
+      "outcome":{"resourceType":"OperationOutcome","issue":[{"severity":"error","code":"invalid"}]}}}]})");
+  one(R"({"resourceType":"Bundle","type":"transaction-response","entry":[{"response":{"status":"400",
+      "outcome":{"resourceType":"Patient"}}}]})",
+      "structure", "Bundle.entry[0].response.outcome");
+}
