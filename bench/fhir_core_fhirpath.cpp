@@ -1,16 +1,14 @@
-// FHIRPath evaluations per second for the search parameter expressions of
+// bench/fhir_core, part 3: FHIRPath evaluations per second for the search parameter expressions of
 // Patient and Observation (what indexing a resource costs), on
 // tests/data/fhir/patient.json and observation.json. Expressions come from
 // the R4 search-parameters.json through the registry; those the evaluator
-// cannot run yet (resolve(), ...) are counted and left out. The ceiling of the
+// cannot run are counted and left out. The ceiling of the
 // same run: reading the same resource's top-level element directly from the
 // JSON tree (`find("birthDate")`), i.e. the cost of the data access alone.
 
 #include <benchmark/benchmark.h>
 
 #include <cstdio>
-#include <fstream>
-#include <iterator>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -20,24 +18,17 @@
 #include <hearth/fhir/fhirpath_parser.hpp>
 #include <hearth/fhir/json_reader.hpp>
 
+#include "fhir_core.hpp"
+
 namespace {
 
 namespace f = hearth::fhir;
 namespace fp = hearth::fhir::fhirpath;
 
-const f::definitions& defs() {
-  static const f::definitions d = [] {
-    auto r = f::definitions::load(HEARTH_DEFINITIONS_DIR);
-    if (!r) throw std::runtime_error("definitions: " + r.error().message);
-    return std::move(r).value();
-  }();
-  return d;
-}
+const f::definitions& defs() { return hearth::bench::definitions(); }
 
 f::json_value load(const char* name) {
-  std::ifstream in(std::string(HEARTH_FHIR_DATA) + "/" + name, std::ios::binary);
-  const std::string text{std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-  auto v = f::parse_json(text);
+  auto v = f::parse_json(hearth::bench::read_fhir_data(name));
   if (!v) throw std::runtime_error(std::string("cannot parse ") + name);
   return std::move(v).value();
 }
@@ -98,8 +89,8 @@ void bm_ceiling_direct_lookup(benchmark::State& state) {
 
 }  // namespace
 
-BENCHMARK_CAPTURE(bm_search_expressions, patient, "Patient", "patient.json");
-BENCHMARK_CAPTURE(bm_search_expressions, observation, "Observation", "observation.json");
-BENCHMARK(bm_simple_path);
-BENCHMARK(bm_ceiling_direct_lookup);
-BENCHMARK_MAIN();
+BENCHMARK_CAPTURE(bm_search_expressions, patient, "Patient", "patient.json")->Name("fhirpath/search_expressions/patient");
+BENCHMARK_CAPTURE(bm_search_expressions, observation, "Observation", "observation.json")
+    ->Name("fhirpath/search_expressions/observation");
+BENCHMARK(bm_simple_path)->Name("fhirpath/simple_path");
+BENCHMARK(bm_ceiling_direct_lookup)->Name("fhirpath/ceiling_direct_lookup");

@@ -1,4 +1,5 @@
-// FHIR JSON parse + serialise throughput (bench/RESULTS.md), against the
+// bench/fhir_core, part 1: FHIR JSON parse + serialise throughput
+// (bench/RESULTS.md), against the
 // ceiling of the same run: RapidJSON's own DOM parse and write of the same
 // bytes (the library our reader is built on, with no FHIR checks, doubles for
 // numbers, no exact text). Corpus: tests/data/fhir/patient.json,
@@ -12,9 +13,6 @@
 
 #include <benchmark/benchmark.h>
 
-#include <fstream>
-#include <iterator>
-#include <stdexcept>
 #include <string>
 
 #include <rapidjson/document.h>
@@ -24,50 +22,12 @@
 #include <hearth/fhir/json_reader.hpp>
 #include <hearth/fhir/json_writer.hpp>
 
+#include "fhir_core.hpp"
+
 namespace {
 
-std::string read_file(const std::string& name) {
-  std::ifstream in(std::string(HEARTH_FHIR_DATA) + "/" + name, std::ios::binary);
-  if (!in) throw std::runtime_error("cannot read " + name);
-  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-}
-
-std::string minified(const std::string& text) {
-  return hearth::fhir::to_json(hearth::fhir::parse_json(text).value());
-}
-
-// A searchset Bundle of 100 entries, alternating the two resources.
-std::string bundle_of_100(const std::string& patient, const std::string& observation) {
-  std::string b = R"({"resourceType":"Bundle","id":"bench","type":"searchset","total":100,"entry":[)";
-  for (int i = 0; i < 100; ++i) {
-    if (i > 0) b += ',';
-    const bool p = i % 2 == 0;
-    b += R"({"fullUrl":"https://hearth.example/fhir/)";
-    b += p ? "Patient/" : "Observation/";
-    b += std::to_string(i);
-    b += R"(","resource":)";
-    b += p ? patient : observation;
-    b += R"(,"search":{"mode":"match"}})";
-  }
-  b += "]}";
-  return b;
-}
-
-struct corpus {
-  std::string patient = read_file("patient.json");
-  std::string observation = read_file("observation.json");
-  std::string bundle = bundle_of_100(minified(patient), minified(observation));
-};
-
-const corpus& data() {
-  static const corpus c;
-  return c;
-}
-
-const std::string& pick(int which) {
-  const corpus& c = data();
-  return which == 0 ? c.patient : which == 1 ? c.observation : c.bundle;
-}
+using hearth::bench::corpus_names;
+const std::string& pick(int which) { return hearth::bench::corpus_text(which); }
 
 void bm_hearth_parse(benchmark::State& state, int which) {
   const std::string& text = pick(which);
@@ -115,19 +75,16 @@ void bm_rapidjson_dom_write(benchmark::State& state, int which) {
   state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations() * text.size()));
 }
 
-}  // namespace
-
-int main(int argc, char** argv) {
-  const char* names[] = {"patient", "observation", "bundle100"};
+// Registered at start-up (names carry the corpus); main() is fhir_core.cpp's.
+const bool registered = [] {
   for (int i = 0; i < 3; ++i) {
-    const std::string n = names[i];
-    benchmark::RegisterBenchmark(("hearth_parse/" + n).c_str(), bm_hearth_parse, i);
-    benchmark::RegisterBenchmark(("hearth_parse_write/" + n).c_str(), bm_hearth_parse_write, i);
-    benchmark::RegisterBenchmark(("rapidjson_dom/" + n).c_str(), bm_rapidjson_dom, i);
-    benchmark::RegisterBenchmark(("rapidjson_dom_write/" + n).c_str(), bm_rapidjson_dom_write, i);
+    const std::string n = corpus_names[i];
+    benchmark::RegisterBenchmark(("json/hearth_parse/" + n).c_str(), bm_hearth_parse, i);
+    benchmark::RegisterBenchmark(("json/hearth_parse_write/" + n).c_str(), bm_hearth_parse_write, i);
+    benchmark::RegisterBenchmark(("json/rapidjson_dom/" + n).c_str(), bm_rapidjson_dom, i);
+    benchmark::RegisterBenchmark(("json/rapidjson_dom_write/" + n).c_str(), bm_rapidjson_dom_write, i);
   }
-  benchmark::Initialize(&argc, argv);
-  benchmark::RunSpecifiedBenchmarks();
-  benchmark::Shutdown();
-  return 0;
-}
+  return true;
+}();
+
+}  // namespace
