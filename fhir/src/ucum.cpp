@@ -824,6 +824,16 @@ T through_base(T x, const unit& from, const unit& to, Factor factor, Offset offs
   return (base - offset(to.special)) / factor(to);
 }
 
+// A unit whose base-unit exponents go beyond max_exponent (Gy82 is m164.s-164):
+// parse() could not read its canonical form, so such units are refused.
+bool exponents_in_range(const std::array<int, 7>& dims, const std::vector<arbitrary_term>& arbitrary) {
+  for (int d : dims)
+    if (d > max_exponent || d < -max_exponent) return false;
+  for (const auto& t : arbitrary)
+    if (t.exponent > max_exponent || t.exponent < -max_exponent) return false;
+  return true;
+}
+
 }  // namespace
 
 // ------------------------------------------------------------ public API
@@ -834,6 +844,8 @@ result<unit> parse(std::string_view expression) {
   parser p(expression, the_table());
   auto v = p.run();
   if (!v) return unexpected(std::move(v).error());
+  if (!exponents_in_range(v->dims, v->arbitrary))
+    return fail("not-supported", "base-unit exponents beyond +-" + std::to_string(max_exponent), 0);
   unit u;
   u.expression = std::string(expression);
   u.factor = v->m;
@@ -944,6 +956,8 @@ result<unit> combine_units(const unit& a, const unit& b, int sign) {
   term_value v{a.factor, a.dimension, a.arbitrary};
   if (!combine(v, term_value{b.factor, b.dimension, b.arbitrary}, sign))
     return fail("not-supported", "unit magnitude exceeds the exact range of this library", hearth::error::npos);
+  if (!exponents_in_range(v.dims, v.arbitrary))
+    return fail("not-supported", "base-unit exponents beyond +-" + std::to_string(max_exponent), hearth::error::npos);
   unit u;
   u.factor = v.m;
   u.dimension = v.dims;

@@ -442,3 +442,15 @@ TEST_CASE("ucum: concurrent parsing gives the same results") {
   for (const auto& s : seen) CHECK(s == seen[0]);
   CHECK(seen[0].find('!') == std::string::npos);
 }
+
+TEST_CASE("ucum: base-unit exponents beyond the limit are refused (found by the fuzzer)") {
+  // Gy82 is m164.s-164: its canonical form could not be parsed again.
+  auto u = hearth::fhir::ucum::parse("Gy82/uL");
+  REQUIRE_FALSE(u.has_value());
+  CHECK(u.error().code == "not-supported");
+  auto ok = hearth::fhir::ucum::parse("Gy49");
+  REQUIRE(ok.has_value());
+  CHECK(hearth::fhir::ucum::parse(hearth::fhir::ucum::canonical_unit(*ok)).has_value());
+  auto square = hearth::fhir::ucum::multiply(*ok, *ok);  // m196
+  CHECK_FALSE(square.has_value());
+}
