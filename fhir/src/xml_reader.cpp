@@ -158,32 +158,6 @@ std::optional<hearth::error> prescan(std::string_view s) {
   return std::nullopt;
 }
 
-// RFC 8259 section 6: -? (0 | [1-9][0-9]*) (. [0-9]+)? ([eE] [+-]? [0-9]+)?
-bool is_json_number(std::string_view s) noexcept {
-  std::size_t i = 0;
-  const auto digits = [&] {
-    const std::size_t from = i;
-    while (i < s.size() && s[i] >= '0' && s[i] <= '9') ++i;
-    return i > from;
-  };
-  if (i < s.size() && s[i] == '-') ++i;
-  if (i < s.size() && s[i] == '0') {
-    ++i;
-  } else if (!digits()) {
-    return false;
-  }
-  if (i < s.size() && s[i] == '.') {
-    ++i;
-    if (!digits()) return false;
-  }
-  if (i < s.size() && (s[i] == 'e' || s[i] == 'E')) {
-    ++i;
-    if (i < s.size() && (s[i] == '+' || s[i] == '-')) ++i;
-    if (!digits()) return false;
-  }
-  return i == s.size();
-}
-
 /// Collects pugixml's serialisation of the narrative div.
 struct string_writer final : pugi::xml_writer {
   std::string out;
@@ -565,7 +539,7 @@ class converter {
         out = json_value(v == "true");
         return true;
       case json_kind::number: {
-        if (!is_json_number(v)) return fail(code_invalid, "not a valid number", path, node);
+        if (!detail::is_fhir_json_number(v)) return fail(code_invalid, "not a valid number", path, node);
         // R4 datatypes.html: integer, positiveInt and unsignedInt are whole numbers.
         const bool whole = t.name != "decimal";
         if (whole && v.find_first_of(".eE") != std::string_view::npos) {

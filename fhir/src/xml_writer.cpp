@@ -86,29 +86,6 @@ void append_attribute_value(std::string& out, std::string_view s) {
   out.append(s.substr(from));
 }
 
-/// The grammar of a JSON number (RFC 8259 section 6), which is also what
-/// parse_fhir_xml accepts in a value attribute of a number type.
-bool is_json_number(std::string_view s) noexcept {
-  std::size_t i = s.starts_with('-') ? 1 : 0;
-  const auto digits = [&] {
-    const std::size_t from = i;
-    while (i < s.size() && s[i] >= '0' && s[i] <= '9') ++i;
-    return i - from;
-  };
-  const std::size_t whole = digits();
-  if (whole == 0 || (whole > 1 && s[i - whole] == '0')) return false;
-  if (i < s.size() && s[i] == '.') {
-    ++i;
-    if (digits() == 0) return false;
-  }
-  if (i < s.size() && (s[i] == 'e' || s[i] == 'E')) {
-    ++i;
-    if (i < s.size() && (s[i] == '+' || s[i] == '-')) ++i;
-    if (digits() == 0) return false;
-  }
-  return i == s.size();
-}
-
 /// True when every '&' in `raw` (markup as written, references unresolved)
 /// starts a reference parse_fhir_xml accepts: one of the five predefined
 /// entities or a character reference to a character XML allows (XML 1.0
@@ -502,7 +479,7 @@ class writer {
       case json_kind::number: {
         if (!v.is_number()) return fail(code_invalid, "a number must be a JSON number", path);
         text = v.number_text();
-        if (!is_json_number(text)) return fail(code_invalid, "not a valid number", path);
+        if (!detail::is_fhir_json_number(text)) return fail(code_invalid, "not a valid number", path);
         // R4 datatypes.html: integer, positiveInt and unsignedInt are whole numbers.
         if (type.name != "decimal" && text.find_first_of(".eE") != std::string_view::npos) {
           return fail(code_invalid, "not a valid integer", path);

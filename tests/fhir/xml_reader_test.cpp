@@ -368,3 +368,15 @@ TEST_CASE("xml faults: malformed XML reports an offset") {
   e = fails("");
   CHECK(e.code == "structure");
 }
+
+TEST_CASE("xml: a number beyond what FHIR JSON accepts is refused, as parse_json refuses it (found by the fuzzer)") {
+  const std::string head = R"(<Observation xmlns="http://hl7.org/fhir"><status value="final"/><code><text value="x"/></code><valueQuantity><value value=")";
+  const std::string tail = R"("/></valueQuantity></Observation>)";
+  auto e = fails(head + "5e55555555" + tail);
+  CHECK(e.code == "invalid");
+  CHECK(e.location == "Observation.valueQuantity.value");
+  // Large but representable, and tiny numbers, keep their exact text.
+  CHECK(must(head + "1.50e300" + tail).find("valueQuantity")->find("value")->number_text() == "1.50e300");
+  CHECK(must(head + "1e-400" + tail).find("valueQuantity")->find("value")->number_text() == "1e-400");
+  CHECK(parse_json(R"({"resourceType":"Basic","code":{"text":"x"},"extension":[{"url":"http://x","valueDecimal":1e-400}]})"));
+}
