@@ -506,3 +506,47 @@ TEST_CASE("fhirpath eval: quantities convert through UCUM") {
   CHECK(show("'2 days'.toQuantity('h')") == "48 'h'");
   CHECK(show("(1 'wk').toQuantity('day')") == "7 day");
 }
+
+TEST_CASE("fhirpath eval: the first error ends the evaluation") {
+  // The first error is the one reported; nothing after it is evaluated.
+  auto first = run("(1 | 2).single() + 'a'.foo()");
+  REQUIRE_FALSE(first.has_value());
+  CHECK(first.error().message == "single() found more than one item");
+  CHECK(first.error().offset == 8);
+  auto e = parse("(1 | 2).single() | Patient.gender.memberOf('http://example.org/vs')");
+  REQUIRE(e.has_value());
+  context ctx;
+  int calls = 0;
+  ctx.member_of = [&](const value&, std::string_view) -> hearth::result<bool> {
+    ++calls;
+    return true;
+  };
+  REQUIRE_FALSE(evaluate(*e, patient(), defs(), ctx).has_value());
+  CHECK(calls == 0);
+  // A comparison that fails in the middle of sort(), and a sort key that is
+  // not a singleton.
+  auto sorted = run("(1 | 'a' | 2 | 'b').sort()");
+  REQUIRE_FALSE(sorted.has_value());
+  CHECK(sorted.error().message == "cannot compare String with Integer");
+  CHECK(show("Patient.name.given.sort($this.length() | 'x')") ==
+        "ERROR invalid: a sort key requires a single item, but the collection has 2");
+  // Date/time arithmetic stops before an amount could overflow.
+  CHECK(show("@2020-01-01 + 100000000000000000 days") == "ERROR invalid: date/time arithmetic out of range");
+  CHECK(show("@2020-01-01T10:00 + 9223372036854 's'") == "ERROR invalid: date/time arithmetic out of range");
+  // ~ on non-ASCII text: the error carries the operator's offset.
+  auto equiv = run("'É' ~ 'é'");
+  REQUIRE_FALSE(equiv.has_value());
+  CHECK(equiv.error().code == "not-supported");
+  CHECK(equiv.error().offset == 5);
+}
+
+TEST_CASE("fhirpath eval: a resource inside a resource has its own type") {
+  // Bundle.entry.resource is typed by its resourceType; the items refer to
+  // that text in the resource itself (AddressSanitizer found them pointing
+  // into a copy that was freed at once).
+  const json_value bundle = json(R"({"resourceType": "Bundle", "type": "collection", "entry": [
+    {"resource": {"resourceType": "Patient", "gender": "female"}},
+    {"resource": {"resourceType": "Observation", "status": "final"}}]})");
+  CHECK(show("Bundle.entry.resource.ofType(Patient).gender", bundle) == "female");
+  CHECK(show("Bundle.entry.resource.type().name", bundle) == "Patient, Observation");
+}
