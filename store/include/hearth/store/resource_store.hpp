@@ -1,0 +1,146 @@
+#pragma once
+// hearth::store::resource_store — versioned FHIR resources: create, read,
+// vread, update (and update-as-create), delete, history, and transactions of
+// several writes, on either engine (R4 http.html).
+
+#include <cstdint>
+#include <functional>
+#include <future>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include <hearth/core/result.hpp>
+#include <hearth/fhir/json_value.hpp>
+#include <hearth/store/database.hpp>
+#include <hearth/store/history.hpp>
+#include <hearth/store/resource_version.hpp>
+
+namespace hearth::store {
+
+/// Options of update.
+struct update_options {
+  /// If-Match: the version the client last saw. When set and the current
+  /// version differs (or there is none), the update fails with "conflict"
+  /// (checked inside the writing transaction; R4 http.html#concurrency).
+  std::optional<std::int64_t> expected_version;
+  /// Update-as-create (R4 http.html#update): when no resource has this id,
+  /// create it with version 1. The REST layer decides from its capability
+  /// statement; false makes an absent id "not-found".
+  bool allow_create = true;
+};
+
+/// Options of delete.
+struct delete_options {
+  /// As update_options::expected_version.
+  std::optional<std::int64_t> expected_version;
+};
+
+/// What a write did.
+struct write_outcome {
+  /// The version the resource is at now: the one written, or for an identical
+  /// update the unchanged current one; for delete the tombstone. version_id
+  /// is 0 when a delete found no resource at all.
+  resource_version version;
+  /// A resource came into existence (201 Created): create, update-as-create,
+  /// or update of a deleted resource.
+  bool created = false;
+  /// A new version was written. False for an identical update (same content
+  /// hash: R4 http.html#update leaves it to the server; Hearth keeps one
+  /// version) and for deleting a deleted or absent resource (R4
+  /// http.html#delete: not an error).
+  bool changed = false;
+};
+
+/// The writes (and reads) of one transaction, handed to the function given to
+/// resource_store::transaction. Everything it does commits together, or —
+/// when the function returns an error, throws, or an operation hits a
+/// database error — nothing does. Reads see the transaction's own writes.
+///
+/// Thread-safety and lifetime: valid only during that call, on the writer
+/// thread that makes it; never store it, never hand it to another thread.
+/// Do not block in the function (every other writer waits for it), and do not
+/// call the resource_store's own write functions from it: they queue for the
+/// writer thread that is running it, and would wait for ever.
+class resource_tx {
+ public:
+  /// R4 create: the server assigns a new id (a random UUID), version 1.
+  /// `resource` must be a JSON object whose resourceType is `type`; any id
+  /// and meta.versionId/lastUpdated in it are replaced. Errors: "invalid".
+  hearth::result<write_outcome> create(std::string_view type, fhir::json_value resource);
+  /// R4 update: a new version; see update_options. An id in `resource` must
+  /// equal `id` (an absent one is set). Errors: "invalid", "conflict",
+  /// "not-found" (absent and !allow_create).
+  hearth::result<write_outcome> update(std::string_view type, std::string_view id,
+                                       fhir::json_value resource, const update_options& opts = {});
+  /// R4 delete: a tombstone version; deleting a deleted or absent resource
+  /// succeeds without writing (changed == false). Errors: "invalid", "conflict".
+  hearth::result<write_outcome> remove(std::string_view type, std::string_view id,
+                                       const delete_options& opts = {});
+  /// The current version; errors "not-found", "deleted".
+  hearth::result<resource_version> read(std::string_view type, std::string_view id);
+
+  struct state;  ///< private (src/ only)
+  explicit resource_tx(state& s) noexcept : s_(&s) {}
+
+ private:
+  state* s_;
+};
+
+/// Resources with versions and history over one database.
+///
+/// Every write goes through the database's writer (group commit): the call
+/// returns, or its future becomes ready, only once the transaction holding the
+/// write has committed, so an answered write is durable (SQLite
+/// synchronous=FULL; PostgreSQL synchronous_commit as configured on the
+/// server). A write that fails (a version conflict, invalid input) is rolled
+/// back alone, through a savepoint: the writes grouped with it still commit.
+/// Reads run on the reader pool and see every answered write.
+///
+/// Thread-safety: all member functions may be called concurrently from any
+/// number of threads. Lifetime: the database must outlive the store; a
+/// transaction function runs before transaction() returns (or its future is
+/// ready), so it may capture the caller's locals by reference.
+class resource_store {
+ public:
+  explicit resource_store(database& db);
+
+  /// One-write transactions; see resource_tx.
+  hearth::result<write_outcome> create(std::string_view type, fhir::json_value resource);
+  hearth::result<write_outcome> update(std::string_view type, std::string_view id,
+                                       fhir::json_value resource, const update_options& opts = {});
+  hearth::result<write_outcome> remove(std::string_view type, std::string_view id,
+                                       const delete_options& opts = {});
+
+  /// R4 read: the current version. Errors: "not-found", "deleted" (410),
+  /// "invalid" (bad type or id), "exception".
+  hearth::result<resource_version> read(std::string_view type, std::string_view id) const;
+  /// R4 vread: any version, a tombstone included (deleted == true; the REST
+  /// layer answers 410 for it). Errors: "not-found", "invalid", "exception".
+  hearth::result<resource_version> vread(std::string_view type, std::string_view id,
+                                         std::int64_t version_id) const;
+  /// R4 history (instance, type or system), newest first, one page.
+  /// Errors: "not-found" (instance history of an unknown resource), "invalid"
+  /// (bad cursor, type or id, _at with one bound), "too-costly" (count above
+  /// history_query::max_count), "exception".
+  hearth::result<history_page> history(const history_query& query) const;
+
+  /// Runs `fn` in one transaction on the writer thread and returns when it
+  /// has committed (its result) or been rolled back (the error: fn's own, or
+  /// "exception" when it threw or the commit failed).
+  hearth::result<void> transaction(const std::function<hearth::result<void>(resource_tx&)>& fn);
+  /// The same, answering through a future; `fn` is kept until it has run.
+  std::future<hearth::result<void>> transaction_async(std::function<hearth::result<void>(resource_tx&)> fn);
+
+  /// The clock that stamps meta.lastUpdated (system clock by default). Set it
+  /// before the first write; tests use it to place versions in time. Hearth
+  /// never lets lastUpdated go backwards: a version is stamped no earlier than
+  /// the previous write.
+  void set_clock(std::function<instant()> clock);
+
+ private:
+  database* db_;
+  std::function<instant()> clock_;
+};
+
+}  // namespace hearth::store

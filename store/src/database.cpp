@@ -1,0 +1,141 @@
+#include <hearth/store/database.hpp>
+
+#include <soci/postgresql/soci-postgresql.h>
+#include <soci/soci.h>
+#include <soci/sqlite3/soci-sqlite3.h>
+
+#include <filesystem>
+#include <string>
+#include <system_error>
+
+#include <hearth/store/error_codes.hpp>
+
+#include "detail/database_impl.hpp"
+#include "detail/db_error.hpp"
+#include "detail/migrations.hpp"
+
+namespace hearth::store {
+namespace {
+
+hearth::error config_error(std::string message) {
+  return hearth::error{std::string(error_codes::invalid), std::move(message), {}, hearth::error::npos};
+}
+
+bool starts_with(std::string_view s, std::string_view prefix) noexcept {
+  return s.substr(0, prefix.size()) == prefix;
+}
+
+/// The SOCI connection string of the SQLite file in `dir`. SOCI's SQLite
+/// backend reads `key=value` pairs; a value in double quotes may hold spaces.
+std::string sqlite_connect_string(const std::filesystem::path& file) {
+  return "db=\"" + file.string() + "\"";
+}
+
+/// Opens `sql` and sets what every connection needs.
+void open_session(soci::session& sql, const database_config& config, const std::filesystem::path& sqlite_file) {
+  if (config.kind == engine::sqlite) {
+    sql.open(*soci::factory_sqlite3(), sqlite_connect_string(sqlite_file));
+    // Integers from the configuration, not input: PRAGMA takes no parameters.
+    sql << "PRAGMA busy_timeout = " + std::to_string(config.busy_timeout.count());
+    // Answer a write only once it is on disk (DESIGN.md "Nothing acknowledged
+    // is lost"): FULL syncs the WAL at every commit.
+    sql << "PRAGMA synchronous = FULL";
+    sql << "PRAGMA foreign_keys = ON";
+  } else {
+    sql.open(*soci::factory_postgresql(), config.location);
+    // NOTICEs (e.g. "relation already exists, skipping") would go to stderr.
+    sql << "SET client_min_messages TO WARNING";
+  }
+}
+
+}  // namespace
+
+std::string_view to_string(engine e) noexcept { return e == engine::postgresql ? "postgresql" : "sqlite"; }
+
+hearth::result<database_config> parse_database_url(std::string_view url) {
+  database_config config;
+  if (starts_with(url, "sqlite:")) {
+    config.kind = engine::sqlite;
+    config.location = std::string(url.substr(7));
+  } else if (starts_with(url, "postgresql://") || starts_with(url, "postgres://")) {
+    config.kind = engine::postgresql;
+    config.location = std::string(url);  // libpq reads the URI itself
+  } else if (starts_with(url, "postgresql:")) {
+    config.kind = engine::postgresql;
+    config.location = std::string(url.substr(11));
+  } else {
+    return hearth::unexpected(config_error("database URL: expected sqlite:DIR, postgresql://... or postgresql:CONNINFO"));
+  }
+  if (config.location.empty()) return hearth::unexpected(config_error("database URL: empty location"));
+  return config;
+}
+
+database::database(std::unique_ptr<impl> i) noexcept : impl_(std::move(i)) {}
+
+database::~database() { stop(); }
+
+hearth::result<std::unique_ptr<database>> database::open(const database_config& config) {
+  if (config.location.empty()) return hearth::unexpected(config_error("database: empty location"));
+  if (config.pool_size == 0) return hearth::unexpected(config_error("database: pool_size must be at least 1"));
+  if (config.max_group == 0 || config.max_queue == 0) {
+    return hearth::unexpected(config_error("database: max_group and max_queue must be at least 1"));
+  }
+  std::filesystem::path sqlite_file;
+  if (config.kind == engine::sqlite) {
+    std::error_code ec;
+    std::filesystem::create_directories(config.location, ec);
+    if (ec) {
+      return hearth::unexpected(hearth::error{std::string(error_codes::exception),
+                                              "database: cannot create the data directory: " + ec.message(), {},
+                                              hearth::error::npos});
+    }
+    sqlite_file = std::filesystem::path(config.location) / "hearth.db";
+    // SOCI's connection string quotes the path; it cannot hold a quote.
+    if (sqlite_file.string().find('"') != std::string::npos) {
+      return hearth::unexpected(config_error("database: the data directory path may not contain '\"'"));
+    }
+  }
+  auto i = std::make_unique<impl>(config);
+  try {
+    open_session(i->writer_session, config, sqlite_file);
+    if (config.kind == engine::sqlite) {
+      // WAL: readers never block the writer nor it them; persistent in the file.
+      std::string mode;
+      i->writer_session << "PRAGMA journal_mode = WAL", soci::into(mode);
+      if (mode != "wal") {
+        return hearth::unexpected(hearth::error{std::string(error_codes::exception),
+                                                "database: SQLite refused WAL mode (journal_mode is " + mode + ")",
+                                                {}, hearth::error::npos});
+      }
+    }
+  } catch (const std::exception& e) {
+    return hearth::unexpected(detail::database_error("database: cannot open", e));
+  }
+  auto version = detail::migrate(i->writer_session, config.kind);
+  if (!version) return hearth::unexpected(std::move(version).error());
+  i->schema_version = *version;
+  try {
+    for (std::size_t n = 0; n < config.pool_size; ++n) open_session(i->readers.at(n), config, sqlite_file);
+  } catch (const std::exception& e) {
+    return hearth::unexpected(detail::database_error("database: cannot open a reader connection", e));
+  }
+  i->writer = std::make_unique<detail::group_writer>(i->writer_session, config.kind, config.max_group,
+                                                     config.max_queue);
+  return std::unique_ptr<database>(new database(std::move(i)));
+}
+
+engine database::kind() const noexcept { return impl_->config.kind; }
+
+const database_config& database::config() const noexcept { return impl_->config; }
+
+int database::schema_version() const noexcept { return impl_->schema_version; }
+
+int database::known_schema_version() noexcept { return detail::latest_schema_version(); }
+
+commit_stats database::stats() const { return impl_->writer->stats(); }
+
+void database::stop() {
+  if (impl_ && impl_->writer) impl_->writer->stop();
+}
+
+}  // namespace hearth::store

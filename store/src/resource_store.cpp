@@ -1,0 +1,573 @@
+#include <hearth/store/resource_store.hpp>
+
+#include <soci/soci.h>
+
+#include <algorithm>
+#include <array>
+#include <charconv>
+#include <limits>
+#include <optional>
+#include <random>
+#include <utility>
+
+#include <hearth/fhir/json_writer.hpp>
+#include <hearth/store/error_codes.hpp>
+
+#include "detail/body_codec.hpp"
+#include "detail/content_hash.hpp"
+#include "detail/database_impl.hpp"
+#include "detail/db_error.hpp"
+#include "detail/sql.hpp"
+
+namespace hearth::store {
+
+/// What a resource_tx works on: the writer's session, inside the group
+/// transaction and the job's savepoint.
+struct resource_tx::state {
+  database::impl& db;
+  soci::session& sql;
+  const std::function<instant()>& clock;
+  /// Set when a statement failed: on PostgreSQL the transaction is then
+  /// unusable until rolled back, and on either engine a write may be half
+  /// done, so the whole transaction is rolled back whatever fn returns.
+  std::optional<hearth::error> poisoned;
+};
+
+namespace {
+
+using sql_int = long long;  // SOCI exchanges 64-bit integers as long long
+
+hearth::error make_error(std::string_view code, std::string message) {
+  return hearth::error{std::string(code), std::move(message), {}, hearth::error::npos};
+}
+
+// R4 resource type names: an upper-case letter, then letters (at most 64:
+// the longest R4 name has 35; the limit bounds what reaches the database).
+bool valid_type(std::string_view t) noexcept {
+  if (t.empty() || t.size() > 64 || t[0] < 'A' || t[0] > 'Z') return false;
+  return std::all_of(t.begin(), t.end(), [](char c) { return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z'); });
+}
+
+// R4 datatypes.html#id: [A-Za-z0-9\-\.]{1,64}.
+bool valid_id(std::string_view id) noexcept {
+  if (id.empty() || id.size() > 64) return false;
+  return std::all_of(id.begin(), id.end(), [](char c) {
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '.';
+  });
+}
+
+hearth::result<void> check_type(std::string_view type) {
+  if (!valid_type(type)) return hearth::unexpected(make_error(error_codes::invalid, "not a resource type name"));
+  return {};
+}
+
+hearth::result<void> check_type_and_id(std::string_view type, std::string_view id) {
+  if (auto r = check_type(type); !r) return r;
+  if (!valid_id(id)) {
+    return hearth::unexpected(make_error(error_codes::invalid, "not a valid id (R4 datatypes.html#id)"));
+  }
+  return {};
+}
+
+/// A new logical id: a random (version 4) UUID, 36 characters of the R4 id
+/// alphabet. 122 random bits: ids never collide in practice, and they reveal
+/// neither order nor count.
+std::string new_id() {
+  thread_local std::random_device random;
+  std::array<std::uint8_t, 16> b;
+  for (std::size_t i = 0; i < b.size(); i += 4) {
+    const std::uint32_t w = random();
+    for (std::size_t j = 0; j < 4; ++j) b[i + j] = static_cast<std::uint8_t>(w >> (8 * j));
+  }
+  b[6] = static_cast<std::uint8_t>((b[6] & 0x0f) | 0x40);  // version 4 (RFC 4122 4.4)
+  b[8] = static_cast<std::uint8_t>((b[8] & 0x3f) | 0x80);  // variant 10
+  static constexpr char hex[] = "0123456789abcdef";
+  std::string out;
+  out.reserve(36);
+  for (std::size_t i = 0; i < b.size(); ++i) {
+    if (i == 4 || i == 6 || i == 8 || i == 10) out += '-';
+    out += hex[b[i] >> 4];
+    out += hex[b[i] & 15];
+  }
+  return out;
+}
+
+/// Position of member `key` in an object, or npos.
+std::size_t member_index(const fhir::json_value& obj, std::string_view key) {
+  const auto& m = obj.members();
+  for (std::size_t i = 0; i < m.size(); ++i) {
+    if (m[i].key == key) return i;
+  }
+  return static_cast<std::size_t>(-1);
+}
+
+/// Inserts `key` after member `after` (or first), for a readable order:
+/// resourceType, id, meta, ...
+void insert_after(fhir::json_value& obj, std::string_view after, std::string_view key, fhir::json_value value) {
+  auto& m = obj.members();
+  const std::size_t at = member_index(obj, after);
+  const std::size_t pos = at == static_cast<std::size_t>(-1) ? 0 : at + 1;
+  m.insert(m.begin() + static_cast<std::ptrdiff_t>(pos), fhir::json_member{std::string(key), std::move(value)});
+}
+
+/// Checks that `r` is a resource of `type` and gives it `id`: replaced when
+/// `assign_id` (create: the server assigns ids, R4 http.html#create), else
+/// checked (update: "the resource must have an id ... identical to the URL").
+hearth::result<void> prepare_body(fhir::json_value& r, std::string_view type, std::string_view id, bool assign_id) {
+  if (!r.is_object()) return hearth::unexpected(make_error(error_codes::invalid, "the resource is not a JSON object"));
+  const fhir::json_value* rt = r.find("resourceType");
+  if (rt == nullptr || !rt->is_string() || rt->str() != type) {
+    return hearth::unexpected(make_error(error_codes::invalid, "resourceType does not match the resource type"));
+  }
+  if (const fhir::json_value* meta = r.find("meta"); meta != nullptr && !meta->is_object()) {
+    return hearth::unexpected(make_error(error_codes::invalid, "meta is not an object"));
+  }
+  fhir::json_value* current = r.find("id");
+  if (current != nullptr && !assign_id && (!current->is_string() || current->str() != id)) {
+    return hearth::unexpected(make_error(error_codes::invalid, "the resource id does not match the id of the request"));
+  }
+  if (current != nullptr) {
+    *current = fhir::json_value(id);
+  } else {
+    insert_after(r, "resourceType", "id", fhir::json_value(id));
+  }
+  return {};
+}
+
+/// Sets meta.versionId and meta.lastUpdated (R4 resource.html#Meta).
+void set_meta(fhir::json_value& r, sql_int version, instant last_updated) {
+  if (r.find("meta") == nullptr) insert_after(r, "id", "meta", fhir::json_value::object());
+  fhir::json_value& meta = *r.find("meta");
+  meta.set("versionId", fhir::json_value(std::to_string(version)));
+  meta.set("lastUpdated", fhir::json_value(format_instant(last_updated)));
+}
+
+instant from_ms(sql_int ms) { return instant(std::chrono::milliseconds(ms)); }
+sql_int to_ms(instant t) { return t.time_since_epoch().count(); }
+
+/// The body as the column takes it, and back (see detail/sql.hpp).
+std::string body_to_column(engine kind, const std::string& compressed) {
+  return kind == engine::postgresql ? detail::to_hex(compressed) : compressed;
+}
+
+hearth::result<std::string> body_from_column(engine kind, const std::string& column) {
+  if (kind != engine::postgresql) return detail::decompress_body(column);
+  const auto bytes = detail::from_hex(column);
+  if (!bytes) return hearth::unexpected(make_error(error_codes::exception, "stored body: malformed bytea hex"));
+  return detail::decompress_body(*bytes);
+}
+
+/// The current row of (type, id), as the writer sees it (locked on PostgreSQL).
+struct current_row {
+  sql_int pk = 0;
+  sql_int version = 0;
+  sql_int last_updated = 0;
+  int deleted = 0;
+  std::string hash;
+};
+
+std::optional<current_row> find_current(soci::session& sql, engine kind, std::string_view type,
+                                        std::string_view id) {
+  const std::string t(type), i(id);
+  current_row c;
+  soci::indicator hash_ind = soci::i_ok;
+  sql << detail::statements_for(kind).find_current, soci::into(c.pk), soci::into(c.version),
+      soci::into(c.last_updated), soci::into(c.deleted), soci::into(c.hash, hash_ind), soci::use(t, "type"),
+      soci::use(i, "id");
+  if (!sql.got_data()) return std::nullopt;
+  if (hash_ind != soci::i_ok) c.hash.clear();
+  return c;
+}
+
+/// The current version of (type, id), a tombstone included; nullopt when
+/// there is none. Throws on database errors.
+hearth::result<std::optional<resource_version>> load_current(soci::session& sql, engine kind,
+                                                             std::string_view type, std::string_view id) {
+  const std::string t(type), i(id);
+  sql_int version = 0, last_updated = 0;
+  int deleted = 0;
+  std::string body;
+  soci::indicator body_ind = soci::i_ok;
+  sql << detail::statements_for(kind).read_current, soci::into(version), soci::into(last_updated),
+      soci::into(deleted), soci::into(body, body_ind), soci::use(t, "type"), soci::use(i, "id");
+  if (!sql.got_data()) return std::optional<resource_version>();
+  resource_version v{t, i, version, from_ms(last_updated), deleted != 0,
+                     deleted != 0 ? change::remove : (version == 1 ? change::create : change::update), {}};
+  if (!v.deleted && body_ind == soci::i_ok) {
+    auto json = body_from_column(kind, body);
+    if (!json) return hearth::unexpected(std::move(json).error());
+    v.json = std::move(*json);
+  }
+  return std::optional<resource_version>(std::move(v));
+}
+
+/// R4 read on `sql`: not-found, deleted (410) or the current version.
+hearth::result<resource_version> read_on(soci::session& sql, engine kind, std::string_view type,
+                                         std::string_view id) {
+  auto current = load_current(sql, kind, type, id);
+  if (!current) return hearth::unexpected(std::move(current).error());
+  if (!*current) return hearth::unexpected(make_error(error_codes::not_found, "no resource with this id"));
+  if ((*current)->deleted) {
+    return hearth::unexpected(make_error(error_codes::deleted, "the resource has been deleted"));
+  }
+  return std::move(**current);
+}
+
+/// The lastUpdated of a new version: now, but never before the previous
+/// write of this database nor before the resource's current version, so that
+/// versions and history order agree even when the clock steps back.
+sql_int stamp(resource_tx::state& s, sql_int not_before) {
+  const sql_int now = to_ms(s.clock());
+  const sql_int t = std::max({now, s.db.last_stamp_ms, not_before});
+  s.db.last_stamp_ms = t;
+  return t;
+}
+
+/// Writes the next version of (type, id) after `cur` (or version 1 when cur
+/// is null): `resource` with its meta set, or a tombstone when it is null.
+hearth::result<write_outcome> write_version(resource_tx::state& s, std::string_view type, std::string_view id,
+                                            fhir::json_value* resource, const std::string& hash,
+                                            const current_row* cur, change made_by) {
+  const engine kind = s.db.config.kind;
+  const detail::statements& q = detail::statements_for(kind);
+  const sql_int version = cur != nullptr ? cur->version + 1 : 1;
+  const sql_int last_updated = stamp(s, cur != nullptr ? cur->last_updated : 0);
+  const std::string t(type), i(id);
+  std::string json, body;
+  std::string hash_col = hash;
+  soci::indicator body_ind = soci::i_null;
+  soci::indicator hash_ind = soci::i_null;
+  if (resource != nullptr) {
+    set_meta(*resource, version, from_ms(last_updated));
+    json = fhir::to_json(*resource);
+    body = body_to_column(kind, detail::compress_body(json, s.db.config.zstd_level));
+    body_ind = soci::i_ok;
+    hash_ind = soci::i_ok;
+  }
+  const int deleted = resource == nullptr ? 1 : 0;
+  const int change_kind = static_cast<int>(made_by);
+  sql_int pk = 0;
+  if (cur == nullptr) {
+    s.sql << q.insert_resource, soci::use(t, "type"), soci::use(i, "id"), soci::use(version, "version"),
+        soci::use(last_updated, "last_updated"), soci::use(hash_col, "hash"), soci::use(body, "body"), soci::into(pk);
+    if (!s.sql.got_data()) {
+      return hearth::unexpected(make_error(error_codes::conflict, "a resource with this id was created concurrently"));
+    }
+  } else {
+    pk = cur->pk;
+    sql_int updated = 0;
+    s.sql << q.update_resource, soci::use(version, "version"), soci::use(last_updated, "last_updated"),
+        soci::use(deleted, "deleted"), soci::use(hash_col, hash_ind, "hash"), soci::use(body, body_ind, "body"),
+        soci::use(pk, "pk"), soci::use(cur->version, "previous"), soci::into(updated);
+    // The row is locked (PostgreSQL) or the database is (SQLite): another
+    // writer cannot have moved it on. Checked all the same.
+    if (!s.sql.got_data() || updated != pk) {
+      return hearth::unexpected(make_error(error_codes::conflict, "the resource was changed concurrently"));
+    }
+    s.sql << q.supersede, soci::use(last_updated, "at"), soci::use(pk, "pk"), soci::use(cur->version, "previous");
+  }
+  s.sql << q.insert_history, soci::use(pk, "pk"), soci::use(t, "type"), soci::use(version, "version"),
+      soci::use(last_updated, "last_updated"), soci::use(change_kind, "change"), soci::use(deleted, "deleted"),
+      soci::use(hash_col, hash_ind, "hash"), soci::use(body, body_ind, "body");
+  write_outcome out;
+  out.version = resource_version{t, i, version, from_ms(last_updated), resource == nullptr, made_by, std::move(json)};
+  out.created = made_by == change::create || (cur != nullptr && cur->deleted != 0 && resource != nullptr);
+  out.changed = true;
+  return out;
+}
+
+hearth::error version_conflict(std::optional<std::int64_t> expected) {
+  return make_error(error_codes::conflict, "version conflict: the current version is not version " +
+                                               std::to_string(expected.value_or(0)));
+}
+
+/// Runs one operation of a transaction: refused once the transaction is
+/// poisoned; a database exception poisons it.
+template <class F>
+auto guarded(resource_tx::state& s, F&& op) -> decltype(op()) {
+  if (s.poisoned) return hearth::unexpected(*s.poisoned);
+  try {
+    return op();
+  } catch (const std::exception& e) {
+    s.poisoned = detail::database_error("write", e);
+    return hearth::unexpected(*s.poisoned);
+  }
+}
+
+/// Parses a history cursor "<lastUpdated ms>.<history_pk>".
+std::optional<std::pair<sql_int, sql_int>> parse_cursor(std::string_view c) {
+  const auto dot = c.find('.');
+  if (dot == std::string_view::npos) return std::nullopt;
+  sql_int t = 0, pk = 0;
+  const char* end1 = c.data() + dot;
+  const auto r1 = std::from_chars(c.data(), end1, t);
+  const auto r2 = std::from_chars(end1 + 1, c.data() + c.size(), pk);
+  if (r1.ec != std::errc() || r1.ptr != end1 || r2.ec != std::errc() || r2.ptr != c.data() + c.size()) {
+    return std::nullopt;
+  }
+  return std::make_pair(t, pk);
+}
+
+instant system_now() {
+  return std::chrono::floor<std::chrono::milliseconds>(std::chrono::system_clock::now());
+}
+
+}  // namespace
+
+// ---- resource_tx --------------------------------------------------------
+
+hearth::result<write_outcome> resource_tx::create(std::string_view type, fhir::json_value resource) {
+  if (auto r = check_type(type); !r) return hearth::unexpected(r.error());
+  const std::string id = new_id();
+  if (auto r = prepare_body(resource, type, id, true); !r) return hearth::unexpected(r.error());
+  return guarded(*s_, [&]() -> hearth::result<write_outcome> {
+    return write_version(*s_, type, id, &resource, detail::content_hash(resource), nullptr, change::create);
+  });
+}
+
+hearth::result<write_outcome> resource_tx::update(std::string_view type, std::string_view id,
+                                                  fhir::json_value resource, const update_options& opts) {
+  if (auto r = check_type_and_id(type, id); !r) return hearth::unexpected(r.error());
+  if (auto r = prepare_body(resource, type, id, false); !r) return hearth::unexpected(r.error());
+  return guarded(*s_, [&]() -> hearth::result<write_outcome> {
+    const engine kind = s_->db.config.kind;
+    const auto cur = find_current(s_->sql, kind, type, id);
+    const std::string hash = detail::content_hash(resource);
+    if (!cur) {
+      if (opts.expected_version) return hearth::unexpected(version_conflict(opts.expected_version));
+      if (!opts.allow_create) {
+        return hearth::unexpected(make_error(error_codes::not_found, "no resource with this id"));
+      }
+      return write_version(*s_, type, id, &resource, hash, nullptr, change::create);  // update-as-create
+    }
+    if (opts.expected_version && *opts.expected_version != cur->version) {
+      return hearth::unexpected(version_conflict(opts.expected_version));
+    }
+    if (cur->deleted == 0 && cur->hash == hash) {
+      // Identical content: no new version; answer with the current one.
+      auto current = read_on(s_->sql, kind, type, id);
+      if (!current) return hearth::unexpected(std::move(current).error());
+      return write_outcome{std::move(*current), false, false};
+    }
+    return write_version(*s_, type, id, &resource, hash, &*cur, change::update);
+  });
+}
+
+hearth::result<write_outcome> resource_tx::remove(std::string_view type, std::string_view id,
+                                                  const delete_options& opts) {
+  if (auto r = check_type_and_id(type, id); !r) return hearth::unexpected(r.error());
+  return guarded(*s_, [&]() -> hearth::result<write_outcome> {
+    const auto cur = find_current(s_->sql, s_->db.config.kind, type, id);
+    if (!cur) {
+      if (opts.expected_version) return hearth::unexpected(version_conflict(opts.expected_version));
+      // R4 http.html#delete: deleting what does not exist is not an error.
+      return write_outcome{resource_version{std::string(type), std::string(id), 0, {}, false, change::remove, {}},
+                           false, false};
+    }
+    if (opts.expected_version && *opts.expected_version != cur->version) {
+      return hearth::unexpected(version_conflict(opts.expected_version));
+    }
+    if (cur->deleted != 0) {  // already deleted: nothing new to record
+      return write_outcome{resource_version{std::string(type), std::string(id), cur->version,
+                                            from_ms(cur->last_updated), true, change::remove, {}},
+                           false, false};
+    }
+    return write_version(*s_, type, id, nullptr, std::string(), &*cur, change::remove);
+  });
+}
+
+hearth::result<resource_version> resource_tx::read(std::string_view type, std::string_view id) {
+  if (auto r = check_type_and_id(type, id); !r) return hearth::unexpected(r.error());
+  return guarded(*s_, [&] { return read_on(s_->sql, s_->db.config.kind, type, id); });
+}
+
+// ---- resource_store -----------------------------------------------------
+
+resource_store::resource_store(database& db) : db_(&db), clock_(system_now) {}
+
+void resource_store::set_clock(std::function<instant()> clock) { clock_ = std::move(clock); }
+
+std::future<hearth::result<void>> resource_store::transaction_async(
+    std::function<hearth::result<void>(resource_tx&)> fn) {
+  database::impl& impl = db_->internals();
+  if (!impl.writer) {
+    std::promise<hearth::result<void>> p;
+    p.set_value(hearth::unexpected(make_error(error_codes::exception, "the store is not open")));
+    return p.get_future();
+  }
+  return impl.writer->submit(
+      [&impl, clock = clock_, fn = std::move(fn)](soci::session& sql) -> hearth::result<void> {
+        resource_tx::state st{impl, sql, clock, std::nullopt};
+        resource_tx tx(st);
+        hearth::result<void> r = fn(tx);
+        if (st.poisoned) return hearth::unexpected(*st.poisoned);
+        return r;
+      });
+}
+
+hearth::result<void> resource_store::transaction(const std::function<hearth::result<void>(resource_tx&)>& fn) {
+  // fn outlives the wait below, so the job may refer to it.
+  return transaction_async([&fn](resource_tx& tx) { return fn(tx); }).get();
+}
+
+namespace {
+
+/// Runs one operation as a transaction of its own and returns its outcome.
+template <class Op>
+hearth::result<write_outcome> single_write(resource_store& store, Op&& op) {
+  std::optional<hearth::result<write_outcome>> out;
+  auto r = store.transaction([&](resource_tx& tx) -> hearth::result<void> {
+    out.emplace(op(tx));
+    if (!*out) return hearth::unexpected(out->error());
+    return {};
+  });
+  if (!r) return hearth::unexpected(std::move(r).error());
+  return std::move(**out);
+}
+
+}  // namespace
+
+hearth::result<write_outcome> resource_store::create(std::string_view type, fhir::json_value resource) {
+  return single_write(*this, [&](resource_tx& tx) { return tx.create(type, std::move(resource)); });
+}
+
+hearth::result<write_outcome> resource_store::update(std::string_view type, std::string_view id,
+                                                     fhir::json_value resource, const update_options& opts) {
+  return single_write(*this, [&](resource_tx& tx) { return tx.update(type, id, std::move(resource), opts); });
+}
+
+hearth::result<write_outcome> resource_store::remove(std::string_view type, std::string_view id,
+                                                     const delete_options& opts) {
+  return single_write(*this, [&](resource_tx& tx) { return tx.remove(type, id, opts); });
+}
+
+hearth::result<resource_version> resource_store::read(std::string_view type, std::string_view id) const {
+  if (auto r = check_type_and_id(type, id); !r) return hearth::unexpected(r.error());
+  database::impl& impl = db_->internals();
+  soci::session sql(impl.readers);  // leases a pooled connection
+  try {
+    return read_on(sql, impl.config.kind, type, id);
+  } catch (const std::exception& e) {
+    detail::reconnect_if_lost(sql);
+    return hearth::unexpected(detail::database_error("read", e));
+  }
+}
+
+hearth::result<resource_version> resource_store::vread(std::string_view type, std::string_view id,
+                                                       std::int64_t version_id) const {
+  if (auto r = check_type_and_id(type, id); !r) return hearth::unexpected(r.error());
+  database::impl& impl = db_->internals();
+  const engine kind = impl.config.kind;
+  soci::session sql(impl.readers);
+  try {
+    const std::string t(type), i(id);
+    const sql_int version = version_id;
+    sql_int last_updated = 0;
+    int deleted = 0, change_kind = 0;
+    std::string body;
+    soci::indicator body_ind = soci::i_ok;
+    sql << detail::statements_for(kind).vread, soci::into(last_updated), soci::into(deleted),
+        soci::into(change_kind), soci::into(body, body_ind), soci::use(t, "type"), soci::use(i, "id"),
+        soci::use(version, "version");
+    if (!sql.got_data()) {
+      return hearth::unexpected(make_error(error_codes::not_found, "no such version of this resource"));
+    }
+    resource_version v{t, i, version, from_ms(last_updated), deleted != 0, static_cast<change>(change_kind), {}};
+    if (!v.deleted && body_ind == soci::i_ok) {
+      auto json = body_from_column(kind, body);
+      if (!json) return hearth::unexpected(std::move(json).error());
+      v.json = std::move(*json);
+    }
+    return v;
+  } catch (const std::exception& e) {
+    detail::reconnect_if_lost(sql);
+    return hearth::unexpected(detail::database_error("vread", e));
+  }
+}
+
+hearth::result<history_page> resource_store::history(const history_query& query) const {
+  if (query.count > history_query::max_count) {
+    return hearth::unexpected(make_error(error_codes::too_costly, "_count is above the maximum of " +
+                                                                      std::to_string(history_query::max_count)));
+  }
+  if (!query.id.empty()) {
+    if (auto r = check_type_and_id(query.type, query.id); !r) return hearth::unexpected(r.error());
+  } else if (!query.type.empty()) {
+    if (auto r = check_type(query.type); !r) return hearth::unexpected(r.error());
+  }
+  if (query.at_low.has_value() != query.at_high.has_value()) {
+    return hearth::unexpected(make_error(error_codes::invalid, "_at needs both bounds of its period"));
+  }
+  constexpr sql_int lowest = std::numeric_limits<sql_int>::min();
+  constexpr sql_int highest = std::numeric_limits<sql_int>::max();
+  sql_int cursor_time = highest, cursor_pk = highest;
+  if (!query.cursor.empty()) {
+    const auto c = parse_cursor(query.cursor);
+    if (!c) return hearth::unexpected(make_error(error_codes::invalid, "not a history cursor"));
+    std::tie(cursor_time, cursor_pk) = *c;
+  }
+  history_page page;
+  if (query.count == 0) return page;  // _count=0: no entries
+
+  database::impl& impl = db_->internals();
+  const engine kind = impl.config.kind;
+  const detail::statements& q = detail::statements_for(kind);
+  const sql_int since = query.since ? to_ms(*query.since) : lowest;
+  const sql_int at_low = query.at_low ? to_ms(*query.at_low) : lowest;
+  const sql_int at_high = query.at_high ? to_ms(*query.at_high) : highest;
+  const sql_int limit = static_cast<sql_int>(query.count) + 1;  // one more: is there a next page?
+  const std::string type = query.type;
+  soci::session sql(impl.readers);
+  try {
+    sql_int pk = 0;
+    std::string scope = "1 = 1";
+    if (!query.id.empty()) {
+      const std::string id = query.id;
+      sql << q.find_pk, soci::into(pk), soci::use(type, "type"), soci::use(id, "id");
+      if (!sql.got_data()) return hearth::unexpected(make_error(error_codes::not_found, "no resource with this id"));
+      scope = "h.resource_pk = :pk";
+    } else if (!type.empty()) {
+      scope = "h.type = :type";
+    }
+    sql_int history_pk = 0, version = 0, last_updated = 0;
+    int deleted = 0, change_kind = 0;
+    std::string row_type, row_id, body;
+    soci::indicator body_ind = soci::i_ok;
+    // Constant text only: the scope is one of three fixed conditions.
+    auto prep = (sql.prepare << q.history_select + scope + detail::history_filters, soci::into(history_pk),
+                 soci::into(row_type), soci::into(row_id), soci::into(version), soci::into(last_updated),
+                 soci::into(deleted), soci::into(change_kind), soci::into(body, body_ind));
+    if (!query.id.empty()) {
+      prep, soci::use(pk, "pk");
+    } else if (!type.empty()) {
+      prep, soci::use(type, "type");
+    }
+    prep, soci::use(since, "since"), soci::use(at_low, "at_low"), soci::use(at_high, "at_high"),
+        soci::use(cursor_time, "cursor_time"), soci::use(cursor_pk, "cursor_pk"), soci::use(limit, "limit");
+    soci::statement st(prep);
+    st.execute();
+    sql_int last_time = 0, last_pk = 0;
+    while (st.fetch()) {
+      if (page.entries.size() == query.count) {  // the extra row: there is a next page
+        page.next_cursor = std::to_string(last_time) + "." + std::to_string(last_pk);
+        break;
+      }
+      resource_version v{row_type, row_id, version, from_ms(last_updated), deleted != 0,
+                         static_cast<change>(change_kind), {}};
+      if (!v.deleted && body_ind == soci::i_ok) {
+        auto json = body_from_column(kind, body);
+        if (!json) return hearth::unexpected(std::move(json).error());
+        v.json = std::move(*json);
+      }
+      page.entries.push_back(std::move(v));
+      last_time = last_updated;
+      last_pk = history_pk;
+    }
+    return page;
+  } catch (const std::exception& e) {
+    detail::reconnect_if_lost(sql);
+    return hearth::unexpected(detail::database_error("history", e));
+  }
+}
+
+}  // namespace hearth::store
