@@ -124,6 +124,7 @@ void group_writer::commit_group(std::vector<item>& group) {
       // No transaction left to roll back, or the connection is gone.
     }
     reconnect_if_lost(session_);  // for the next group
+    ++generation_;
   }
 
   {

@@ -38,6 +38,20 @@ struct migration {
 // content_hash: hex SHA-256 of the canonical JSON without the server-set meta
 //   (detail/content_hash.hpp), to recognise an identical update.
 // change_kind: 1 create, 2 update, 3 delete (Bundle.entry.request.method).
+//
+// Version 2: the search index (DESIGN.md Storage; index_entry.hpp says what
+// each column holds). One table per parameter kind; every row names its
+// resource (resource_pk) and its parameter (param: detail::param_key(type,
+// code), a 63-bit hash of "Type.code", so no lookup table is needed), and
+// grp: 0 for a plain entry, n > 0 for the components of the n-th composite
+// entry of the resource (their param is the key of "code$i", component i of
+// the composite), so that one composite's components are matched together.
+// Rows exist only for the current, non-deleted version; they are derived
+// data, rewritten with each version in the same transaction, hence no foreign
+// key (it would cost a lookup per row). Text columns compare bytewise
+// (PostgreSQL COLLATE "C", SQLite's BINARY): string prefixes are ranges.
+// Doubles may be +-infinity (open ends). index_job records a reindex in
+// progress (reindex.hpp): which definitions it indexes for and where it is.
 const std::vector<migration>& all_migrations() {
   static const std::vector<migration> list = {
       {1,
@@ -98,6 +112,170 @@ const std::vector<migration>& all_migrations() {
            " UNIQUE (resource_pk, version_id))",
            "CREATE INDEX resource_history_time ON resource_history (last_updated, history_pk)",
            "CREATE INDEX resource_history_type_time ON resource_history (type, last_updated, history_pk)",
+       }},
+      {2,
+       "the search index",
+       {
+           "CREATE INDEX resource_type_pk ON resource (type, resource_pk)",
+           "CREATE INDEX resource_type_updated ON resource (type, last_updated)",
+           "CREATE TABLE idx_string ("
+           " resource_pk INTEGER NOT NULL,"
+           " param INTEGER NOT NULL,"
+           " grp INTEGER NOT NULL,"
+           " normalized TEXT NOT NULL,"
+           " exact TEXT NOT NULL)",
+           "CREATE INDEX idx_string_1 ON idx_string (param, normalized)",
+           "CREATE INDEX idx_string_resource ON idx_string (resource_pk)",
+           "CREATE TABLE idx_token ("
+           " resource_pk INTEGER NOT NULL,"
+           " param INTEGER NOT NULL,"
+           " grp INTEGER NOT NULL,"
+           " system TEXT NOT NULL,"
+           " code TEXT NOT NULL,"
+           " text TEXT NOT NULL,"
+           " type_system TEXT NOT NULL,"
+           " type_code TEXT NOT NULL)",
+           "CREATE INDEX idx_token_1 ON idx_token (param, code, system)",
+           "CREATE INDEX idx_token_resource ON idx_token (resource_pk)",
+           "CREATE TABLE idx_date ("
+           " resource_pk INTEGER NOT NULL,"
+           " param INTEGER NOT NULL,"
+           " grp INTEGER NOT NULL,"
+           " low INTEGER NOT NULL,"
+           " high INTEGER NOT NULL)",
+           "CREATE INDEX idx_date_1 ON idx_date (param, low)",
+           "CREATE INDEX idx_date_2 ON idx_date (param, high)",
+           "CREATE INDEX idx_date_resource ON idx_date (resource_pk)",
+           "CREATE TABLE idx_number ("
+           " resource_pk INTEGER NOT NULL,"
+           " param INTEGER NOT NULL,"
+           " grp INTEGER NOT NULL,"
+           " value REAL NOT NULL,"
+           " low REAL NOT NULL,"
+           " high REAL NOT NULL)",
+           "CREATE INDEX idx_number_1 ON idx_number (param, value)",
+           "CREATE INDEX idx_number_resource ON idx_number (resource_pk)",
+           "CREATE TABLE idx_quantity ("
+           " resource_pk INTEGER NOT NULL,"
+           " param INTEGER NOT NULL,"
+           " grp INTEGER NOT NULL,"
+           " value REAL NOT NULL,"
+           " low REAL NOT NULL,"
+           " high REAL NOT NULL,"
+           " system TEXT NOT NULL,"
+           " code TEXT NOT NULL,"
+           " unit TEXT NOT NULL,"
+           " canonical_unit TEXT NOT NULL,"
+           " canonical_value REAL NOT NULL,"
+           " canonical_low REAL NOT NULL,"
+           " canonical_high REAL NOT NULL)",
+           "CREATE INDEX idx_quantity_1 ON idx_quantity (param, value)",
+           "CREATE INDEX idx_quantity_2 ON idx_quantity (param, canonical_unit, canonical_value)",
+           "CREATE INDEX idx_quantity_resource ON idx_quantity (resource_pk)",
+           "CREATE TABLE idx_reference ("
+           " resource_pk INTEGER NOT NULL,"
+           " param INTEGER NOT NULL,"
+           " grp INTEGER NOT NULL,"
+           " kind INTEGER NOT NULL,"
+           " target_type TEXT NOT NULL,"
+           " target_id TEXT NOT NULL,"
+           " target_version TEXT NOT NULL,"
+           " url TEXT NOT NULL,"
+           " identifier_system TEXT NOT NULL,"
+           " identifier_value TEXT NOT NULL)",
+           "CREATE INDEX idx_reference_1 ON idx_reference (param, target_id, target_type)",
+           "CREATE INDEX idx_reference_2 ON idx_reference (target_type, target_id)",
+           "CREATE INDEX idx_reference_3 ON idx_reference (param, url)",
+           "CREATE INDEX idx_reference_resource ON idx_reference (resource_pk)",
+           "CREATE TABLE idx_uri ("
+           " resource_pk INTEGER NOT NULL,"
+           " param INTEGER NOT NULL,"
+           " grp INTEGER NOT NULL,"
+           " uri TEXT NOT NULL)",
+           "CREATE INDEX idx_uri_1 ON idx_uri (param, uri)",
+           "CREATE INDEX idx_uri_resource ON idx_uri (resource_pk)",
+           "CREATE TABLE index_job (fingerprint TEXT NOT NULL, next_pk INTEGER NOT NULL, started_at TEXT NOT NULL)",
+       },
+       {
+           "CREATE INDEX resource_type_pk ON resource (type, resource_pk)",
+           "CREATE INDEX resource_type_updated ON resource (type, last_updated)",
+           "CREATE TABLE idx_string ("
+           " resource_pk BIGINT NOT NULL,"
+           " param BIGINT NOT NULL,"
+           " grp INTEGER NOT NULL,"
+           " normalized TEXT COLLATE \"C\" NOT NULL,"
+           " exact TEXT COLLATE \"C\" NOT NULL)",
+           "CREATE INDEX idx_string_1 ON idx_string (param, normalized)",
+           "CREATE INDEX idx_string_resource ON idx_string (resource_pk)",
+           "CREATE TABLE idx_token ("
+           " resource_pk BIGINT NOT NULL,"
+           " param BIGINT NOT NULL,"
+           " grp INTEGER NOT NULL,"
+           " system TEXT COLLATE \"C\" NOT NULL,"
+           " code TEXT COLLATE \"C\" NOT NULL,"
+           " text TEXT COLLATE \"C\" NOT NULL,"
+           " type_system TEXT COLLATE \"C\" NOT NULL,"
+           " type_code TEXT COLLATE \"C\" NOT NULL)",
+           "CREATE INDEX idx_token_1 ON idx_token (param, code, system)",
+           "CREATE INDEX idx_token_resource ON idx_token (resource_pk)",
+           "CREATE TABLE idx_date ("
+           " resource_pk BIGINT NOT NULL,"
+           " param BIGINT NOT NULL,"
+           " grp INTEGER NOT NULL,"
+           " low BIGINT NOT NULL,"
+           " high BIGINT NOT NULL)",
+           "CREATE INDEX idx_date_1 ON idx_date (param, low)",
+           "CREATE INDEX idx_date_2 ON idx_date (param, high)",
+           "CREATE INDEX idx_date_resource ON idx_date (resource_pk)",
+           "CREATE TABLE idx_number ("
+           " resource_pk BIGINT NOT NULL,"
+           " param BIGINT NOT NULL,"
+           " grp INTEGER NOT NULL,"
+           " value DOUBLE PRECISION NOT NULL,"
+           " low DOUBLE PRECISION NOT NULL,"
+           " high DOUBLE PRECISION NOT NULL)",
+           "CREATE INDEX idx_number_1 ON idx_number (param, value)",
+           "CREATE INDEX idx_number_resource ON idx_number (resource_pk)",
+           "CREATE TABLE idx_quantity ("
+           " resource_pk BIGINT NOT NULL,"
+           " param BIGINT NOT NULL,"
+           " grp INTEGER NOT NULL,"
+           " value DOUBLE PRECISION NOT NULL,"
+           " low DOUBLE PRECISION NOT NULL,"
+           " high DOUBLE PRECISION NOT NULL,"
+           " system TEXT COLLATE \"C\" NOT NULL,"
+           " code TEXT COLLATE \"C\" NOT NULL,"
+           " unit TEXT COLLATE \"C\" NOT NULL,"
+           " canonical_unit TEXT COLLATE \"C\" NOT NULL,"
+           " canonical_value DOUBLE PRECISION NOT NULL,"
+           " canonical_low DOUBLE PRECISION NOT NULL,"
+           " canonical_high DOUBLE PRECISION NOT NULL)",
+           "CREATE INDEX idx_quantity_1 ON idx_quantity (param, value)",
+           "CREATE INDEX idx_quantity_2 ON idx_quantity (param, canonical_unit, canonical_value)",
+           "CREATE INDEX idx_quantity_resource ON idx_quantity (resource_pk)",
+           "CREATE TABLE idx_reference ("
+           " resource_pk BIGINT NOT NULL,"
+           " param BIGINT NOT NULL,"
+           " grp INTEGER NOT NULL,"
+           " kind SMALLINT NOT NULL,"
+           " target_type TEXT COLLATE \"C\" NOT NULL,"
+           " target_id TEXT COLLATE \"C\" NOT NULL,"
+           " target_version TEXT COLLATE \"C\" NOT NULL,"
+           " url TEXT COLLATE \"C\" NOT NULL,"
+           " identifier_system TEXT COLLATE \"C\" NOT NULL,"
+           " identifier_value TEXT COLLATE \"C\" NOT NULL)",
+           "CREATE INDEX idx_reference_1 ON idx_reference (param, target_id, target_type)",
+           "CREATE INDEX idx_reference_2 ON idx_reference (target_type, target_id)",
+           "CREATE INDEX idx_reference_3 ON idx_reference (param, url)",
+           "CREATE INDEX idx_reference_resource ON idx_reference (resource_pk)",
+           "CREATE TABLE idx_uri ("
+           " resource_pk BIGINT NOT NULL,"
+           " param BIGINT NOT NULL,"
+           " grp INTEGER NOT NULL,"
+           " uri TEXT COLLATE \"C\" NOT NULL)",
+           "CREATE INDEX idx_uri_1 ON idx_uri (param, uri)",
+           "CREATE INDEX idx_uri_resource ON idx_uri (resource_pk)",
+           "CREATE TABLE index_job (fingerprint TEXT NOT NULL, next_pk BIGINT NOT NULL, started_at TEXT NOT NULL)",
        }},
   };
   return list;

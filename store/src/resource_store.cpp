@@ -26,6 +26,7 @@ namespace hearth::store {
 struct resource_tx::state {
   database::impl& db;
   soci::session& sql;
+  const indexer& ix;
   const std::function<instant()>& clock;
   /// Set when a statement failed: on PostgreSQL the transaction is then
   /// unusable until rolled back, and on either engine a write may be half
@@ -225,9 +226,31 @@ sql_int stamp(resource_tx::state& s, sql_int not_before) {
 
 /// Writes the next version of (type, id) after `cur` (or version 1 when cur
 /// is null): `resource` with its meta set, or a tombstone when it is null.
+/// A body ready to be written: checked, with its id, content hash and index
+/// entries. Made before the write reaches the writer thread where possible
+/// (resource_store::create/update), so that the one writer only writes.
+struct prepared_body {
+  fhir::json_value resource;
+  std::string hash;
+  index_entries index;
+};
+
+/// Checks `resource` (prepare_body), hashes and indexes it. Errors: those of
+/// prepare_body; "not-supported" for a type the indexer does not know.
+hearth::result<prepared_body> prepare_write(const indexer& ix, fhir::json_value resource, std::string_view type,
+                                            std::string_view id, bool assign_id) {
+  if (auto r = prepare_body(resource, type, id, assign_id); !r) return hearth::unexpected(r.error());
+  auto entries = ix.index(resource);
+  if (!entries) return hearth::unexpected(std::move(entries).error());
+  std::string hash = detail::content_hash(resource);
+  return prepared_body{std::move(resource), std::move(hash), std::move(*entries)};
+}
+
 hearth::result<write_outcome> write_version(resource_tx::state& s, std::string_view type, std::string_view id,
-                                            fhir::json_value* resource, const std::string& hash,
-                                            const current_row* cur, change made_by) {
+                                            prepared_body* body_in, const current_row* cur, change made_by) {
+  fhir::json_value* resource = body_in != nullptr ? &body_in->resource : nullptr;
+  const std::string empty_hash;
+  const std::string& hash = body_in != nullptr ? body_in->hash : empty_hash;
   const engine kind = s.db.config.kind;
   const detail::statements& q = detail::statements_for(kind);
   const sql_int version = cur != nullptr ? cur->version + 1 : 1;
@@ -266,6 +289,13 @@ hearth::result<write_outcome> write_version(resource_tx::state& s, std::string_v
     }
     s.sql << q.supersede, soci::use(last_updated, "at"), soci::use(pk, "pk"), soci::use(cur->version, "previous");
   }
+  if (!s.db.index_writer || s.db.index_writer_generation != s.db.writer->session_generation()) {
+    s.db.index_writer.reset();
+    s.db.index_writer = std::make_unique<detail::index_writer>(s.sql);
+    s.db.index_writer_generation = s.db.writer->session_generation();
+  }
+  if (cur != nullptr) s.db.index_writer->remove(pk);
+  if (body_in != nullptr) s.db.index_writer->add(pk, type, body_in->index);
   s.sql << q.insert_history, soci::use(pk, "pk"), soci::use(t, "type"), soci::use(version, "version"),
       soci::use(last_updated, "last_updated"), soci::use(change_kind, "change"), soci::use(deleted, "deleted"),
       soci::use(hash_col, hash_ind, "hash"), soci::use(body, body_ind, "body");
@@ -290,6 +320,7 @@ auto guarded(resource_tx::state& s, F&& op) -> decltype(op()) {
     return op();
   } catch (const std::exception& e) {
     s.poisoned = detail::database_error("write", e);
+    s.db.index_writer.reset();  // its statements may belong to a lost connection
     return hearth::unexpected(*s.poisoned);
   }
 }
@@ -316,41 +347,56 @@ instant system_now() {
 
 // ---- resource_tx --------------------------------------------------------
 
-hearth::result<write_outcome> resource_tx::create(std::string_view type, fhir::json_value resource) {
-  if (auto r = check_type(type); !r) return hearth::unexpected(r.error());
-  const std::string id = new_id();
-  if (auto r = prepare_body(resource, type, id, true); !r) return hearth::unexpected(r.error());
-  return guarded(*s_, [&]() -> hearth::result<write_outcome> {
-    return write_version(*s_, type, id, &resource, detail::content_hash(resource), nullptr, change::create);
+namespace {
+
+hearth::result<write_outcome> create_prepared(resource_tx::state& s, std::string_view type, std::string_view id,
+                                              prepared_body& body) {
+  return guarded(s, [&]() -> hearth::result<write_outcome> {
+    return write_version(s, type, id, &body, nullptr, change::create);
   });
 }
 
-hearth::result<write_outcome> resource_tx::update(std::string_view type, std::string_view id,
-                                                  fhir::json_value resource, const update_options& opts) {
-  if (auto r = check_type_and_id(type, id); !r) return hearth::unexpected(r.error());
-  if (auto r = prepare_body(resource, type, id, false); !r) return hearth::unexpected(r.error());
-  return guarded(*s_, [&]() -> hearth::result<write_outcome> {
-    const engine kind = s_->db.config.kind;
-    const auto cur = find_current(s_->sql, kind, type, id);
-    const std::string hash = detail::content_hash(resource);
+hearth::result<write_outcome> update_prepared(resource_tx::state& s, std::string_view type, std::string_view id,
+                                              prepared_body& body, const update_options& opts) {
+  return guarded(s, [&]() -> hearth::result<write_outcome> {
+    const engine kind = s.db.config.kind;
+    const auto cur = find_current(s.sql, kind, type, id);
     if (!cur) {
       if (opts.expected_version) return hearth::unexpected(version_conflict(opts.expected_version));
       if (!opts.allow_create) {
         return hearth::unexpected(make_error(error_codes::not_found, "no resource with this id"));
       }
-      return write_version(*s_, type, id, &resource, hash, nullptr, change::create);  // update-as-create
+      return write_version(s, type, id, &body, nullptr, change::create);  // update-as-create
     }
     if (opts.expected_version && *opts.expected_version != cur->version) {
       return hearth::unexpected(version_conflict(opts.expected_version));
     }
-    if (cur->deleted == 0 && cur->hash == hash) {
+    if (cur->deleted == 0 && cur->hash == body.hash) {
       // Identical content: no new version; answer with the current one.
-      auto current = read_on(s_->sql, kind, type, id);
+      auto current = read_on(s.sql, kind, type, id);
       if (!current) return hearth::unexpected(std::move(current).error());
       return write_outcome{std::move(*current), false, false};
     }
-    return write_version(*s_, type, id, &resource, hash, &*cur, change::update);
+    return write_version(s, type, id, &body, &*cur, change::update);
   });
+}
+
+}  // namespace
+
+hearth::result<write_outcome> resource_tx::create(std::string_view type, fhir::json_value resource) {
+  if (auto r = check_type(type); !r) return hearth::unexpected(r.error());
+  const std::string id = new_id();
+  auto body = prepare_write(s_->ix, std::move(resource), type, id, true);
+  if (!body) return hearth::unexpected(std::move(body).error());
+  return create_prepared(*s_, type, id, *body);
+}
+
+hearth::result<write_outcome> resource_tx::update(std::string_view type, std::string_view id,
+                                                  fhir::json_value resource, const update_options& opts) {
+  if (auto r = check_type_and_id(type, id); !r) return hearth::unexpected(r.error());
+  auto body = prepare_write(s_->ix, std::move(resource), type, id, false);
+  if (!body) return hearth::unexpected(std::move(body).error());
+  return update_prepared(*s_, type, id, *body, opts);
 }
 
 hearth::result<write_outcome> resource_tx::remove(std::string_view type, std::string_view id,
@@ -372,7 +418,7 @@ hearth::result<write_outcome> resource_tx::remove(std::string_view type, std::st
                                             from_ms(cur->last_updated), true, change::remove, {}},
                            false, false};
     }
-    return write_version(*s_, type, id, nullptr, std::string(), &*cur, change::remove);
+    return write_version(*s_, type, id, nullptr, &*cur, change::remove);
   });
 }
 
@@ -383,7 +429,7 @@ hearth::result<resource_version> resource_tx::read(std::string_view type, std::s
 
 // ---- resource_store -----------------------------------------------------
 
-resource_store::resource_store(database& db) : db_(&db), clock_(system_now) {}
+resource_store::resource_store(database& db, const indexer& ix) : db_(&db), indexer_(&ix), clock_(system_now) {}
 
 void resource_store::set_clock(std::function<instant()> clock) { clock_ = std::move(clock); }
 
@@ -396,8 +442,8 @@ std::future<hearth::result<void>> resource_store::transaction_async(
     return p.get_future();
   }
   return impl.writer->submit(
-      [&impl, clock = clock_, fn = std::move(fn)](soci::session& sql) -> hearth::result<void> {
-        resource_tx::state st{impl, sql, clock, std::nullopt};
+      [&impl, ix = indexer_, clock = clock_, fn = std::move(fn)](soci::session& sql) -> hearth::result<void> {
+        resource_tx::state st{impl, sql, *ix, clock, std::nullopt};
         resource_tx tx(st);
         hearth::result<void> r = fn(tx);
         if (st.poisoned) return hearth::unexpected(*st.poisoned);
@@ -427,13 +473,24 @@ hearth::result<write_outcome> single_write(resource_store& store, Op&& op) {
 
 }  // namespace
 
+// create and update check, hash and index the body on the caller's thread,
+// before queueing for the writer: many callers do that work in parallel, and
+// the one writer thread only writes.
+
 hearth::result<write_outcome> resource_store::create(std::string_view type, fhir::json_value resource) {
-  return single_write(*this, [&](resource_tx& tx) { return tx.create(type, std::move(resource)); });
+  if (auto r = check_type(type); !r) return hearth::unexpected(r.error());
+  const std::string id = new_id();
+  auto body = prepare_write(*indexer_, std::move(resource), type, id, true);
+  if (!body) return hearth::unexpected(std::move(body).error());
+  return single_write(*this, [&](resource_tx& tx) { return create_prepared(*tx.s_, type, id, *body); });
 }
 
 hearth::result<write_outcome> resource_store::update(std::string_view type, std::string_view id,
                                                      fhir::json_value resource, const update_options& opts) {
-  return single_write(*this, [&](resource_tx& tx) { return tx.update(type, id, std::move(resource), opts); });
+  if (auto r = check_type_and_id(type, id); !r) return hearth::unexpected(r.error());
+  auto body = prepare_write(*indexer_, std::move(resource), type, id, false);
+  if (!body) return hearth::unexpected(std::move(body).error());
+  return single_write(*this, [&](resource_tx& tx) { return update_prepared(*tx.s_, type, id, *body, opts); });
 }
 
 hearth::result<write_outcome> resource_store::remove(std::string_view type, std::string_view id,

@@ -346,7 +346,7 @@ TEST_CASE("db: reopening the database keeps the data") {
   std::string json_v2;
   {
     auto db = tdb.open();
-    store::resource_store rs(*db);
+    store::resource_store rs(*db, store::test::default_indexer());
     auto v1 = rs.create("Patient", json(patient));
     REQUIRE(v1);
     id = v1->version.id;
@@ -356,7 +356,7 @@ TEST_CASE("db: reopening the database keeps the data") {
   }
   auto db = tdb.open();
   CHECK(db->schema_version() == store::database::known_schema_version());
-  store::resource_store rs(*db);
+  store::resource_store rs(*db, store::test::default_indexer());
   auto read = rs.read("Patient", id);
   REQUIRE(read);
   CHECK(read->version_id == 2);

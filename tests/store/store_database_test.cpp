@@ -84,7 +84,7 @@ TEST_CASE("db: a database newer than this binary is refused and left untouched")
   std::string id;
   {
     auto db = tdb.open();
-    store::resource_store rs(*db);
+    store::resource_store rs(*db, store::test::default_indexer());
     auto made = rs.create("Patient", json(R"({"resourceType":"Patient"})"));
     REQUIRE(made);
     id = made->version.id;
@@ -165,7 +165,7 @@ TEST_CASE("store: SQLite runs in WAL mode in a file under the data directory") {
   *raw << "PRAGMA journal_mode", soci::into(mode);
   CHECK(mode == "wal");
   // Writes go to the write-ahead log beside the file.
-  store::resource_store rs(*db);
+  store::resource_store rs(*db, store::test::default_indexer());
   REQUIRE(rs.create("Patient", json(R"({"resourceType":"Patient"})")));
   CHECK(std::filesystem::exists(file.string() + "-wal"));
 }

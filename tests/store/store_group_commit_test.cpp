@@ -196,8 +196,8 @@ TEST_CASE("db: two processes sharing one database never lose a write") {
   store::test::test_db tdb;
   auto db1 = tdb.open();
   auto db2 = tdb.open();
-  store::resource_store rs1(*db1);
-  store::resource_store rs2(*db2);
+  store::resource_store rs1(*db1, store::test::default_indexer());
+  store::resource_store rs2(*db2, store::test::default_indexer());
 
   std::promise<void> entered, release;
   auto entered_f = entered.get_future();

@@ -34,14 +34,9 @@
 #include <hearth/store/database.hpp>
 #include <hearth/store/resource_store.hpp>
 
-namespace hearth::store::test {
+#include "index_test_support.hpp"  // registry(), default_indexer(), json()
 
-/// A JSON resource from test text (the text is the test's own, so it parses).
-inline fhir::json_value json(std::string_view text) {
-  auto v = fhir::parse_json(text);
-  if (!v) throw std::runtime_error("test JSON does not parse: " + v.error().message);
-  return std::move(*v);
-}
+namespace hearth::store::test {
 
 /// The PostgreSQL connection string of this run, or "" for SQLite.
 inline std::string pg_conninfo() {
@@ -156,7 +151,7 @@ std::string code_of(const hearth::result<T>& r) {
 /// The usual start of a case: a database on this run's engine, opened, with a
 /// resource store over it. `auto& [tdb, db, rs] = c;` names the parts.
 struct store_case {
-  explicit store_case(std::size_t pool_size = 1) : db(tdb.open(pool_size)), rs(*db) {}
+  explicit store_case(std::size_t pool_size = 1) : db(tdb.open(pool_size)), rs(*db, default_indexer()) {}
   test_db tdb;
   std::unique_ptr<database> db;
   resource_store rs;

@@ -9,6 +9,7 @@
 #include <hearth/store/database.hpp>
 
 #include "detail/group_writer.hpp"
+#include "detail/index_writer.hpp"
 
 namespace hearth::store {
 
@@ -27,6 +28,10 @@ struct database::impl {
   /// The last meta.lastUpdated stamped, in ms: lastUpdated never goes
   /// backwards, even when the clock does. Writer thread only.
   long long last_stamp_ms = 0;
+  /// The index writer's prepared statements on writer_session; built on
+  /// first use, dropped after a database error. Writer thread only.
+  std::unique_ptr<detail::index_writer> index_writer;
+  std::uint64_t index_writer_generation = 0;  ///< writer->session_generation() it was built at
 };
 
 }  // namespace hearth::store

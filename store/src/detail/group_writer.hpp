@@ -29,6 +29,7 @@
 
 #include <condition_variable>
 #include <cstddef>
+#include <cstdint>
 #include <deque>
 #include <functional>
 #include <future>
@@ -65,6 +66,11 @@ class group_writer {
 
   commit_stats stats() const;
 
+  /// Counts the times a failed group may have left the session reconnected
+  /// (statements prepared on it before are then gone). Writer thread only:
+  /// jobs compare it with the value their cached statements were built at.
+  std::uint64_t session_generation() const noexcept { return generation_; }
+
  private:
   struct item {
     job fn;
@@ -75,6 +81,7 @@ class group_writer {
   void commit_group(std::vector<item>& group);
 
   soci::session& session_;
+  std::uint64_t generation_ = 0;  // writer thread only
   engine kind_;
   const std::size_t max_group_;
   const std::size_t max_queue_;

@@ -14,6 +14,7 @@
 #include <hearth/fhir/json_value.hpp>
 #include <hearth/store/database.hpp>
 #include <hearth/store/history.hpp>
+#include <hearth/store/indexer.hpp>
 #include <hearth/store/resource_version.hpp>
 
 namespace hearth::store {
@@ -66,7 +67,9 @@ class resource_tx {
  public:
   /// R4 create: the server assigns a new id (a random UUID), version 1.
   /// `resource` must be a JSON object whose resourceType is `type`; any id
-  /// and meta.versionId/lastUpdated in it are replaced. Errors: "invalid".
+  /// and meta.versionId/lastUpdated in it are replaced. Errors: "invalid";
+  /// "not-supported" for a type that is not an R4 resource type (every
+  /// write is indexed, and only R4 types have search parameters).
   hearth::result<write_outcome> create(std::string_view type, fhir::json_value resource);
   /// R4 update: a new version; see update_options. An id in `resource` must
   /// equal `id` (an absent one is set). Errors: "invalid", "conflict",
@@ -84,6 +87,7 @@ class resource_tx {
   explicit resource_tx(state& s) noexcept : s_(&s) {}
 
  private:
+  friend class resource_store;  // writes bodies it prepared off the writer thread
   state* s_;
 };
 
@@ -97,13 +101,17 @@ class resource_tx {
 /// back alone, through a savepoint: the writes grouped with it still commit.
 /// Reads run on the reader pool and see every answered write.
 ///
+/// Every version written is indexed for search in the same transaction (the
+/// tables of index_entry.hpp, through `ix`); a tombstone removes the rows.
+///
 /// Thread-safety: all member functions may be called concurrently from any
-/// number of threads. Lifetime: the database must outlive the store; a
+/// number of threads. Lifetime: the database and the indexer (and the
+/// definitions behind it) must outlive the store; a
 /// transaction function runs before transaction() returns (or its future is
 /// ready), so it may capture the caller's locals by reference.
 class resource_store {
  public:
-  explicit resource_store(database& db);
+  resource_store(database& db, const indexer& ix);
 
   /// One-write transactions; see resource_tx.
   hearth::result<write_outcome> create(std::string_view type, fhir::json_value resource);
@@ -140,6 +148,7 @@ class resource_store {
 
  private:
   database* db_;
+  const indexer* indexer_;
   std::function<instant()> clock_;
 };
 
