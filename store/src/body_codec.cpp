@@ -81,4 +81,18 @@ std::optional<std::string> from_hex(std::string_view hex) {
   return out;
 }
 
+std::string body_to_column(bool postgresql, const std::string& compressed) {
+  return postgresql ? to_hex(compressed) : compressed;
+}
+
+hearth::result<std::string> body_from_column(bool postgresql, const std::string& column) {
+  if (!postgresql) return decompress_body(column);
+  const auto bytes = from_hex(column);
+  if (!bytes) {
+    return hearth::unexpected(
+        hearth::error{"exception", "stored body: malformed bytea hex", {}, hearth::error::npos});
+  }
+  return decompress_body(*bytes);
+}
+
 }  // namespace hearth::store::detail

@@ -387,25 +387,8 @@ class converter {
 
   // ---- quantity (search.html#quantity)
 
-  /// The canonical form of decimal `text` in UCUM unit `code`, with its
-  /// precision bounds converted too; nullopt when the code is not UCUM or
-  /// does not convert (special units other than temperatures).
   static std::optional<canonical_quantity> canonical(std::string_view text, std::string_view code) {
-    auto unit = fhir::ucum::parse(code);
-    if (!unit) return std::nullopt;
-    auto c = fhir::ucum::canonical(text, *unit);
-    if (!c) return std::nullopt;
-    canonical_quantity q;
-    q.value.text = c->value.text;
-    q.value.value = static_cast<double>(c->approx);
-    q.unit = c->unit;
-    auto bounds = decimal_bounds(text);
-    if (!bounds) return std::nullopt;
-    auto low = fhir::ucum::canonical(bounds->low, *unit), high = fhir::ucum::canonical(bounds->high, *unit);
-    if (!low || !high) return std::nullopt;
-    q.value.low = static_cast<double>(low->approx);
-    q.value.high = static_cast<double>(high->approx);
-    return q;
+    return to_canonical_quantity(text, code);
   }
 
   static void apply_comparator(std::string_view comparator, decimal_range& r) {
@@ -777,6 +760,8 @@ indexer::~indexer() = default;
 
 const indexer_options& indexer::options() const noexcept { return impl_->opts; }
 
+const fhir::definitions& indexer::definitions() const noexcept { return *impl_->defs; }
+
 std::span<const unindexed_parameter> indexer::unindexed() const noexcept { return impl_->unindexed; }
 
 std::span<const fhir::search_parameter* const> indexer::parameters(std::string_view resource_type) const noexcept {
@@ -831,6 +816,24 @@ hearth::result<index_entries> indexer::index(const json_value& resource) const {
       if (!entries.add(c->param, std::move(e))) break;
   }
   return out;
+}
+
+std::optional<canonical_quantity> to_canonical_quantity(std::string_view text, std::string_view code) {
+  auto unit = fhir::ucum::parse(code);
+  if (!unit) return std::nullopt;
+  auto c = fhir::ucum::canonical(text, *unit);
+  if (!c) return std::nullopt;
+  canonical_quantity q;
+  q.value.text = c->value.text;
+  q.value.value = static_cast<double>(c->approx);
+  q.unit = c->unit;
+  auto bounds = decimal_bounds(text);
+  if (!bounds) return std::nullopt;
+  auto low = fhir::ucum::canonical(bounds->low, *unit), high = fhir::ucum::canonical(bounds->high, *unit);
+  if (!low || !high) return std::nullopt;
+  q.value.low = static_cast<double>(low->approx);
+  q.value.high = static_cast<double>(high->approx);
+  return q;
 }
 
 }  // namespace hearth::store

@@ -148,14 +148,11 @@ sql_int to_ms(instant t) { return t.time_since_epoch().count(); }
 
 /// The body as the column takes it, and back (see detail/sql.hpp).
 std::string body_to_column(engine kind, const std::string& compressed) {
-  return kind == engine::postgresql ? detail::to_hex(compressed) : compressed;
+  return detail::body_to_column(kind == engine::postgresql, compressed);
 }
 
 hearth::result<std::string> body_from_column(engine kind, const std::string& column) {
-  if (kind != engine::postgresql) return detail::decompress_body(column);
-  const auto bytes = detail::from_hex(column);
-  if (!bytes) return hearth::unexpected(make_error(error_codes::exception, "stored body: malformed bytea hex"));
-  return detail::decompress_body(*bytes);
+  return detail::body_from_column(kind == engine::postgresql, column);
 }
 
 /// The current row of (type, id), as the writer sees it (locked on PostgreSQL).

@@ -23,6 +23,13 @@ std::string compress_body(std::string_view json, int level);
 /// too large a content size, corrupt data.
 hearth::result<std::string> decompress_body(std::string_view frame);
 
+/// A compressed body as its column takes it: the bytes on SQLite, hex text
+/// on PostgreSQL (bound as decode(:body, 'hex')).
+std::string body_to_column(bool postgresql, const std::string& compressed);
+/// The JSON of a body column as read (PostgreSQL: encode(body, 'hex')).
+/// Errors ("exception"): malformed hex, or those of decompress_body.
+hearth::result<std::string> body_from_column(bool postgresql, const std::string& column);
+
 /// Lower-case hex of `bytes`.
 std::string to_hex(std::string_view bytes);
 /// The bytes of a hex string (either case); nullopt when malformed.

@@ -23,6 +23,7 @@
 // Value types; no thread-safety concerns.
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <variant>
@@ -117,6 +118,13 @@ struct canonical_quantity {
   decimal_range value;
   std::string unit;  ///< canonical unit: "m-3.g", "m", "s-1", "1", "K"; empty: none
 };
+
+/// The canonical form of decimal `text` in UCUM unit `code`, with its
+/// precision bounds converted too; nullopt when `text` is not a decimal, the
+/// code is not UCUM or does not convert (special units other than
+/// temperatures). The indexer and the search compiler both use it, so that
+/// stored and searched values are converted the same way.
+std::optional<canonical_quantity> to_canonical_quantity(std::string_view text, std::string_view code);
 
 /// quantity (search.html#quantity). From Quantity and its profiles (Age,
 /// Count, Distance, Duration, SimpleQuantity, MoneyQuantity), Money (system

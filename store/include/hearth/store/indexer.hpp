@@ -104,6 +104,9 @@ class indexer {
 
   const indexer_options& options() const noexcept;
 
+  /// The definitions it was built from.
+  const fhir::definitions& definitions() const noexcept;
+
  private:
   struct impl;
   std::unique_ptr<const impl> impl_;

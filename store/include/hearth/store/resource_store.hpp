@@ -16,6 +16,8 @@
 #include <hearth/store/history.hpp>
 #include <hearth/store/indexer.hpp>
 #include <hearth/store/resource_version.hpp>
+#include <hearth/store/search_page.hpp>
+#include <hearth/store/search_request.hpp>
 
 namespace hearth::store {
 
@@ -132,6 +134,20 @@ class resource_store {
   /// (bad cursor, type or id, _at with one bound), "too-costly" (count above
   /// history_query::max_count), "exception".
   hearth::result<history_page> history(const history_query& query) const;
+
+  /// R4 search (search.html): one page of the resources of `query.type`
+  /// matching every criterion, with its includes; see search_request.hpp and
+  /// search_page.hpp. Runs on the reader pool; sees every answered write.
+  /// `query` must come from parse_search() over the definitions this store's
+  /// indexer was built from. Errors: "invalid" (a cursor of another search,
+  /// or a malformed one), "not-supported" (modifiers that need the
+  /// terminology service: token :in, :not-in, :above, :below; reference
+  /// :above/:below), "too-costly" (_include/_revinclude reaching more than
+  /// max_included resources), "exception".
+  hearth::result<search_page> search(const search_request& query) const;
+  /// Most resources _include and _revinclude add to one page, all rounds
+  /// together: bounds the memory and time of one request.
+  static constexpr std::size_t max_included = 5000;
 
   /// Runs `fn` in one transaction on the writer thread and returns when it
   /// has committed (its result) or been rolled back (the error: fn's own, or

@@ -1,0 +1,523 @@
+// resource_store::search: runs a compiled search (search_sql.cpp) on a
+// pooled reader connection: one page of matches by keyset, the total when
+// asked, then _include / _revinclude rounds.
+#include <hearth/store/resource_store.hpp>
+
+#include <soci/soci.h>
+
+#include <algorithm>
+#include <bit>
+#include <charconv>
+#include <chrono>
+#include <cstring>
+#include <deque>
+#include <map>
+#include <set>
+#include <unordered_set>
+
+#include <hearth/store/error_codes.hpp>
+
+#include "detail/body_codec.hpp"
+#include "detail/database_impl.hpp"
+#include "detail/db_error.hpp"
+#include "detail/param_key.hpp"
+#include "detail/search_sql.hpp"
+
+namespace hearth::store {
+namespace {
+
+using detail::sort_value_kind;
+using detail::sql_text;
+using detail::sql_value;
+using sql_int = long long;
+
+hearth::error make_error(std::string_view code, std::string message) {
+  return hearth::error{std::string(code), std::move(message), {}, hearth::error::npos};
+}
+
+// ---- cursor -------------------------------------------------------------
+
+/// FNV-1a over what decides a search's order and matches: a cursor carries
+/// it, so that a cursor of one search is not taken for another's.
+std::string fingerprint(const search_request& q) {
+  std::uint64_t h = 14695981039346656037ull;
+  auto mix = [&h](std::string_view s) {
+    for (const char c : s) {
+      h ^= static_cast<unsigned char>(c);
+      h *= 1099511628211ull;
+    }
+    h ^= 0xff;  // separator
+    h *= 1099511628211ull;
+  };
+  mix(q.type);
+  if (q.compartment) mix(q.compartment->type + "/" + q.compartment->id);
+  mix(q.list_id);
+  for (const auto& c : q.criteria) {
+    mix(c.name);
+    mix(c.raw_value);
+  }
+  for (const auto& k : q.sort) mix(std::string(k.descending ? "-" : "+") + std::string(k.param->code));
+  static constexpr char hex[] = "0123456789abcdef";
+  std::string out(16, '0');
+  for (int i = 15; i >= 0; --i, h >>= 4) out[static_cast<std::size_t>(i)] = hex[h & 15];
+  return out;
+}
+
+constexpr char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+
+/// base64url without padding (RFC 4648 section 5): a cursor travels in a URL.
+std::string base64url(std::string_view in) {
+  std::string out;
+  std::size_t i = 0;
+  for (; i + 2 < in.size(); i += 3) {
+    const unsigned v = (static_cast<unsigned char>(in[i]) << 16) | (static_cast<unsigned char>(in[i + 1]) << 8) |
+                       static_cast<unsigned char>(in[i + 2]);
+    out += b64[(v >> 18) & 63], out += b64[(v >> 12) & 63], out += b64[(v >> 6) & 63], out += b64[v & 63];
+  }
+  if (i + 1 == in.size()) {
+    const unsigned v = static_cast<unsigned char>(in[i]) << 16;
+    out += b64[(v >> 18) & 63], out += b64[(v >> 12) & 63];
+  } else if (i + 2 == in.size()) {
+    const unsigned v = (static_cast<unsigned char>(in[i]) << 16) | (static_cast<unsigned char>(in[i + 1]) << 8);
+    out += b64[(v >> 18) & 63], out += b64[(v >> 12) & 63], out += b64[(v >> 6) & 63];
+  }
+  return out;
+}
+
+std::optional<std::string> from_base64url(std::string_view in) {
+  std::string out;
+  unsigned acc = 0;
+  int bits = 0;
+  for (const char c : in) {
+    const char* p = std::strchr(b64, c);
+    if (c == '\0' || p == nullptr) return std::nullopt;
+    acc = (acc << 6) | static_cast<unsigned>(p - b64);
+    bits += 6;
+    if (bits >= 8) {
+      bits -= 8;
+      out += static_cast<char>((acc >> bits) & 0xff);
+    }
+  }
+  return out;
+}
+
+/// Where a page ended: the sort key values and resource_pk of its last match.
+struct cursor_position {
+  std::vector<sql_value> keys;
+  sql_int pk = 0;
+};
+
+/// "1.<fingerprint>" then per key i<int>; r<16 hex of the double's bits>;
+/// t<length>:<bytes>, then p<pk>; all base64url-encoded.
+std::string encode_cursor(const std::string& print, const cursor_position& pos) {
+  std::string s = "1." + print;
+  for (const sql_value& v : pos.keys) {
+    if (const auto* i = std::get_if<long long>(&v)) {
+      s += "i" + std::to_string(*i) + ";";
+    } else if (const auto* d = std::get_if<double>(&v)) {
+      char buf[17];
+      std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(std::bit_cast<std::uint64_t>(*d)));
+      s += "r" + std::string(buf) + ";";
+    } else {
+      const auto& t = std::get<std::string>(v);
+      s += "t" + std::to_string(t.size()) + ":" + t;
+    }
+  }
+  s += "p" + std::to_string(pos.pk);
+  return base64url(s);
+}
+
+template <class T>
+bool read_number(std::string_view& s, char end, T& out, int base = 10) {
+  const auto stop = s.find(end);
+  if (stop == std::string_view::npos) return false;
+  const auto r = std::from_chars(s.data(), s.data() + stop, out, base);
+  if (r.ec != std::errc() || r.ptr != s.data() + stop) return false;
+  s.remove_prefix(stop + 1);
+  return true;
+}
+
+/// The position in `cursor`, checked against the search's fingerprint and
+/// sort key kinds; nullopt when it is not a cursor of this search.
+std::optional<cursor_position> decode_cursor(std::string_view cursor, const std::string& print,
+                                             const std::vector<detail::sort_column>& sort) {
+  const auto raw = from_base64url(cursor);
+  if (!raw) return std::nullopt;
+  std::string_view s = *raw;
+  const std::string head = "1." + print;
+  if (s.substr(0, head.size()) != head) return std::nullopt;
+  s.remove_prefix(head.size());
+  cursor_position pos;
+  for (const auto& col : sort) {
+    if (s.empty()) return std::nullopt;
+    const char tag = s.front();
+    s.remove_prefix(1);
+    if (tag == 'i' && col.kind == sort_value_kind::integer) {
+      long long v = 0;
+      if (!read_number(s, ';', v)) return std::nullopt;
+      pos.keys.emplace_back(v);
+    } else if (tag == 'r' && col.kind == sort_value_kind::real) {
+      unsigned long long bits = 0;
+      if (!read_number(s, ';', bits, 16)) return std::nullopt;
+      pos.keys.emplace_back(std::bit_cast<double>(static_cast<std::uint64_t>(bits)));
+    } else if (tag == 't' && col.kind == sort_value_kind::text) {
+      std::size_t n = 0;
+      if (!read_number(s, ':', n) || n > s.size()) return std::nullopt;
+      pos.keys.emplace_back(std::string(s.substr(0, n)));
+      s.remove_prefix(n);
+    } else {
+      return std::nullopt;
+    }
+  }
+  if (s.empty() || s.front() != 'p') return std::nullopt;
+  s.remove_prefix(1);
+  const auto r = std::from_chars(s.data(), s.data() + s.size(), pos.pk);
+  if (r.ec != std::errc() || r.ptr != s.data() + s.size()) return std::nullopt;
+  return pos;
+}
+
+// ---- running statements -------------------------------------------------
+
+/// Binds every value of `t` by name to `st`. The values must stay put until
+/// the statement is done (sql_text is not changed while it runs).
+void bind_all(soci::statement& st, const sql_text& t) {
+  for (std::size_t i = 0; i < t.binds.size(); ++i) {
+    const std::string name = t.prefix + std::to_string(i);
+    std::visit([&](const auto& v) { st.exchange(soci::use(v, name)); }, t.binds[i]);
+  }
+}
+
+/// One row of resource columns as selected by resource_columns().
+struct resource_row {
+  sql_int pk = 0;
+  std::string type, id;
+  sql_int version = 0, last_updated = 0;
+  std::string body;
+  soci::indicator body_ind = soci::i_ok;
+
+  void into(soci::statement& st) {
+    st.exchange(soci::into(pk));
+    st.exchange(soci::into(type));
+    st.exchange(soci::into(id));
+    st.exchange(soci::into(version));
+    st.exchange(soci::into(last_updated));
+    st.exchange(soci::into(body, body_ind));
+  }
+
+  hearth::result<resource_version> version_of(bool pg) const {
+    resource_version v{type,  id, version, instant(std::chrono::milliseconds(last_updated)), false,
+                       version == 1 ? change::create : change::update, {}};
+    if (body_ind == soci::i_ok) {
+      auto json = detail::body_from_column(pg, body);
+      if (!json) return hearth::unexpected(std::move(json).error());
+      v.json = std::move(*json);
+    }
+    return v;
+  }
+};
+
+/// "a.resource_pk, a.type, a.id, a.version_id, a.last_updated, <body>".
+std::string resource_columns(const std::string& a, bool pg) {
+  return a + ".resource_pk, " + a + ".type, " + a + ".id, " + a + ".version_id, " + a + ".last_updated, " +
+         (pg ? "encode(" + a + ".body, 'hex')" : a + ".body");
+}
+
+/// Prepares `text` with `row` (and `extra` into-columns) and the binds of
+/// every sql_text given, ready to execute.
+template <class Extra>
+std::unique_ptr<soci::statement> prepare(soci::session& sql, const std::string& text, resource_row& row,
+                                         Extra&& extra, std::initializer_list<const sql_text*> binds) {
+  auto st = std::make_unique<soci::statement>(sql);
+  row.into(*st);
+  extra(*st);
+  for (const sql_text* t : binds) bind_all(*st, *t);
+  st->alloc();
+  st->prepare(text);
+  st->define_and_bind();
+  return st;
+}
+
+/// A resource found: its pk and what the page returns.
+struct found {
+  sql_int pk = 0;
+  resource_version version;
+};
+
+/// Runs `text` (columns of resource_columns()) and adds each row not in
+/// `seen` to `out`. Errors: a body that cannot be read.
+hearth::result<void> collect(soci::session& sql, const std::string& text, const sql_text& binds, bool pg,
+                             std::set<sql_int>& seen, std::vector<found>& out) {
+  resource_row row;
+  auto st = prepare(sql, text, row, [](soci::statement&) {}, {&binds});
+  st->execute(false);
+  while (st->fetch()) {
+    if (!seen.insert(row.pk).second) continue;
+    auto v = row.version_of(pg);
+    if (!v) return hearth::unexpected(std::move(v).error());
+    out.push_back(found{row.pk, std::move(*v)});
+  }
+  return {};
+}
+
+/// The page of matches, and the position after its last one (when there
+/// is another page).
+struct page_rows {
+  std::vector<found> matches;
+  std::optional<cursor_position> next;
+};
+
+hearth::result<page_rows> run_page(soci::session& sql, const detail::compiled_search& cs, bool pg,
+                                   const std::optional<cursor_position>& after, std::size_t count) {
+  sql_text keyset{"k", {}, {}};
+  std::string text;
+  const std::size_t nkeys = cs.sort.size();
+  if (nkeys == 0) {
+    text = "SELECT " + resource_columns("r", pg) + " FROM resource r WHERE " + cs.where.text;
+    if (after) text += " AND r.resource_pk > " + keyset.bind(after->pk);
+    text += " ORDER BY r.resource_pk";
+  } else {
+    std::string inner = "SELECT r.resource_pk, r.type, r.id, r.version_id, r.last_updated, r.body";
+    for (std::size_t i = 0; i < nkeys; ++i) inner += ", " + cs.sort[i].expression + " AS k" + std::to_string(i);
+    inner += " FROM resource r WHERE " + cs.where.text;
+    text = "SELECT " + resource_columns("q", pg);
+    for (std::size_t i = 0; i < nkeys; ++i) text += ", q.k" + std::to_string(i);
+    text += " FROM (" + inner + ") q";
+    if (after) {
+      // Keyset (k0, k1, ..., pk) beyond the cursor, each key in its own
+      // direction: k0 beyond, or k0 equal and the rest beyond, ...
+      std::string cond = "q.resource_pk > " + keyset.bind(after->pk);
+      for (std::size_t j = nkeys; j-- > 0;) {
+        const std::string k = "q.k" + std::to_string(j);
+        const char* op = cs.sort[j].descending ? " < " : " > ";
+        cond = "(" + k + op + keyset.bind(after->keys[j]) + " OR (" + k + " = " + keyset.bind(after->keys[j]) +
+               " AND " + cond + "))";
+      }
+      text += " WHERE " + cond;
+    }
+    text += " ORDER BY ";
+    for (std::size_t i = 0; i < nkeys; ++i) {
+      text += "q.k" + std::to_string(i) + (cs.sort[i].descending ? " DESC, " : ", ");
+    }
+    text += "q.resource_pk";
+  }
+  text += " LIMIT " + keyset.bind(static_cast<sql_int>(count) + 1);  // one more: is there a next page?
+
+  resource_row row;
+  // Sort key values of the current row, by kind; deques keep addresses.
+  std::deque<sql_int> ints(nkeys);
+  std::deque<double> reals(nkeys);
+  std::deque<std::string> texts(nkeys);
+  auto st = prepare(
+      sql, text, row,
+      [&](soci::statement& s) {
+        for (std::size_t i = 0; i < nkeys; ++i) {
+          switch (cs.sort[i].kind) {
+            case sort_value_kind::integer: s.exchange(soci::into(ints[i])); break;
+            case sort_value_kind::real: s.exchange(soci::into(reals[i])); break;
+            case sort_value_kind::text: s.exchange(soci::into(texts[i])); break;
+          }
+        }
+      },
+      {&cs.where, &cs.sort_binds, &keyset});
+  st->execute(false);
+  page_rows out;
+  cursor_position last;
+  while (st->fetch()) {
+    if (out.matches.size() == count) {
+      out.next = std::move(last);
+      break;
+    }
+    auto v = row.version_of(pg);
+    if (!v) return hearth::unexpected(std::move(v).error());
+    out.matches.push_back(found{row.pk, std::move(*v)});
+    last.pk = row.pk;
+    last.keys.clear();
+    for (std::size_t i = 0; i < nkeys; ++i) {
+      switch (cs.sort[i].kind) {
+        case sort_value_kind::integer: last.keys.emplace_back(ints[i]); break;
+        case sort_value_kind::real: last.keys.emplace_back(reals[i]); break;
+        case sort_value_kind::text: last.keys.emplace_back(texts[i]); break;
+      }
+    }
+  }
+  return out;
+}
+
+sql_int run_count(soci::session& sql, const detail::compiled_search& cs) {
+  sql_int n = 0;
+  soci::statement st(sql);
+  st.exchange(soci::into(n));
+  bind_all(st, cs.where);
+  st.alloc();
+  st.prepare("SELECT COUNT(*) FROM resource r WHERE " + cs.where.text);
+  st.define_and_bind();
+  st.execute(true);
+  return n;
+}
+
+// ---- _include / _revinclude ----------------------------------------------
+
+/// Most pks or ids in one IN list: keeps statements small on both engines.
+constexpr std::size_t in_chunk = 500;
+
+/// The reference parameters an _include follows from resources of `type`.
+std::vector<std::string_view> include_codes(const search_include& inc, const fhir::definitions& defs,
+                                            std::string_view type) {
+  std::vector<std::string_view> codes;
+  if (inc.param != nullptr) {
+    codes.push_back(inc.param->code);
+  } else {  // _include=*: every reference parameter of the type
+    for (const auto* p : defs.search_parameters(type)) {
+      if (p->type == fhir::search_param_type::reference) codes.push_back(p->code);
+    }
+  }
+  return codes;
+}
+
+/// One round of includes from `frontier` (resources of this page reached
+/// last round, or the matches): adds what they reach to `out`.
+hearth::result<void> include_round(soci::session& sql, bool pg, const fhir::definitions& defs,
+                                   const std::vector<const search_include*>& includes,
+                                   const std::vector<const search_include*>& revincludes,
+                                   const std::vector<const found*>& frontier, std::set<sql_int>& seen,
+                                   std::vector<found>& out) {
+  // The frontier by type.
+  std::map<std::string, std::vector<const found*>, std::less<>> by_type;
+  for (const found* f : frontier) by_type[f->version.type].push_back(f);
+
+  for (const search_include* inc : includes) {
+    for (const auto& [type, items] : by_type) {
+      if (!inc->source_type.empty() && inc->source_type != type) continue;
+      const auto codes = include_codes(*inc, defs, type);
+      if (codes.empty()) continue;
+      for (std::size_t at = 0; at < items.size(); at += in_chunk) {
+        sql_text t;
+        std::string text = "SELECT " + resource_columns("t", pg) +
+                           " FROM idx_reference f JOIN resource t ON t.type = f.target_type AND t.id = f.target_id"
+                           " WHERE f.resource_pk IN (";
+        for (std::size_t i = at; i < std::min(items.size(), at + in_chunk); ++i) {
+          text += (i > at ? ", " : "") + t.bind(items[i]->pk);
+        }
+        text += ") AND f.param IN (";
+        for (std::size_t i = 0; i < codes.size(); ++i) {
+          text += (i > 0 ? ", " : "") + t.bind(static_cast<sql_int>(detail::param_key(type, codes[i])));
+        }
+        text += ") AND f.kind = " + std::to_string(static_cast<int>(reference_kind::relative)) +
+                " AND t.deleted = 0";
+        if (!inc->target_type.empty()) text += " AND t.type = " + t.bind(inc->target_type);
+        if (auto r = collect(sql, text, t, pg, seen, out); !r) return r;
+      }
+    }
+  }
+  for (const search_include* inc : revincludes) {
+    const auto codes = include_codes(*inc, defs, inc->source_type);
+    if (codes.empty()) continue;
+    for (const auto& [type, items] : by_type) {
+      if (!inc->target_type.empty() && inc->target_type != type) continue;
+      for (std::size_t at = 0; at < items.size(); at += in_chunk) {
+        sql_text t;
+        std::string text = "SELECT " + resource_columns("s", pg) +
+                           " FROM idx_reference f JOIN resource s ON s.resource_pk = f.resource_pk"
+                           " WHERE f.param IN (";
+        for (std::size_t i = 0; i < codes.size(); ++i) {
+          text += (i > 0 ? ", " : "") + t.bind(static_cast<sql_int>(detail::param_key(inc->source_type, codes[i])));
+        }
+        text += ") AND f.kind = " + std::to_string(static_cast<int>(reference_kind::relative)) +
+                           " AND f.target_type = " + t.bind(type) + " AND f.target_id IN (";
+        for (std::size_t i = at; i < std::min(items.size(), at + in_chunk); ++i) {
+          text += (i > at ? ", " : "") + t.bind(items[i]->version.id);
+        }
+        text += ") AND s.deleted = 0";
+        if (auto r = collect(sql, text, t, pg, seen, out); !r) return r;
+      }
+    }
+  }
+  return {};
+}
+
+/// search.html#include: the _include and _revinclude of the matches, then
+/// the :iterate ones of what they brought in, round after round until
+/// nothing new comes (or max_included).
+hearth::result<std::vector<found>> run_includes(soci::session& sql, bool pg, const fhir::definitions& defs,
+                                                const search_request& q, const std::vector<found>& matches) {
+  std::vector<found> included;
+  if ((q.includes.empty() && q.revincludes.empty()) || matches.empty()) return included;
+  std::set<sql_int> seen;
+  for (const found& m : matches) seen.insert(m.pk);
+  std::vector<const search_include*> inc, rev, inc_iter, rev_iter;
+  for (const auto& i : q.includes) {
+    inc.push_back(&i);
+    if (i.iterate) inc_iter.push_back(&i);
+  }
+  for (const auto& i : q.revincludes) {
+    rev.push_back(&i);
+    if (i.iterate) rev_iter.push_back(&i);
+  }
+  std::vector<const found*> frontier;
+  for (const found& m : matches) frontier.push_back(&m);
+  bool first = true;
+  while (!frontier.empty()) {
+    const std::size_t before = included.size();
+    if (auto r = include_round(sql, pg, defs, first ? inc : inc_iter, first ? rev : rev_iter, frontier, seen,
+                               included);
+        !r) {
+      return hearth::unexpected(std::move(r).error());
+    }
+    if (included.size() > resource_store::max_included) {
+      return hearth::unexpected(make_error(error_codes::too_costly,
+                                           "_include/_revinclude reach more than " +
+                                               std::to_string(resource_store::max_included) + " resources"));
+    }
+    first = false;
+    frontier.clear();
+    if (inc_iter.empty() && rev_iter.empty()) break;
+    for (std::size_t i = before; i < included.size(); ++i) frontier.push_back(&included[i]);
+  }
+  return included;
+}
+
+}  // namespace
+
+hearth::result<search_page> resource_store::search(const search_request& q) const {
+  database::impl& impl = db_->internals();
+  const bool pg = impl.config.kind == engine::postgresql;
+  const fhir::definitions& defs = indexer_->definitions();
+  const long long now_ms =
+      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+          .count();
+  auto compiled = detail::compile_search(q, defs, pg, now_ms);
+  if (!compiled) return hearth::unexpected(std::move(compiled).error());
+  const std::string print = fingerprint(q);
+  std::optional<cursor_position> after;
+  if (!q.cursor.empty()) {
+    after = decode_cursor(q.cursor, print, compiled->sort);
+    if (!after) return hearth::unexpected(make_error(error_codes::invalid, "the cursor does not belong to this search"));
+  }
+  const bool count_only = q.summary == search_summary::count;
+  const std::size_t count = count_only ? 0 : std::min(q.count, search_request::max_count);
+
+  search_page page;
+  soci::session sql(impl.readers);
+  try {
+    if (count > 0) {
+      auto rows = run_page(sql, *compiled, pg, after, count);
+      if (!rows) return hearth::unexpected(std::move(rows).error());
+      if (rows->next) page.next_cursor = encode_cursor(print, *rows->next);
+      auto included = run_includes(sql, pg, defs, q, rows->matches);
+      if (!included) return hearth::unexpected(std::move(included).error());
+      for (auto& m : rows->matches) page.matches.push_back(std::move(m.version));
+      for (auto& i : *included) page.included.push_back(std::move(i.version));
+    }
+    if (count == 0 || q.total == search_total::accurate || q.total == search_total::estimate) {
+      page.total = run_count(sql, *compiled);
+    } else if (!after && page.next_cursor.empty() && count > 0) {
+      page.total = static_cast<std::int64_t>(page.matches.size());  // the first page is all there is
+    }
+    return page;
+  } catch (const std::exception& e) {
+    detail::reconnect_if_lost(sql);
+    return hearth::unexpected(detail::database_error("search", e));
+  }
+}
+
+}  // namespace hearth::store
