@@ -120,9 +120,9 @@ class compiler {
       // step's types, that satisfies the rest.
       auto inner = criterion(c, step + 1, t, s.types);
       if (!inner) return inner;
-      return "EXISTS (SELECT 1 FROM idx_reference " + f + " JOIN resource " + t + " ON " + t + ".type = " + f +
-             ".target_type AND " + t + ".id = " + f + ".target_id WHERE " + f + ".resource_pk = " + r +
-             ".resource_pk AND " + f + ".param IN " + keys(types, s.param->code) + " AND " + f +
+      return r + ".resource_pk IN (SELECT " + f + ".resource_pk FROM idx_reference " + f + " JOIN resource " + t +
+             " ON " + t + ".type = " + f + ".target_type AND " + t + ".id = " + f + ".target_id WHERE " + f +
+             ".param IN " + keys(types, s.param->code) + " AND " + f +
              ".kind = " + std::to_string(kind_relative) + " AND " + t + ".deleted = 0 AND " + t + ".type IN " +
              text_list(s.types) + " AND " + *inner + ")";
     }
@@ -130,10 +130,10 @@ class compiler {
     // parameter points at r and that satisfies the rest.
     auto inner = criterion(c, step + 1, t, s.types);
     if (!inner) return inner;
-    return "EXISTS (SELECT 1 FROM idx_reference " + f + " JOIN resource " + t + " ON " + t +
-           ".resource_pk = " + f + ".resource_pk WHERE " + f + ".param IN " + keys(s.types, s.param->code) +
-           " AND " + f + ".kind = " + std::to_string(kind_relative) + " AND " + f + ".target_type = " + r +
-           ".type AND " + f + ".target_id = " + r + ".id AND " + t + ".deleted = 0 AND " + *inner + ")";
+    return "(" + r + ".type, " + r + ".id) IN (SELECT " + f + ".target_type, " + f + ".target_id FROM idx_reference " +
+           f + " JOIN resource " + t + " ON " + t + ".resource_pk = " + f + ".resource_pk WHERE " + f +
+           ".param IN " + keys(s.types, s.param->code) + " AND " + f + ".kind = " + std::to_string(kind_relative) +
+           " AND " + t + ".deleted = 0 AND " + *inner + ")";
   }
 
   hearth::result<std::string> final_param(const search_criterion& c, const std::string& r,
@@ -155,11 +155,10 @@ class compiler {
       if (!any.empty()) any += " OR ";
       any += "(" + *cond + ")";
     }
-    const std::string exists = "EXISTS (SELECT 1 FROM " + std::string(table) + " " + x + " WHERE " + x +
-                               ".resource_pk = " + r + ".resource_pk AND " + x + ".param IN " +
-                               keys(types, p.code) + " AND (" + any + "))";
     // search.html#token :not: "includes resources that have no value".
-    return c.modifier == search_modifier::not_ ? "NOT " + exists : exists;
+    return r + ".resource_pk " + (c.modifier == search_modifier::not_ ? "NOT IN" : "IN") + " (SELECT " + x +
+           ".resource_pk FROM " + table + " " + x + " WHERE " + x + ".param IN " + keys(types, p.code) + " AND (" +
+           any + "))";
   }
 
   hearth::result<std::string> missing_condition(const search_criterion& c, const std::string& r,
@@ -176,18 +175,18 @@ class compiler {
     const std::string x = alias("x");
     std::string exists;
     if (p.type == search_param_type::composite) {
-      exists = "EXISTS (SELECT 1 FROM " + component_table(p, 0) + " " + x + " WHERE " + x + ".resource_pk = " + r +
-               ".resource_pk AND " + x + ".param IN " + component_keys(types, p.code, 0) + ")";
+      exists = "(SELECT " + x + ".resource_pk FROM " + component_table(p, 0) + " " + x + " WHERE " + x +
+               ".param IN " + component_keys(types, p.code, 0) + ")";
     } else {
       const char* table = table_of(p.type);
       if (table == nullptr) {
         return hearth::unexpected(
             make_error(error_codes::not_supported, "parameter " + c.name + " is not searchable"));
       }
-      exists = "EXISTS (SELECT 1 FROM " + std::string(table) + " " + x + " WHERE " + x + ".resource_pk = " + r +
-               ".resource_pk AND " + x + ".param IN " + keys(types, p.code) + ")";
+      exists = "(SELECT " + x + ".resource_pk FROM " + std::string(table) + " " + x + " WHERE " + x +
+               ".param IN " + keys(types, p.code) + ")";
     }
-    return missing ? "NOT " + exists : exists;
+    return r + ".resource_pk " + (missing ? "NOT IN " : "IN ") + exists;
   }
 
   std::string component_table(const search_parameter& p, std::size_t i) {
@@ -225,7 +224,7 @@ class compiler {
         if (i == 0) {
           first = x;
           from = std::string(table) + " " + x;
-          where = x + ".resource_pk = " + r + ".resource_pk";
+          where = "1 = 1";
         } else {
           from += " JOIN " + std::string(table) + " " + x + " ON " + x + ".resource_pk = " + first +
                   ".resource_pk AND " + x + ".grp = " + first + ".grp";
@@ -236,7 +235,7 @@ class compiler {
         where += " AND (" + *cond + ")";
       }
       if (!any.empty()) any += " OR ";
-      any += "EXISTS (SELECT 1 FROM " + from + " WHERE " + where + ")";
+      any += r + ".resource_pk IN (SELECT " + first + ".resource_pk FROM " + from + " WHERE " + where + ")";
     }
     return "(" + any + ")";
   }
@@ -588,8 +587,8 @@ hearth::result<compiled_search> compile_search(const search_request& q, const fh
       keys += ")";
       const std::string f = c.alias("f");
       if (!any.empty()) any += " OR ";
-      any += "EXISTS (SELECT 1 FROM idx_reference " + f + " WHERE " + f + ".resource_pk = " + r +
-             ".resource_pk AND " + f + ".param IN " + keys + " AND " + f +
+      any += r + ".resource_pk IN (SELECT " + f + ".resource_pk FROM idx_reference " + f + " WHERE " + f +
+             ".param IN " + keys + " AND " + f +
              ".kind = " + std::to_string(kind_relative) + " AND " + f +
              ".target_type = " + out.where.bind(q.compartment->type) + " AND " + f +
              ".target_id = " + out.where.bind(q.compartment->id) + ")";
@@ -601,12 +600,12 @@ hearth::result<compiled_search> compile_search(const search_request& q, const fh
   if (!q.list_id.empty()) {
     // search.html#list: the resources List/id's entries reference.
     const std::string l = c.alias("l"), f = c.alias("f");
-    w += " AND EXISTS (SELECT 1 FROM resource " + l + " JOIN idx_reference " + f + " ON " + f +
+    w += " AND (" + r + ".type, " + r + ".id) IN (SELECT " + f + ".target_type, " + f + ".target_id FROM resource " +
+         l + " JOIN idx_reference " + f + " ON " + f +
          ".resource_pk = " + l + ".resource_pk WHERE " + l + ".type = 'List' AND " + l +
          ".id = " + out.where.bind(q.list_id) + " AND " + l + ".deleted = 0 AND " + f +
          ".param = " + out.where.bind(static_cast<long long>(param_key("List", "item"))) + " AND " + f +
-         ".kind = " + std::to_string(kind_relative) + " AND " + f + ".target_type = " + r + ".type AND " + f +
-         ".target_id = " + r + ".id)";
+         ".kind = " + std::to_string(kind_relative) + ")";
   }
 
   for (const search_criterion& crit : q.criteria) {

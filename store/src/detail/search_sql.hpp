@@ -4,6 +4,12 @@
 // with every value a bound parameter (SECURITY.md: "SQL is built with bound
 // parameters only"). The text holds only constants of this compiler, aliases
 // it numbers itself, and :bN placeholders.
+//
+// Shape: every criterion is `r.resource_pk IN (SELECT resource_pk FROM
+// idx_... WHERE param IN (...) AND <value>)` (or `(r.type, r.id) IN (...)`
+// for reverse chains and _list), never a correlated EXISTS: both planners can
+// then start from the index of the most selective criterion instead of
+// probing the index once per resource of the type.
 
 #include <cstdint>
 #include <string>
