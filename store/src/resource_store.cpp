@@ -286,13 +286,9 @@ hearth::result<write_outcome> write_version(resource_tx::state& s, std::string_v
     }
     s.sql << q.supersede, soci::use(last_updated, "at"), soci::use(pk, "pk"), soci::use(cur->version, "previous");
   }
-  if (!s.db.index_writer || s.db.index_writer_generation != s.db.writer->session_generation()) {
-    s.db.index_writer.reset();
-    s.db.index_writer = std::make_unique<detail::index_writer>(s.sql);
-    s.db.index_writer_generation = s.db.writer->session_generation();
-  }
-  if (cur != nullptr) s.db.index_writer->remove(pk);
-  if (body_in != nullptr) s.db.index_writer->add(pk, type, body_in->index);
+  detail::index_writer& iw = detail::index_writer_of(s.db, s.sql);
+  if (cur != nullptr) iw.remove(pk);
+  if (body_in != nullptr) iw.add(pk, type, body_in->index);
   s.sql << q.insert_history, soci::use(pk, "pk"), soci::use(t, "type"), soci::use(version, "version"),
       soci::use(last_updated, "last_updated"), soci::use(change_kind, "change"), soci::use(deleted, "deleted"),
       soci::use(hash_col, hash_ind, "hash"), soci::use(body, body_ind, "body");

@@ -34,4 +34,20 @@ struct database::impl {
   std::uint64_t index_writer_generation = 0;  ///< writer->session_generation() it was built at
 };
 
+namespace detail {
+
+/// The index writer on the writer's session `sql`, built on first use and
+/// again after the writer's session may have been reconnected. Writer
+/// thread only.
+inline index_writer& index_writer_of(database::impl& db, soci::session& sql) {
+  if (!db.index_writer || db.index_writer_generation != db.writer->session_generation()) {
+    db.index_writer.reset();
+    db.index_writer = std::make_unique<index_writer>(sql);
+    db.index_writer_generation = db.writer->session_generation();
+  }
+  return *db.index_writer;
+}
+
+}  // namespace detail
+
 }  // namespace hearth::store

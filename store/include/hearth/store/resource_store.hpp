@@ -15,6 +15,7 @@
 #include <hearth/store/database.hpp>
 #include <hearth/store/history.hpp>
 #include <hearth/store/indexer.hpp>
+#include <hearth/store/reindex.hpp>
 #include <hearth/store/resource_version.hpp>
 #include <hearth/store/search_page.hpp>
 #include <hearth/store/search_request.hpp>
@@ -148,6 +149,14 @@ class resource_store {
   /// Most resources _include and _revinclude add to one page, all rounds
   /// together: bounds the memory and time of one request.
   static constexpr std::size_t max_included = 5000;
+
+  /// Brings the search index up to date with this store's indexer (see
+  /// reindex.hpp): nothing when the database's index fingerprint matches;
+  /// otherwise every current resource is reindexed in batches, off the
+  /// writer thread except for the rows' rewrite, each batch committed with
+  /// the job's position. Call it at start-up (it may run beside other work).
+  /// Errors: "exception" (database), a body that cannot be read.
+  hearth::result<reindex_report> reindex(const reindex_options& opts = {});
 
   /// Runs `fn` in one transaction on the writer thread and returns when it
   /// has committed (its result) or been rolled back (the error: fn's own, or
