@@ -45,6 +45,9 @@ void open_session(soci::session& sql, const database_config& config, const std::
     sql.open(*soci::factory_postgresql(), config.location);
     // NOTICEs (e.g. "relation already exists, skipping") would go to stderr.
     sql << "SET client_min_messages TO WARNING";
+    // Integers from the configuration, not input: SET takes no parameters.
+    sql << "SET lock_timeout = " + std::to_string(config.busy_timeout.count());
+    sql << "SET statement_timeout = " + std::to_string(config.statement_timeout.count());
   }
 }
 

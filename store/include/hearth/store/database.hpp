@@ -41,6 +41,12 @@ struct database_config {
   /// How long a statement waits for a lock another process holds before it
   /// fails (SQLite busy_timeout). 5 s: longer than any one group commit.
   std::chrono::milliseconds busy_timeout{5000};
+  /// PostgreSQL: the longest one statement may run before the server cancels
+  /// it (statement_timeout; lock waits end at busy_timeout, lock_timeout):
+  /// a search too costly for its indexes fails with "exception" instead of
+  /// holding a connection. 30 s: far beyond any search meant to answer a
+  /// person, short enough to free the pool. Not enforced on SQLite.
+  std::chrono::milliseconds statement_timeout{30000};
   /// Most writes committed in one transaction. 512 bounds how long one commit
   /// holds the write lock and how much one failed commit takes down with it.
   std::size_t max_group = 512;
