@@ -1,12 +1,14 @@
 # Hearth — the commands. `make run` sets everything up and starts Hearth;
 # `make test` sets everything up and runs every test.
-.PHONY: all bootstrap definitions configure build run test bench check-sanitize fuzz clean
+.PHONY: all bootstrap definitions configure build run test bench bench-store check-sanitize fuzz clean
 
 BUILD      ?= build
 ASAN_BUILD ?= build-asan
 FUZZ_BUILD ?= build-fuzz
 JOBS       ?= $(shell nproc)
 MAKEFLAGS  += --no-print-directory
+# Patients in `make bench-store`'s corpus: 10 resources each (the issue's 1M).
+PATIENTS ?= 100000
 # Seconds each fuzzer runs in `make fuzz` (the issue asks for 10 minutes each).
 FUZZ_SECONDS ?= 600
 # Where the pinned FHIR definitions are unpacked (shared by every checkout).
@@ -43,6 +45,11 @@ bench: build
 	@taskset -c 0 $(BUILD)/bin/fhir_core --benchmark_min_time=0.5 --benchmark_repetitions=3 --benchmark_report_aggregates_only=true
 	@echo "== Process start with the R4 definitions registry"
 	@/usr/bin/time -f "wall %e s, peak RSS %M KB" $(BUILD)/bin/definitions_load
+
+# The store under load: fsync rate (fio), creates/s with 16 writers, reads/s.
+# Apart from `bench`: at the default size it takes many minutes.
+bench-store: build
+	@bench/run_store $(BUILD) $(PATIENTS)
 
 check-sanitize: definitions
 	@cmake -S . -B $(ASAN_BUILD) -DHEARTH_SANITIZE=ON -DHEARTH_BENCH=OFF -DHEARTH_ASIO_BEAST=OFF \

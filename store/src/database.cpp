@@ -41,6 +41,9 @@ void open_session(soci::session& sql, const database_config& config, const std::
     // is lost"): FULL syncs the WAL at every commit.
     sql << "PRAGMA synchronous = FULL";
     sql << "PRAGMA foreign_keys = ON";
+    // 64 MiB of page cache (the default is 2 MiB): index inserts land on
+    // pages all over the index B-trees; re-reading them costs more than RAM.
+    sql << "PRAGMA cache_size = -65536";
   } else {
     sql.open(*soci::factory_postgresql(), config.location);
     // NOTICEs (e.g. "relation already exists, skipping") would go to stderr.
@@ -48,6 +51,26 @@ void open_session(soci::session& sql, const database_config& config, const std::
     // Integers from the configuration, not input: SET takes no parameters.
     sql << "SET lock_timeout = " + std::to_string(config.busy_timeout.count());
     sql << "SET statement_timeout = " + std::to_string(config.statement_timeout.count());
+  }
+}
+
+/// The checkpointer thread (database_impl.hpp): a passive checkpoint every
+/// interval until stopped, and a last one after the writer has stopped.
+void run_checkpointer(database::impl& db) {
+  auto checkpoint = [&db] {
+    try {
+      db.checkpoint_session << "PRAGMA wal_checkpoint(PASSIVE)";
+    } catch (const std::exception&) {
+      // SQLITE_BUSY from another process's checkpoint, or a transient I/O
+      // error: the WAL stays valid and the next round tries again.
+    }
+  };
+  std::unique_lock lock(db.checkpoint_mu);
+  while (!db.checkpoint_stopping) {
+    db.checkpoint_cv.wait_for(lock, database::impl::checkpoint_interval, [&db] { return db.checkpoint_stopping; });
+    lock.unlock();
+    checkpoint();
+    lock.lock();
   }
 }
 
@@ -122,6 +145,16 @@ hearth::result<std::unique_ptr<database>> database::open(const database_config& 
   } catch (const std::exception& e) {
     return hearth::unexpected(detail::database_error("database: cannot open a reader connection", e));
   }
+  if (config.kind == engine::sqlite) {
+    try {
+      i->writer_session << "PRAGMA wal_autocheckpoint = 0";  // the checkpointer's job (database_impl.hpp)
+      open_session(i->checkpoint_session, config, sqlite_file);
+    } catch (const std::exception& e) {
+      return hearth::unexpected(detail::database_error("database: cannot open the checkpoint connection", e));
+    }
+    impl* raw = i.get();
+    i->checkpointer = std::thread([raw] { run_checkpointer(*raw); });
+  }
   i->writer = std::make_unique<detail::group_writer>(i->writer_session, config.kind, config.max_group,
                                                      config.max_queue);
   return std::unique_ptr<database>(new database(std::move(i)));
@@ -138,7 +171,14 @@ int database::known_schema_version() noexcept { return detail::latest_schema_ver
 commit_stats database::stats() const { return impl_->writer->stats(); }
 
 void database::stop() {
-  if (impl_ && impl_->writer) impl_->writer->stop();
+  if (!impl_) return;
+  if (impl_->writer) impl_->writer->stop();
+  {
+    std::lock_guard lock(impl_->checkpoint_mu);
+    impl_->checkpoint_stopping = true;
+  }
+  impl_->checkpoint_cv.notify_all();
+  if (impl_->checkpointer.joinable()) impl_->checkpointer.join();
 }
 
 }  // namespace hearth::store

@@ -50,7 +50,9 @@ struct migration {
 // data, rewritten with each version in the same transaction, hence no foreign
 // key (it would cost a lookup per row). Text columns compare bytewise
 // (PostgreSQL COLLATE "C", SQLite's BINARY): string prefixes are ranges.
-// Doubles may be +-infinity (open ends). index_job records a reindex in
+// Doubles may be +-infinity (open ends). Each value index ends with
+// resource_pk, so that a criterion's subquery (search_sql.hpp) reads the
+// index alone. index_job records a reindex in
 // progress (reindex.hpp): which definitions it indexes for and where it is.
 const std::vector<migration>& all_migrations() {
   static const std::vector<migration> list = {
@@ -124,7 +126,7 @@ const std::vector<migration>& all_migrations() {
            " grp INTEGER NOT NULL,"
            " normalized TEXT NOT NULL,"
            " exact TEXT NOT NULL)",
-           "CREATE INDEX idx_string_1 ON idx_string (param, normalized)",
+           "CREATE INDEX idx_string_1 ON idx_string (param, normalized, resource_pk)",
            "CREATE INDEX idx_string_resource ON idx_string (resource_pk)",
            "CREATE TABLE idx_token ("
            " resource_pk INTEGER NOT NULL,"
@@ -135,7 +137,7 @@ const std::vector<migration>& all_migrations() {
            " text TEXT NOT NULL,"
            " type_system TEXT NOT NULL,"
            " type_code TEXT NOT NULL)",
-           "CREATE INDEX idx_token_1 ON idx_token (param, code, system)",
+           "CREATE INDEX idx_token_1 ON idx_token (param, code, system, resource_pk)",
            "CREATE INDEX idx_token_resource ON idx_token (resource_pk)",
            "CREATE TABLE idx_date ("
            " resource_pk INTEGER NOT NULL,"
@@ -143,8 +145,7 @@ const std::vector<migration>& all_migrations() {
            " grp INTEGER NOT NULL,"
            " low INTEGER NOT NULL,"
            " high INTEGER NOT NULL)",
-           "CREATE INDEX idx_date_1 ON idx_date (param, low)",
-           "CREATE INDEX idx_date_2 ON idx_date (param, high)",
+           "CREATE INDEX idx_date_1 ON idx_date (param, low, high, resource_pk)",
            "CREATE INDEX idx_date_resource ON idx_date (resource_pk)",
            "CREATE TABLE idx_number ("
            " resource_pk INTEGER NOT NULL,"
@@ -153,7 +154,7 @@ const std::vector<migration>& all_migrations() {
            " value REAL NOT NULL,"
            " low REAL NOT NULL,"
            " high REAL NOT NULL)",
-           "CREATE INDEX idx_number_1 ON idx_number (param, value)",
+           "CREATE INDEX idx_number_1 ON idx_number (param, value, resource_pk)",
            "CREATE INDEX idx_number_resource ON idx_number (resource_pk)",
            "CREATE TABLE idx_quantity ("
            " resource_pk INTEGER NOT NULL,"
@@ -169,8 +170,8 @@ const std::vector<migration>& all_migrations() {
            " canonical_value REAL NOT NULL,"
            " canonical_low REAL NOT NULL,"
            " canonical_high REAL NOT NULL)",
-           "CREATE INDEX idx_quantity_1 ON idx_quantity (param, value)",
-           "CREATE INDEX idx_quantity_2 ON idx_quantity (param, canonical_unit, canonical_value)",
+           "CREATE INDEX idx_quantity_1 ON idx_quantity (param, value, resource_pk)",
+           "CREATE INDEX idx_quantity_2 ON idx_quantity (param, canonical_unit, canonical_value, resource_pk) WHERE canonical_unit <> ''",
            "CREATE INDEX idx_quantity_resource ON idx_quantity (resource_pk)",
            "CREATE TABLE idx_reference ("
            " resource_pk INTEGER NOT NULL,"
@@ -183,16 +184,15 @@ const std::vector<migration>& all_migrations() {
            " url TEXT NOT NULL,"
            " identifier_system TEXT NOT NULL,"
            " identifier_value TEXT NOT NULL)",
-           "CREATE INDEX idx_reference_1 ON idx_reference (param, target_id, target_type)",
-           "CREATE INDEX idx_reference_2 ON idx_reference (target_type, target_id)",
-           "CREATE INDEX idx_reference_3 ON idx_reference (param, url)",
+           "CREATE INDEX idx_reference_1 ON idx_reference (param, target_id, target_type, resource_pk)",
+           "CREATE INDEX idx_reference_2 ON idx_reference (param, url, resource_pk) WHERE url <> ''",
            "CREATE INDEX idx_reference_resource ON idx_reference (resource_pk)",
            "CREATE TABLE idx_uri ("
            " resource_pk INTEGER NOT NULL,"
            " param INTEGER NOT NULL,"
            " grp INTEGER NOT NULL,"
            " uri TEXT NOT NULL)",
-           "CREATE INDEX idx_uri_1 ON idx_uri (param, uri)",
+           "CREATE INDEX idx_uri_1 ON idx_uri (param, uri, resource_pk)",
            "CREATE INDEX idx_uri_resource ON idx_uri (resource_pk)",
            "CREATE TABLE index_job (fingerprint TEXT NOT NULL, next_pk INTEGER NOT NULL, started_at TEXT NOT NULL)",
        },
@@ -205,7 +205,7 @@ const std::vector<migration>& all_migrations() {
            " grp INTEGER NOT NULL,"
            " normalized TEXT COLLATE \"C\" NOT NULL,"
            " exact TEXT COLLATE \"C\" NOT NULL)",
-           "CREATE INDEX idx_string_1 ON idx_string (param, normalized)",
+           "CREATE INDEX idx_string_1 ON idx_string (param, normalized, resource_pk)",
            "CREATE INDEX idx_string_resource ON idx_string (resource_pk)",
            "CREATE TABLE idx_token ("
            " resource_pk BIGINT NOT NULL,"
@@ -216,7 +216,7 @@ const std::vector<migration>& all_migrations() {
            " text TEXT COLLATE \"C\" NOT NULL,"
            " type_system TEXT COLLATE \"C\" NOT NULL,"
            " type_code TEXT COLLATE \"C\" NOT NULL)",
-           "CREATE INDEX idx_token_1 ON idx_token (param, code, system)",
+           "CREATE INDEX idx_token_1 ON idx_token (param, code, system, resource_pk)",
            "CREATE INDEX idx_token_resource ON idx_token (resource_pk)",
            "CREATE TABLE idx_date ("
            " resource_pk BIGINT NOT NULL,"
@@ -224,8 +224,7 @@ const std::vector<migration>& all_migrations() {
            " grp INTEGER NOT NULL,"
            " low BIGINT NOT NULL,"
            " high BIGINT NOT NULL)",
-           "CREATE INDEX idx_date_1 ON idx_date (param, low)",
-           "CREATE INDEX idx_date_2 ON idx_date (param, high)",
+           "CREATE INDEX idx_date_1 ON idx_date (param, low, high, resource_pk)",
            "CREATE INDEX idx_date_resource ON idx_date (resource_pk)",
            "CREATE TABLE idx_number ("
            " resource_pk BIGINT NOT NULL,"
@@ -234,7 +233,7 @@ const std::vector<migration>& all_migrations() {
            " value DOUBLE PRECISION NOT NULL,"
            " low DOUBLE PRECISION NOT NULL,"
            " high DOUBLE PRECISION NOT NULL)",
-           "CREATE INDEX idx_number_1 ON idx_number (param, value)",
+           "CREATE INDEX idx_number_1 ON idx_number (param, value, resource_pk)",
            "CREATE INDEX idx_number_resource ON idx_number (resource_pk)",
            "CREATE TABLE idx_quantity ("
            " resource_pk BIGINT NOT NULL,"
@@ -250,8 +249,8 @@ const std::vector<migration>& all_migrations() {
            " canonical_value DOUBLE PRECISION NOT NULL,"
            " canonical_low DOUBLE PRECISION NOT NULL,"
            " canonical_high DOUBLE PRECISION NOT NULL)",
-           "CREATE INDEX idx_quantity_1 ON idx_quantity (param, value)",
-           "CREATE INDEX idx_quantity_2 ON idx_quantity (param, canonical_unit, canonical_value)",
+           "CREATE INDEX idx_quantity_1 ON idx_quantity (param, value, resource_pk)",
+           "CREATE INDEX idx_quantity_2 ON idx_quantity (param, canonical_unit, canonical_value, resource_pk) WHERE canonical_unit <> ''",
            "CREATE INDEX idx_quantity_resource ON idx_quantity (resource_pk)",
            "CREATE TABLE idx_reference ("
            " resource_pk BIGINT NOT NULL,"
@@ -264,16 +263,15 @@ const std::vector<migration>& all_migrations() {
            " url TEXT COLLATE \"C\" NOT NULL,"
            " identifier_system TEXT COLLATE \"C\" NOT NULL,"
            " identifier_value TEXT COLLATE \"C\" NOT NULL)",
-           "CREATE INDEX idx_reference_1 ON idx_reference (param, target_id, target_type)",
-           "CREATE INDEX idx_reference_2 ON idx_reference (target_type, target_id)",
-           "CREATE INDEX idx_reference_3 ON idx_reference (param, url)",
+           "CREATE INDEX idx_reference_1 ON idx_reference (param, target_id, target_type, resource_pk)",
+           "CREATE INDEX idx_reference_2 ON idx_reference (param, url, resource_pk) WHERE url <> ''",
            "CREATE INDEX idx_reference_resource ON idx_reference (resource_pk)",
            "CREATE TABLE idx_uri ("
            " resource_pk BIGINT NOT NULL,"
            " param BIGINT NOT NULL,"
            " grp INTEGER NOT NULL,"
            " uri TEXT COLLATE \"C\" NOT NULL)",
-           "CREATE INDEX idx_uri_1 ON idx_uri (param, uri)",
+           "CREATE INDEX idx_uri_1 ON idx_uri (param, uri, resource_pk)",
            "CREATE INDEX idx_uri_resource ON idx_uri (resource_pk)",
            "CREATE TABLE index_job (fingerprint TEXT NOT NULL, next_pk BIGINT NOT NULL, started_at TEXT NOT NULL)",
        }},

@@ -120,8 +120,8 @@ class compiler {
       // step's types, that satisfies the rest.
       auto inner = criterion(c, step + 1, t, s.types);
       if (!inner) return inner;
-      return r + ".resource_pk IN (SELECT " + f + ".resource_pk FROM idx_reference " + f + " JOIN resource " + t +
-             " ON " + t + ".type = " + f + ".target_type AND " + t + ".id = " + f + ".target_id WHERE " + f +
+      return r + ".resource_pk IN (SELECT " + f + ".resource_pk FROM " + join(t, f) + " WHERE " + t + ".type = " + f +
+             ".target_type AND " + t + ".id = " + f + ".target_id AND " + f +
              ".param IN " + keys(types, s.param->code) + " AND " + f +
              ".kind = " + std::to_string(kind_relative) + " AND " + t + ".deleted = 0 AND " + t + ".type IN " +
              text_list(s.types) + " AND " + *inner + ")";
@@ -130,10 +130,19 @@ class compiler {
     // parameter points at r and that satisfies the rest.
     auto inner = criterion(c, step + 1, t, s.types);
     if (!inner) return inner;
-    return "(" + r + ".type, " + r + ".id) IN (SELECT " + f + ".target_type, " + f + ".target_id FROM idx_reference " +
-           f + " JOIN resource " + t + " ON " + t + ".resource_pk = " + f + ".resource_pk WHERE " + f +
-           ".param IN " + keys(s.types, s.param->code) + " AND " + f + ".kind = " + std::to_string(kind_relative) +
+    return "(" + r + ".type, " + r + ".id) IN (SELECT " + f + ".target_type, " + f + ".target_id FROM " + join(t, f) +
+           " WHERE " + t + ".resource_pk = " + f + ".resource_pk AND " + f + ".param IN " + keys(s.types, s.param->code) + " AND " + f + ".kind = " + std::to_string(kind_relative) +
            " AND " + t + ".deleted = 0 AND " + *inner + ")";
+  }
+
+  /// The FROM of a chain step: the resources the rest of the criterion tests
+  /// (t), then their references (f). On SQLite a CROSS JOIN keeps that
+  /// order: without statistics its planner would otherwise walk every
+  /// reference of the parameter; the criterion on t is what narrows a chain
+  /// (`subject.name=...`). PostgreSQL's planner orders joins by its own
+  /// statistics.
+  std::string join(const std::string& t, const std::string& f) const {
+    return "resource " + t + (pg_ ? " JOIN " : " CROSS JOIN ") + "idx_reference " + f + (pg_ ? " ON TRUE" : "");
   }
 
   hearth::result<std::string> final_param(const search_criterion& c, const std::string& r,
@@ -416,7 +425,8 @@ class compiler {
     if (code.empty()) return x + ".system = " + out_.bind(system) + " AND " + number_condition(v.prefix, *n, x + ".value");
     if (system == "http://unitsofmeasure.org") {
       if (auto c = to_canonical_quantity(parts[0], code)) {
-        return x + ".canonical_unit = " + out_.bind(c->unit) + " AND " +
+        // `<> ''` lets the planner use the partial index of canonical values.
+        return x + ".canonical_unit = " + out_.bind(c->unit) + " AND " + x + ".canonical_unit <> '' AND " +
                number_condition(v.prefix, c->value, x + ".canonical_value");
       }
     }
@@ -462,7 +472,8 @@ class compiler {
       case reference_kind::canonical: {
         // A URL: absolute references and canonicals by their text, with the
         // version after '|' when given (search.html#versions).
-        std::string s = x + ".url = " + out_.bind(t.url);
+        // `<> ''` lets the planner use the partial index of URLs.
+        std::string s = x + ".url = " + out_.bind(t.url) + " AND " + x + ".url <> ''";
         if (parts.size() == 2) s += " AND " + x + ".target_version = " + out_.bind(parts[1]);
         else if (!t.version.empty()) s += " AND " + x + ".target_version = " + out_.bind(t.version);
         return s;
@@ -472,7 +483,7 @@ class compiler {
           // A bare id: of any type the parameter targets (search.html#reference).
           return relative + " AND " + x + ".target_id = " + out_.bind(t.url);
         }
-        return x + ".url = " + out_.bind(t.url);
+        return x + ".url = " + out_.bind(t.url) + " AND " + x + ".url <> ''";
       default:
         return hearth::unexpected(make_error(error_codes::invalid, "not a reference search value"));
     }

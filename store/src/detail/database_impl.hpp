@@ -3,8 +3,11 @@
 
 #include <soci/soci.h>
 
+#include <condition_variable>
 #include <cstdint>
 #include <memory>
+#include <mutex>
+#include <thread>
 
 #include <hearth/store/database.hpp>
 
@@ -32,6 +35,21 @@ struct database::impl {
   /// first use, dropped after a database error. Writer thread only.
   std::unique_ptr<detail::index_writer> index_writer;
   std::uint64_t index_writer_generation = 0;  ///< writer->session_generation() it was built at
+
+  /// SQLite only: the checkpointer. The writer's connection does not
+  /// checkpoint (wal_autocheckpoint = 0): a checkpoint syncs the database
+  /// file, and on the writer thread that sync would hold every queued write.
+  /// This thread, on a connection of its own, copies the WAL back into the
+  /// database (PRAGMA wal_checkpoint(PASSIVE): never waits for readers or the
+  /// writer) every checkpoint_interval. Stopped by database::stop().
+  soci::session checkpoint_session;
+  std::thread checkpointer;
+  std::mutex checkpoint_mu;
+  std::condition_variable checkpoint_cv;
+  bool checkpoint_stopping = false;
+  /// 250 ms: the WAL grows by at most a few thousand pages between two
+  /// checkpoints under full write load, which SQLite reads back fast.
+  static constexpr std::chrono::milliseconds checkpoint_interval{250};
 };
 
 namespace detail {
