@@ -13,6 +13,7 @@
 #include "detail/body_codec.hpp"
 #include "detail/database_impl.hpp"
 #include "detail/db_error.hpp"
+#include "detail/param_key.hpp"
 
 namespace hearth::store {
 namespace {
@@ -37,15 +38,8 @@ struct batch_item {
 }  // namespace
 
 std::string index_fingerprint(const indexer& ix) {
-  std::uint64_t h = 14695981039346656037ull;
-  auto mix = [&h](std::string_view s) {
-    for (const char c : s) {
-      h ^= static_cast<unsigned char>(c);
-      h *= 1099511628211ull;
-    }
-    h ^= 0xff;  // separator: "ab","c" differs from "a","bc"
-    h *= 1099511628211ull;
-  };
+  detail::fnv1a h;
+  auto mix = [&h](std::string_view s) { h.field(s); };
   mix(index_format);
   const indexer_options& o = ix.options();
   for (const std::size_t n : {o.max_string_bytes, o.max_composite_combinations, o.max_entries,
@@ -63,7 +57,7 @@ std::string index_fingerprint(const indexer& ix) {
     }
   }
   char buf[17];
-  std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(h));
+  std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(h.value));
   return buf;
 }
 

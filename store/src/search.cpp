@@ -40,23 +40,16 @@ hearth::error make_error(std::string_view code, std::string message) {
 /// FNV-1a over what decides a search's order and matches: a cursor carries
 /// it, so that a cursor of one search is not taken for another's.
 std::string fingerprint(const search_request& q) {
-  std::uint64_t h = 14695981039346656037ull;
-  auto mix = [&h](std::string_view s) {
-    for (const char c : s) {
-      h ^= static_cast<unsigned char>(c);
-      h *= 1099511628211ull;
-    }
-    h ^= 0xff;  // separator
-    h *= 1099511628211ull;
-  };
-  mix(q.type);
-  if (q.compartment) mix(q.compartment->type + "/" + q.compartment->id);
-  mix(q.list_id);
+  detail::fnv1a f;
+  f.field(q.type);
+  if (q.compartment) f.field(q.compartment->type + "/" + q.compartment->id);
+  f.field(q.list_id);
   for (const auto& c : q.criteria) {
-    mix(c.name);
-    mix(c.raw_value);
+    f.field(c.name);
+    f.field(c.raw_value);
   }
-  for (const auto& k : q.sort) mix(std::string(k.descending ? "-" : "+") + std::string(k.param->code));
+  for (const auto& k : q.sort) f.field(std::string(k.descending ? "-" : "+") + std::string(k.param->code));
+  std::uint64_t h = f.value;
   static constexpr char hex[] = "0123456789abcdef";
   std::string out(16, '0');
   for (int i = 15; i >= 0; --i, h >>= 4) out[static_cast<std::size_t>(i)] = hex[h & 15];
