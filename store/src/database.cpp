@@ -44,6 +44,11 @@ void open_session(soci::session& sql, const database_config& config, const std::
     // 64 MiB of page cache (the default is 2 MiB): index inserts land on
     // pages all over the index B-trees; re-reading them costs more than RAM.
     sql << "PRAGMA cache_size = -65536";
+    // Each write in a group runs in a savepoint whose undo pages go to a
+    // statement journal; past 64 KiB SQLite spills it to a temporary file
+    // (open, write every page, unlink) on every commit. In memory it stays:
+    // it holds one group's undo pages at most.
+    sql << "PRAGMA temp_store = MEMORY";
   } else {
     sql.open(*soci::factory_postgresql(), config.location);
     // NOTICEs (e.g. "relation already exists, skipping") would go to stderr.

@@ -210,6 +210,29 @@ class converter {
     add_token(string_member(coding, "system"), string_member(coding, "code"), string_member(coding, "display"));
   }
 
+  /// CodeableConcept.text, searched by :text like the codings' displays
+  /// (search.html#token). It needs a row of its own only when no coding row
+  /// of this concept (from `first` on) carries the same folded text; a coding
+  /// row without a display takes it instead. One row fewer per concept whose
+  /// text repeats a display, the usual case.
+  void add_concept_text(std::size_t first, std::string_view text) {
+    if (text.empty()) return;
+    bool truncated = false;
+    std::string folded = cut(fold_for_search(text), opts_.max_string_bytes, truncated);
+    token_entry* blank = nullptr;
+    for (std::size_t i = first; i < out_->size(); ++i) {
+      auto* t = std::get_if<token_entry>(&(*out_)[i]);
+      if (!t) continue;
+      if (t->text == folded) return;
+      if (t->text.empty() && !blank) blank = t;
+    }
+    if (blank) {
+      blank->text = std::move(folded);
+      return;
+    }
+    add_token({}, {}, text);
+  }
+
   bool token_system(const fp::value& v) {
     if (v.k == fp::value::kind::boolean) add_token({}, v.b ? "true" : "false", {});
     else if (v.k == fp::value::kind::string) add_token({}, v.s, {});
@@ -229,8 +252,9 @@ class converter {
     if (type == "Coding") {
       add_coding(j);
     } else if (type == "CodeableConcept") {
+      const std::size_t first = out_->size();
       each_member(j, "coding", [this](const json_value& c) { add_coding(c); });
-      add_token({}, {}, string_member(j, "text"));
+      add_concept_text(first, string_member(j, "text"));
     } else if (type == "Identifier") {
       const std::string_view system = string_member(j, "system"), value = string_member(j, "value");
       const json_value* id_type = j.find("type");

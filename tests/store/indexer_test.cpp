@@ -194,19 +194,41 @@ TEST_CASE("index: Observation code (CodeableConcept) and category") {
   CHECK(x.problems.empty());
 
   auto code = of(x.tokens, "code");
-  REQUIRE(code.size() == 3);  // two codings and the text
+  // Two codings; the concept's text goes to the coding without a display.
+  REQUIRE(code.size() == 2);
   CHECK(code[0].system == "http://loinc.org");
   CHECK(code[0].code == "2345-7");
   CHECK(code[0].text == "glucose [mass/volume] in serum");
   CHECK(code[1].system == "http://example.org/local");
   CHECK(code[1].code == "GLU");
-  CHECK(code[1].text.empty());
-  CHECK(code[2].system.empty());
-  CHECK(code[2].code.empty());
-  CHECK(code[2].text == "glucose");
+  CHECK(code[1].text == "glucose");
   CHECK(of(x.tokens, "category").size() == 1);
   // combo-code: Observation.code | Observation.component.code
-  CHECK(of(x.tokens, "combo-code").size() == 5);
+  CHECK(of(x.tokens, "combo-code").size() == 4);
+}
+
+TEST_CASE("index: CodeableConcept.text gets a row of its own only when no coding row can carry it") {
+  auto codes = [](std::string_view code_json) {
+    return of(index_ok(std::string(R"({"resourceType": "Observation", "status": "final", "code": )") +
+                       std::string(code_json) + "}")
+                  .tokens,
+              "code");
+  };
+  // The text repeats a display (folded): no extra row.
+  auto same = codes(R"({"coding": [{"system": "s", "code": "a", "display": "Glucose"}], "text": "GLUCOSE"})");
+  REQUIRE(same.size() == 1);
+  CHECK(same[0].text == "glucose");
+  // Every coding has another display: the text is a row of its own.
+  auto other = codes(R"({"coding": [{"system": "s", "code": "a", "display": "Glucose"}], "text": "sugar"})");
+  REQUIRE(other.size() == 2);
+  CHECK(other[1].code.empty());
+  CHECK(other[1].system.empty());
+  CHECK(other[1].text == "sugar");
+  // No coding at all: the text alone.
+  auto alone = codes(R"({"text": "sugar"})");
+  REQUIRE(alone.size() == 1);
+  CHECK(alone[0].code.empty());
+  CHECK(alone[0].text == "sugar");
 }
 
 TEST_CASE("index: Observation value-quantity with its canonical UCUM form") {
@@ -292,13 +314,13 @@ TEST_CASE("index: Observation composites pair values of the same item") {
   CHECK(std::get<token_entry>(cc[1].components[0]).code == "8462-4");
   CHECK(std::get<quantity_entry>(cc[1].components[1]).value.text == "80");
 
-  // code-value-quantity on the Observation itself: 3 code tokens x 1 value.
+  // code-value-quantity on the Observation itself: 2 code tokens x 1 value.
   auto cvq = of(x.composites, "code-value-quantity");
-  REQUIRE(cvq.size() == 3);
+  REQUIRE(cvq.size() == 2);
   CHECK(std::get<token_entry>(cvq[0].components[0]).code == "2345-7");
   CHECK(std::get<quantity_entry>(cvq[0].components[1]).value.text == "1");
-  // combo-code-value-quantity: the Observation (3) and each component (1 + 1).
-  CHECK(of(x.composites, "combo-code-value-quantity").size() == 5);
+  // combo-code-value-quantity: the Observation (2) and each component (1 + 1).
+  CHECK(of(x.composites, "combo-code-value-quantity").size() == 4);
   // No value of type CodeableConcept: no code-value-concept.
   CHECK(of(x.composites, "code-value-concept").empty());
 }
