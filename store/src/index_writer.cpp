@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "detail/param_key.hpp"
+#include "detail/prepared.hpp"
 
 namespace hearth::store::detail {
 namespace {
@@ -54,59 +55,45 @@ struct index_writer::impl {
   void put(const uri_entry& e);
 };
 
-namespace {
-
-template <class... Binds>
-std::unique_ptr<soci::statement> prepare_insert(soci::session& sql, const char* text, Binds&&... binds) {
-  auto st = std::make_unique<soci::statement>(sql);
-  (st->exchange(std::forward<Binds>(binds)), ...);
-  st->alloc();
-  st->prepare(text);
-  st->define_and_bind();
-  return st;
-}
-
-}  // namespace
-
 void index_writer::impl::prepare() {
   using soci::use;
-  insert_string = prepare_insert(sql,
+  insert_string = prepare_bound(sql,
                                  "INSERT INTO idx_string (resource_pk, param, grp, normalized, exact)"
                                  " VALUES (:pk, :param, :grp, :normalized, :exact)",
                                  use(pk), use(key), use(grp), use(normalized), use(exact));
-  insert_token = prepare_insert(sql,
+  insert_token = prepare_bound(sql,
                                 "INSERT INTO idx_token (resource_pk, param, grp, system, code, text, type_system,"
                                 " type_code) VALUES (:pk, :param, :grp, :system, :code, :text, :type_system, :type_code)",
                                 use(pk), use(key), use(grp), use(system), use(code), use(text), use(type_system), use(type_code));
-  insert_date = prepare_insert(sql,
+  insert_date = prepare_bound(sql,
                                "INSERT INTO idx_date (resource_pk, param, grp, low, high)"
                                " VALUES (:pk, :param, :grp, :low, :high)",
                                use(pk), use(key), use(grp), use(low_ms), use(high_ms));
-  insert_number = prepare_insert(sql,
+  insert_number = prepare_bound(sql,
                                  "INSERT INTO idx_number (resource_pk, param, grp, value, low, high)"
                                  " VALUES (:pk, :param, :grp, :value, :low, :high)",
                                  use(pk), use(key), use(grp), use(value), use(low), use(high));
-  insert_quantity = prepare_insert(
+  insert_quantity = prepare_bound(
       sql,
       "INSERT INTO idx_quantity (resource_pk, param, grp, value, low, high, system, code, unit, canonical_unit,"
       " canonical_value, canonical_low, canonical_high) VALUES (:pk, :param, :grp, :value, :low, :high, :system,"
       " :code, :unit, :canonical_unit, :canonical_value, :canonical_low, :canonical_high)",
       use(pk), use(key), use(grp), use(value), use(low), use(high), use(system), use(code), use(unit),
       use(canonical_unit), use(canonical_value), use(canonical_low), use(canonical_high));
-  insert_reference = prepare_insert(
+  insert_reference = prepare_bound(
       sql,
       "INSERT INTO idx_reference (resource_pk, param, grp, kind, target_type, target_id, target_version, url,"
       " identifier_system, identifier_value) VALUES (:pk, :param, :grp, :kind, :target_type, :target_id,"
       " :target_version, :url, :identifier_system, :identifier_value)",
       use(pk), use(key), use(grp), use(kind), use(target_type), use(target_id), use(target_version), use(url),
       use(identifier_system), use(identifier_value));
-  insert_uri = prepare_insert(sql,
+  insert_uri = prepare_bound(sql,
                               "INSERT INTO idx_uri (resource_pk, param, grp, uri) VALUES (:pk, :param, :grp, :uri)",
                               use(pk), use(key), use(grp), use(uri));
   for (const char* table :
        {"idx_string", "idx_token", "idx_date", "idx_number", "idx_quantity", "idx_reference", "idx_uri"}) {
     // Table names are constants of this file.
-    deletes.push_back(prepare_insert(sql, (std::string("DELETE FROM ") + table + " WHERE resource_pk = :pk").c_str(),
+    deletes.push_back(prepare_bound(sql, (std::string("DELETE FROM ") + table + " WHERE resource_pk = :pk").c_str(),
                                      use(pk)));
   }
 }

@@ -155,27 +155,7 @@ hearth::result<std::string> body_from_column(engine kind, const std::string& col
   return detail::body_from_column(kind == engine::postgresql, column);
 }
 
-/// The current row of (type, id), as the writer sees it (locked on PostgreSQL).
-struct current_row {
-  sql_int pk = 0;
-  sql_int version = 0;
-  sql_int last_updated = 0;
-  int deleted = 0;
-  std::string hash;
-};
-
-std::optional<current_row> find_current(soci::session& sql, engine kind, std::string_view type,
-                                        std::string_view id) {
-  const std::string t(type), i(id);
-  current_row c;
-  soci::indicator hash_ind = soci::i_ok;
-  sql << detail::statements_for(kind).find_current, soci::into(c.pk), soci::into(c.version),
-      soci::into(c.last_updated), soci::into(c.deleted), soci::into(c.hash, hash_ind), soci::use(t, "type"),
-      soci::use(i, "id");
-  if (!sql.got_data()) return std::nullopt;
-  if (hash_ind != soci::i_ok) c.hash.clear();
-  return c;
-}
+using detail::current_row;
 
 /// The current version of (type, id), a tombstone included; nullopt when
 /// there is none. Throws on database errors.
@@ -249,49 +229,38 @@ hearth::result<write_outcome> write_version(resource_tx::state& s, std::string_v
   const std::string empty_hash;
   const std::string& hash = body_in != nullptr ? body_in->hash : empty_hash;
   const engine kind = s.db.config.kind;
-  const detail::statements& q = detail::statements_for(kind);
   const sql_int version = cur != nullptr ? cur->version + 1 : 1;
   const sql_int last_updated = stamp(s, cur != nullptr ? cur->last_updated : 0);
   const std::string t(type), i(id);
   std::string json, body;
-  std::string hash_col = hash;
-  soci::indicator body_ind = soci::i_null;
-  soci::indicator hash_ind = soci::i_null;
   if (resource != nullptr) {
     set_meta(*resource, version, from_ms(last_updated));
     json = fhir::to_json(*resource);
     body = body_to_column(kind, detail::compress_body(json, s.db.config.zstd_level));
-    body_ind = soci::i_ok;
-    hash_ind = soci::i_ok;
   }
-  const int deleted = resource == nullptr ? 1 : 0;
-  const int change_kind = static_cast<int>(made_by);
+  detail::version_row row{type, id, version, last_updated, resource != nullptr ? &hash : nullptr,
+                          resource != nullptr ? &body : nullptr};
+  detail::version_writer& vw = detail::version_writer_of(s.db, s.sql);
   sql_int pk = 0;
   if (cur == nullptr) {
-    s.sql << q.insert_resource, soci::use(t, "type"), soci::use(i, "id"), soci::use(version, "version"),
-        soci::use(last_updated, "last_updated"), soci::use(hash_col, "hash"), soci::use(body, "body"), soci::into(pk);
-    if (!s.sql.got_data()) {
+    const auto inserted = vw.insert_resource(row);
+    if (!inserted) {
       return hearth::unexpected(make_error(error_codes::conflict, "a resource with this id was created concurrently"));
     }
+    pk = *inserted;
   } else {
     pk = cur->pk;
-    sql_int updated = 0;
-    s.sql << q.update_resource, soci::use(version, "version"), soci::use(last_updated, "last_updated"),
-        soci::use(deleted, "deleted"), soci::use(hash_col, hash_ind, "hash"), soci::use(body, body_ind, "body"),
-        soci::use(pk, "pk"), soci::use(cur->version, "previous"), soci::into(updated);
     // The row is locked (PostgreSQL) or the database is (SQLite): another
     // writer cannot have moved it on. Checked all the same.
-    if (!s.sql.got_data() || updated != pk) {
+    if (!vw.update_resource(pk, cur->version, row)) {
       return hearth::unexpected(make_error(error_codes::conflict, "the resource was changed concurrently"));
     }
-    s.sql << q.supersede, soci::use(last_updated, "at"), soci::use(pk, "pk"), soci::use(cur->version, "previous");
+    vw.supersede(pk, cur->version, last_updated);
   }
   detail::index_writer& iw = detail::index_writer_of(s.db, s.sql);
   if (cur != nullptr) iw.remove(pk);
   if (body_in != nullptr) iw.add(pk, type, body_in->index);
-  s.sql << q.insert_history, soci::use(pk, "pk"), soci::use(t, "type"), soci::use(version, "version"),
-      soci::use(last_updated, "last_updated"), soci::use(change_kind, "change"), soci::use(deleted, "deleted"),
-      soci::use(hash_col, hash_ind, "hash"), soci::use(body, body_ind, "body");
+  vw.insert_history(pk, row, static_cast<int>(made_by));
   write_outcome out;
   out.version = resource_version{t, i, version, from_ms(last_updated), resource == nullptr, made_by, std::move(json)};
   out.created = made_by == change::create || (cur != nullptr && cur->deleted != 0 && resource != nullptr);
@@ -313,7 +282,7 @@ auto guarded(resource_tx::state& s, F&& op) -> decltype(op()) {
     return op();
   } catch (const std::exception& e) {
     s.poisoned = detail::database_error("write", e);
-    s.db.index_writer.reset();  // its statements may belong to a lost connection
+    detail::drop_writer_statements(s.db);  // they may belong to a lost connection
     return hearth::unexpected(*s.poisoned);
   }
 }
@@ -353,7 +322,7 @@ hearth::result<write_outcome> update_prepared(resource_tx::state& s, std::string
                                               prepared_body& body, const update_options& opts) {
   return guarded(s, [&]() -> hearth::result<write_outcome> {
     const engine kind = s.db.config.kind;
-    const auto cur = find_current(s.sql, kind, type, id);
+    const auto cur = detail::version_writer_of(s.db, s.sql).find_current(type, id);
     if (!cur) {
       if (opts.expected_version) return hearth::unexpected(version_conflict(opts.expected_version));
       if (!opts.allow_create) {
@@ -396,7 +365,7 @@ hearth::result<write_outcome> resource_tx::remove(std::string_view type, std::st
                                                   const delete_options& opts) {
   if (auto r = check_type_and_id(type, id); !r) return hearth::unexpected(r.error());
   return guarded(*s_, [&]() -> hearth::result<write_outcome> {
-    const auto cur = find_current(s_->sql, s_->db.config.kind, type, id);
+    const auto cur = detail::version_writer_of(s_->db, s_->sql).find_current(type, id);
     if (!cur) {
       if (opts.expected_version) return hearth::unexpected(version_conflict(opts.expected_version));
       // R4 http.html#delete: deleting what does not exist is not an error.

@@ -81,6 +81,7 @@ TEST_CASE("db: reindex rebuilds an index made for other definitions, in resumabl
   opts.batch_size = 2;
   opts.max_batches = 2;
   auto partial = c.rs.reindex(opts);
+  INFO((partial ? std::string() : partial.error().message));
   REQUIRE(partial);
   CHECK_FALSE(partial->complete);
   CHECK_FALSE(partial->resumed);

@@ -13,6 +13,7 @@
 
 #include "detail/group_writer.hpp"
 #include "detail/index_writer.hpp"
+#include "detail/version_writer.hpp"
 
 namespace hearth::store {
 
@@ -31,10 +32,11 @@ struct database::impl {
   /// The last meta.lastUpdated stamped, in ms: lastUpdated never goes
   /// backwards, even when the clock does. Writer thread only.
   long long last_stamp_ms = 0;
-  /// The index writer's prepared statements on writer_session; built on
-  /// first use, dropped after a database error. Writer thread only.
+  /// The writer's prepared statements on writer_session; built on first
+  /// use, dropped after a database error. Writer thread only.
   std::unique_ptr<detail::index_writer> index_writer;
-  std::uint64_t index_writer_generation = 0;  ///< writer->session_generation() it was built at
+  std::unique_ptr<detail::version_writer> version_writer;
+  std::uint64_t statements_generation = 0;  ///< writer->session_generation() they were built at
 
   /// SQLite only: the checkpointer. The writer's connection does not
   /// checkpoint (wal_autocheckpoint = 0): a checkpoint syncs the database
@@ -54,16 +56,34 @@ struct database::impl {
 
 namespace detail {
 
-/// The index writer on the writer's session `sql`, built on first use and
-/// again after the writer's session may have been reconnected. Writer
-/// thread only.
+/// Drops the writer's prepared statements: after a database error, the
+/// session may have been reconnected, which drops them. Writer thread only.
+inline void drop_writer_statements(database::impl& db) {
+  db.index_writer.reset();
+  db.version_writer.reset();
+}
+
+/// Prepares the writer's statements on `sql` unless they are there, built on
+/// the writer's current session. Writer thread only.
+inline void ensure_writer_statements(database::impl& db, soci::session& sql) {
+  if (db.index_writer && db.version_writer && db.statements_generation == db.writer->session_generation()) return;
+  drop_writer_statements(db);
+  db.index_writer = std::make_unique<index_writer>(sql);
+  db.version_writer = std::make_unique<version_writer>(sql, db.config.kind);
+  db.statements_generation = db.writer->session_generation();
+}
+
+/// The index writer on the writer's session `sql`. Writer thread only.
 inline index_writer& index_writer_of(database::impl& db, soci::session& sql) {
-  if (!db.index_writer || db.index_writer_generation != db.writer->session_generation()) {
-    db.index_writer.reset();
-    db.index_writer = std::make_unique<index_writer>(sql);
-    db.index_writer_generation = db.writer->session_generation();
-  }
+  ensure_writer_statements(db, sql);
   return *db.index_writer;
+}
+
+/// The resource/history writer on the writer's session `sql`. Writer
+/// thread only.
+inline version_writer& version_writer_of(database::impl& db, soci::session& sql) {
+  ensure_writer_statements(db, sql);
+  return *db.version_writer;
 }
 
 }  // namespace detail
