@@ -4,9 +4,11 @@
 
 #include <string>
 #include <type_traits>
+#include <unordered_map>
 #include <variant>
 #include <vector>
 
+#include "detail/date_span.hpp"
 #include "detail/param_key.hpp"
 #include "detail/prepared.hpp"
 
@@ -34,6 +36,7 @@ struct index_writer::impl {
   std::string normalized, exact;                                   // idx_string
   std::string system, code, text, type_system, type_code;          // idx_token (system, code: idx_quantity too)
   sql_int low_ms = 0, high_ms = 0;                                 // idx_date
+  int span = 0, multi = 0;
   double value = 0, low = 0, high = 0;                             // idx_number, idx_quantity
   std::string unit, canonical_unit;                                // idx_quantity
   double canonical_value = 0, canonical_low = 0, canonical_high = 0;
@@ -66,9 +69,9 @@ void index_writer::impl::prepare() {
                                 " type_code) VALUES (:pk, :param, :grp, :system, :code, :text, :type_system, :type_code)",
                                 use(pk), use(key), use(grp), use(system), use(code), use(text), use(type_system), use(type_code));
   insert_date = prepare_bound(sql,
-                               "INSERT INTO idx_date (resource_pk, param, grp, low, high)"
-                               " VALUES (:pk, :param, :grp, :low, :high)",
-                               use(pk), use(key), use(grp), use(low_ms), use(high_ms));
+                               "INSERT INTO idx_date (resource_pk, param, grp, low, high, span, multi)"
+                               " VALUES (:pk, :param, :grp, :low, :high, :span, :multi)",
+                               use(pk), use(key), use(grp), use(low_ms), use(high_ms), use(span), use(multi));
   insert_number = prepare_bound(sql,
                                  "INSERT INTO idx_number (resource_pk, param, grp, value, low, high)"
                                  " VALUES (:pk, :param, :grp, :value, :low, :high)",
@@ -116,6 +119,7 @@ void index_writer::impl::put(const token_entry& e) {
 void index_writer::impl::put(const date_entry& e) {
   low_ms = e.range.low;
   high_ms = e.range.high;
+  span = date_span_class(e.range.low, e.range.high);
   insert_date->execute(true);
 }
 
@@ -178,7 +182,17 @@ void index_writer::add(long long pk, std::string_view type, const index_entries&
   };
   plain(entries.strings);
   plain(entries.tokens);
-  plain(entries.dates);
+  // idx_date.multi (migration 3): whether the resource has other values of
+  // the same parameter.
+  std::unordered_map<const fhir::search_parameter*, int> date_count;
+  for (const date_entry& e : entries.dates) ++date_count[e.param];
+  for (const date_entry& e : entries.dates) {
+    if (served_by_resource_table(e.param)) continue;
+    m.key = param_key(type, e.param->code);
+    m.multi = date_count[e.param] > 1 ? 1 : 0;
+    m.put(e);
+  }
+  m.multi = 0;  // composite components: never tested as several values
   plain(entries.numbers);
   plain(entries.quantities);
   plain(entries.references);

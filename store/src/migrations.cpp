@@ -54,6 +54,29 @@ struct migration {
 // resource_pk, so that a criterion's subquery (search_sql.hpp) reads the
 // index alone. index_job records a reindex in
 // progress (reindex.hpp): which definitions it indexes for and where it is.
+//
+// Version 3: date ranges searchable without scanning every earlier value.
+// idx_date.span is the class of high - low (detail/date_span.hpp: up to a
+// day, 31 days, 366 days, longer or open; the CASE below computes the same);
+// idx_date.multi is 1 when the resource has several values of the parameter
+// (grp 0). A date search scans (param, span, low) with a lower bound on low
+// per class, and tests two values of one resource against two terms of an
+// AND only among multi rows (search_sql.cpp, date_terms).
+// The same text on both engines.
+const std::vector<const char*> version_3 = {
+    "ALTER TABLE idx_date ADD COLUMN span INTEGER NOT NULL DEFAULT 3",
+    "ALTER TABLE idx_date ADD COLUMN multi INTEGER NOT NULL DEFAULT 0",
+    "UPDATE idx_date SET span = CASE"
+    " WHEN low < -100000000000000000 OR high > 100000000000000000 THEN 3"
+    " WHEN high - low <= 86400000 THEN 0 WHEN high - low <= 2678400000 THEN 1"
+    " WHEN high - low <= 31622400000 THEN 2 ELSE 3 END",
+    "UPDATE idx_date SET multi = 1 WHERE grp = 0 AND (resource_pk, param) IN"
+    " (SELECT resource_pk, param FROM idx_date WHERE grp = 0 GROUP BY resource_pk, param HAVING COUNT(*) > 1)",
+    "DROP INDEX idx_date_1",
+    "CREATE INDEX idx_date_span ON idx_date (param, span, low, high, resource_pk)",
+    "CREATE INDEX idx_date_multi ON idx_date (param, low, high, resource_pk) WHERE multi = 1",
+};
+
 const std::vector<migration>& all_migrations() {
   static const std::vector<migration> list = {
       {1,
@@ -275,6 +298,7 @@ const std::vector<migration>& all_migrations() {
            "CREATE INDEX idx_uri_resource ON idx_uri (resource_pk)",
            "CREATE TABLE index_job (fingerprint TEXT NOT NULL, next_pk BIGINT NOT NULL, started_at TEXT NOT NULL)",
        }},
+      {3, "date index: span classes and multi-valued parameters", version_3, version_3},
   };
   return list;
 }

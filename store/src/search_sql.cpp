@@ -1,5 +1,7 @@
 #include "detail/search_sql.hpp"
 
+#include <algorithm>
+#include <array>
 #include <cmath>
 #include <cstdlib>
 #include <limits>
@@ -14,6 +16,7 @@
 #include <hearth/store/reference_target.hpp>
 #include <hearth/store/text_fold.hpp>
 
+#include "detail/date_span.hpp"
 #include "detail/param_key.hpp"
 
 namespace hearth::store::detail {
@@ -73,6 +76,67 @@ class compiler {
   }
 
   std::string alias(const char* prefix) { return prefix + std::to_string(next_alias_++); }
+
+  /// The condition that resource alias `r`, one of `types`, satisfies every
+  /// one of `terms`: criteria on the same date parameter of r itself (no
+  /// modifier), AND-ed (`date=ge2020-01-01&date=lt2020-02-01`).
+  ///
+  /// search.html#date: each term may be met by a different value of the
+  /// resource. One value meeting them all is found through the index: per
+  /// span class (detail/date_span.hpp) `low` is bounded from below by what
+  /// the terms ask of `high` (a value ending after X began after X minus its
+  /// class's span) and from above by what they ask of `low`, so a week's
+  /// range reads about a week of rows. Different values meeting different
+  /// terms are looked for only among resources with several values of the
+  /// parameter (idx_date.multi).
+  hearth::result<std::string> date_terms(const std::vector<const search_criterion*>& terms, const std::string& r,
+                                         const std::vector<std::string>& types) {
+    const search_parameter& p = *terms.front()->param;
+    // Bounds on low, per class; nullopt: none.
+    std::array<std::optional<long long>, date_span_classes> low_min;
+    std::optional<long long> low_max;
+    for (const search_criterion* t : terms) {
+      auto b = term_bounds(*t);
+      if (!b) return hearth::unexpected(std::move(b).error());
+      for (int k = 0; k < date_span_classes; ++k) {
+        if (b->low_min[k] && (!low_min[k] || *b->low_min[k] > *low_min[k])) low_min[k] = b->low_min[k];
+      }
+      if (b->low_max && (!low_max || *b->low_max < *low_max)) low_max = b->low_max;
+    }
+    std::string arms;
+    for (int k = 0; k < date_span_classes; ++k) {
+      const std::string x = alias("x");
+      std::string w = x + ".param IN " + keys(types, p.code) + " AND " + x + ".span = " + std::to_string(k);
+      if (low_min[k]) w += " AND " + x + ".low >= " + out_.bind(*low_min[k]);
+      if (low_max) w += " AND " + x + ".low <= " + out_.bind(*low_max);
+      for (const search_criterion* t : terms) {
+        auto cond = term_condition(*t, x);
+        if (!cond) return cond;
+        w += " AND " + *cond;
+      }
+      if (!arms.empty()) arms += " UNION ALL ";
+      arms += "SELECT " + x + ".resource_pk FROM idx_date " + x + " WHERE " + w;
+    }
+    if (terms.size() > 1) {
+      std::string w;
+      std::string first;
+      for (std::size_t i = 0; i < terms.size(); ++i) {
+        const std::string m = alias("m");
+        auto cond = term_condition(*terms[i], m);
+        if (!cond) return cond;
+        const std::string where = m + ".param IN " + keys(types, p.code) + " AND " + m + ".multi = 1 AND " + *cond;
+        if (i == 0) {
+          first = m;
+          w = "SELECT " + m + ".resource_pk FROM idx_date " + m + " WHERE " + where;
+        } else {
+          w += " AND " + first + ".resource_pk IN (SELECT " + m + ".resource_pk FROM idx_date " + m + " WHERE " +
+               where + ")";
+        }
+      }
+      arms += " UNION ALL " + w;
+    }
+    return r + ".resource_pk IN (" + arms + ")";
+  }
 
   /// "(:b1, :b2)" of the keys of parameter `code` on each of `types`.
   std::string keys(const std::vector<std::string>& types, std::string_view code) {
@@ -152,6 +216,7 @@ class compiler {
     if (p.code == "_lastUpdated") return last_updated_condition(c, r);
     if (c.modifier == search_modifier::missing) return missing_condition(c, r, types);
     if (p.type == search_param_type::composite) return composite_condition(c, r, types);
+    if (p.type == search_param_type::date && c.modifier == search_modifier::none) return date_terms({&c}, r, types);
     const char* table = table_of(p.type);
     if (table == nullptr) {
       return hearth::unexpected(make_error(error_codes::not_supported, "parameter " + c.name + " is not searchable"));
@@ -349,6 +414,81 @@ class compiler {
 
   // search.html#date and #prefix: the search value and the indexed value
   // are both ranges [low, high] (inclusive, ms).
+  /// A date criterion's OR-ed values on index row alias `x`.
+  hearth::result<std::string> term_condition(const search_criterion& c, const std::string& x) {
+    std::string any;
+    for (const search_value& v : c.values) {
+      auto cond = date_condition(v, x + ".low", x + ".high");
+      if (!cond) return cond;
+      if (!any.empty()) any += " OR ";
+      any += "(" + *cond + ")";
+    }
+    return "(" + any + ")";
+  }
+
+  struct low_bounds {
+    std::array<std::optional<long long>, date_span_classes> low_min;  ///< per span class
+    std::optional<long long> low_max;
+  };
+
+  /// What a value matching date criterion `c` (any of its values) has for
+  /// `low`, per span class: a value matching `v` has low >= lo_direct,
+  /// high >= lo_high (so low >= lo_high - span), low <= hi; the bounds of
+  /// the criterion are the loosest of its values'.
+  hearth::result<low_bounds> term_bounds(const search_criterion& c) {
+    low_bounds out;
+    bool first = true;
+    for (const search_value& v : c.values) {
+      const auto range = v.parts.empty() ? std::nullopt : parse_date_range(v.parts[0]);
+      if (!range) return hearth::unexpected(make_error(error_codes::invalid, "not a date search value"));
+      const long long vl = range->low, vh = range->high;
+      std::optional<long long> lo_direct, lo_high, hi;
+      switch (v.prefix) {  // the conditions of date_condition, solved for low
+        case search_prefix::eq: lo_direct = vl; hi = vh; break;
+        case search_prefix::ne: break;
+        case search_prefix::gt: lo_high = vh; break;  // high > vh
+        case search_prefix::lt: hi = vl; break;       // low < vl
+        case search_prefix::ge: lo_high = vl; break;  // high > vh, or low >= vl and high <= vh: high >= vl
+        case search_prefix::le: hi = vh; break;       // low < vl, or contained: low <= vh
+        case search_prefix::sa: lo_direct = vh; break;  // low > vh
+        case search_prefix::eb: hi = vl; break;       // high < vl, so low < vl
+        case search_prefix::ap: {
+          const auto [lo, up] = ap_range(vl, vh);
+          lo_high = lo;
+          hi = up;
+          break;
+        }
+      }
+      for (int k = 0; k < date_span_classes; ++k) {
+        std::optional<long long> b = lo_direct;
+        if (lo_high && k < date_span_classes - 1) {
+          const long long span = date_span_limit[k];
+          const long long from_high = *lo_high > date_range::min + span ? *lo_high - span : date_range::min;
+          if (!b || from_high > *b) b = from_high;
+        }
+        if (first) out.low_min[k] = b;
+        else if (!b || !out.low_min[k]) out.low_min[k].reset();
+        else out.low_min[k] = std::min(*out.low_min[k], *b);
+      }
+      if (first) out.low_max = hi;
+      else if (!hi || !out.low_max) out.low_max.reset();
+      else out.low_max = std::max(*out.low_max, *hi);
+      first = false;
+    }
+    return out;
+  }
+
+  /// The range `ap` matches around [vl, vh]: R4 leaves the margin to the
+  /// server; 10% of the distance from now, as the spec suggests, at least a
+  /// day.
+  std::pair<long long, long long> ap_range(long long vl, long long vh) const {
+    const long long distance = vl > now_ms_ ? vl - now_ms_ : now_ms_ - vl;
+    const long long margin = std::max<long long>(distance / 10, 86'400'000);
+    const long long lo = vl > date_range::min + margin ? vl - margin : date_range::min;
+    const long long hi = vh < date_range::max - margin ? vh + margin : date_range::max;
+    return {lo, hi};
+  }
+
   hearth::result<std::string> date_condition(const search_value& v, const std::string& low,
                                              const std::string& high) {
     const auto range = v.parts.empty() ? std::nullopt : parse_date_range(v.parts[0]);
@@ -366,13 +506,8 @@ class compiler {
       case search_prefix::le: return "(" + low + " < " + b(vl) + " OR " + contained() + ")";
       case search_prefix::sa: return low + " > " + b(vh);
       case search_prefix::eb: return high + " < " + b(vl);
-      case search_prefix::ap: {
-        // "approximately the same": R4 leaves the margin to the server; 10%
-        // of the distance from now, as the spec suggests, at least a day.
-        const long long distance = vl > now_ms_ ? vl - now_ms_ : now_ms_ - vl;
-        const long long margin = std::max<long long>(distance / 10, 86'400'000);
-        const long long lo = vl > date_range::min + margin ? vl - margin : date_range::min;
-        const long long hi = vh < date_range::max - margin ? vh + margin : date_range::max;
+      case search_prefix::ap: {  // "approximately the same" (ap_range)
+        const auto [lo, hi] = ap_range(vl, vh);
         return "(" + high + " >= " + b(lo) + " AND " + low + " <= " + b(hi) + ")";
       }
     }
@@ -619,8 +754,29 @@ hearth::result<compiled_search> compile_search(const search_request& q, const fh
          ".kind = " + std::to_string(kind_relative) + ")";
   }
 
-  for (const search_criterion& crit : q.criteria) {
-    auto cond = c.criterion(crit, 0, r, types);
+  // Criteria on the same date parameter of the type itself are answered
+  // together (compiler::date_terms), in the place of the first of them.
+  auto plain_date = [](const search_criterion& crit) {
+    return crit.path.empty() && crit.param->type == search_param_type::date &&
+           crit.modifier == search_modifier::none && crit.param->code != "_lastUpdated";
+  };
+  std::vector<bool> done(q.criteria.size(), false);
+  for (std::size_t i = 0; i < q.criteria.size(); ++i) {
+    if (done[i]) continue;
+    const search_criterion& crit = q.criteria[i];
+    hearth::result<std::string> cond = std::string();
+    if (plain_date(crit)) {
+      std::vector<const search_criterion*> terms;
+      for (std::size_t j = i; j < q.criteria.size(); ++j) {
+        if (plain_date(q.criteria[j]) && q.criteria[j].param == crit.param) {
+          terms.push_back(&q.criteria[j]);
+          done[j] = true;
+        }
+      }
+      cond = c.date_terms(terms, r, types);
+    } else {
+      cond = c.criterion(crit, 0, r, types);
+    }
     if (!cond) return hearth::unexpected(std::move(cond).error());
     w += " AND " + *cond;
   }

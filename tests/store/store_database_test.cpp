@@ -8,6 +8,9 @@
 
 #include <filesystem>
 #include <fstream>
+#include <set>
+#include <tuple>
+#include <vector>
 #include <string>
 
 #include <hearth/store/error_codes.hpp>
@@ -196,4 +199,61 @@ TEST_CASE("store: PostgreSQL connection failures are errors and not exceptions")
   CHECK(db.error().message.find("cannot open") != std::string::npos);
   CHECK(db.error().message.find("refused") != std::string::npos);  // libpq's reason is kept
   CHECK(db.error().message.find('\n') == std::string::npos);
+}
+
+TEST_CASE("db: migration 3 classes the date rows a version 2 database already has") {
+  store::test::test_db tdb;
+  // Rows written by this version: the reference the migration must reproduce.
+  const char* rows_query = "SELECT resource_pk, param, grp, low, high, span, multi FROM idx_date"
+                           " ORDER BY resource_pk, param, grp, low, high";
+  using row = std::tuple<long long, long long, int, long long, long long, int, int>;
+  auto read_rows = [&] {
+    auto raw = tdb.raw();
+    std::vector<row> out;
+    row r;
+    soci::statement st = (raw->prepare << rows_query, soci::into(std::get<0>(r)), soci::into(std::get<1>(r)),
+                          soci::into(std::get<2>(r)), soci::into(std::get<3>(r)), soci::into(std::get<4>(r)),
+                          soci::into(std::get<5>(r)), soci::into(std::get<6>(r)));
+    st.execute();
+    while (st.fetch()) out.push_back(r);
+    return out;
+  };
+  {
+    auto db = tdb.open();
+    store::resource_store rs(*db, store::test::default_indexer());
+    for (const char* body : {
+             R"({"resourceType":"Encounter","status":"finished","class":{"code":"AMB"},"period":{"start":"2020-06-03T10:00:00Z","end":"2020-06-03T12:00:00Z"}})",
+             R"({"resourceType":"Encounter","status":"finished","class":{"code":"IMP"},"period":{"start":"2020-02-01","end":"2020-02-20"}})",
+             R"({"resourceType":"Encounter","status":"finished","class":{"code":"IMP"},"period":{"start":"2020-02-01","end":"2020-09-20"}})",
+             R"({"resourceType":"Encounter","status":"in-progress","class":{"code":"IMP"},"period":{"start":"2020-01-01"}})",
+             R"({"resourceType":"Patient","birthDate":"1970"})",
+             R"({"resourceType":"Goal","lifecycleStatus":"active","description":{"text":"a"},"subject":{"reference":"Patient/x"},"target":[{"dueDate":"2020-01-10"},{"dueDate":"2020-03-10"}]})",
+         }) {
+      const auto j = json(body);
+      REQUIRE(rs.create(j.find("resourceType")->str(), j));
+    }
+  }
+  const std::vector<row> expected = read_rows();
+  std::set<int> spans;
+  int multi = 0;
+  for (const row& r : expected) {
+    spans.insert(std::get<5>(r));
+    multi += std::get<6>(r);
+  }
+  CHECK(spans == std::set<int>{0, 1, 2, 3});  // every class is there to compare
+  CHECK(multi == 2);                          // the Goal's two due dates
+
+  // Back to version 2's idx_date, as a database written before migration 3.
+  {
+    auto raw = tdb.raw();
+    for (const char* statement : {"DROP INDEX idx_date_span", "DROP INDEX idx_date_multi",
+                                  "ALTER TABLE idx_date DROP COLUMN span", "ALTER TABLE idx_date DROP COLUMN multi",
+                                  "CREATE INDEX idx_date_1 ON idx_date (param, low, high, resource_pk)",
+                                  "DELETE FROM schema_version WHERE version >= 3"}) {
+      *raw << statement;  // the test's own constant text
+    }
+  }
+  auto db = tdb.open();  // migrates
+  CHECK(db->schema_version() == store::database::known_schema_version());
+  CHECK(read_rows() == expected);
 }

@@ -185,6 +185,49 @@ TEST_CASE("db: search date prefixes on dates, dateTimes and Periods (search.html
   CHECK(c.ids("Patient", "birthdate=1974-13") == ids_t{"error:invalid"});
 }
 
+TEST_CASE("db: search date ranges over values of every span, and AND-ed terms met by different values") {
+  search_case c;
+  // Encounter.period of every span class (detail/date_span.hpp): hours, ten
+  // days, five months, two years, open-ended, and one that ended before.
+  c.put("Encounter", "hours", R"({"resourceType":"Encounter","status":"finished","class":{"code":"AMB"},
+      "period":{"start":"2020-06-03T10:00:00Z","end":"2020-06-03T12:00:00Z"}})");
+  c.put("Encounter", "days", R"({"resourceType":"Encounter","status":"finished","class":{"code":"IMP"},
+      "period":{"start":"2020-05-28","end":"2020-06-06"}})");
+  c.put("Encounter", "months", R"({"resourceType":"Encounter","status":"finished","class":{"code":"IMP"},
+      "period":{"start":"2020-02-01","end":"2020-07-01"}})");
+  c.put("Encounter", "years", R"({"resourceType":"Encounter","status":"finished","class":{"code":"IMP"},
+      "period":{"start":"2019-01-01","end":"2021-01-01"}})");
+  c.put("Encounter", "open", R"({"resourceType":"Encounter","status":"in-progress","class":{"code":"IMP"},
+      "period":{"start":"2020-01-01"}})");
+  c.put("Encounter", "before", R"({"resourceType":"Encounter","status":"finished","class":{"code":"AMB"},
+      "period":{"start":"2020-05-01T10:00:00Z","end":"2020-05-01T11:00:00Z"}})");
+  c.put("Encounter", "after", R"({"resourceType":"Encounter","status":"finished","class":{"code":"AMB"},
+      "period":{"start":"2020-06-09T10:00:00Z","end":"2020-06-09T11:00:00Z"}})");
+  // One week: every encounter overlapping it (ge: ends after its start or
+  // within; lt: starts before its end).
+  CHECK(c.set("Encounter", "date=ge2020-06-01&date=lt2020-06-08") ==
+        ids_t{"days", "hours", "months", "open", "years"});
+  CHECK(c.set("Encounter", "date=lt2020-06-08&date=ge2020-06-01") ==
+        ids_t{"days", "hours", "months", "open", "years"});  // order does not matter
+  CHECK(c.set("Encounter", "date=gt2020-06-08") == ids_t{"after", "months", "open", "years"});
+  CHECK(c.set("Encounter", "date=sa2020-06-08") == ids_t{"after"});
+  CHECK(c.set("Encounter", "date=eb2020-05-15") == ids_t{"before"});
+  CHECK(c.set("Encounter", "date=2020-06") == ids_t{"after", "hours"});  // contained in the month
+  CHECK(c.set("Encounter", "date=ge2020-06-09,lt2020-05-02") == ids_t{"after", "before", "months", "open", "years"});
+  // Year and month precision (birthDate "1980-03" of p2).
+  CHECK(c.set("Patient", "birthdate=ge1980-03-10&birthdate=le1980-03-20") == ids_t{"p2"});
+
+  // Goal.target.due: several values. Different values may meet different
+  // terms of an AND (search.html: each parameter is matched on its own).
+  c.put("Goal", "g1", R"({"resourceType":"Goal","lifecycleStatus":"active","description":{"text":"a"},
+      "subject":{"reference":"Patient/p1"},"target":[{"dueDate":"2020-01-10"},{"dueDate":"2020-03-10"}]})");
+  c.put("Goal", "g2", R"({"resourceType":"Goal","lifecycleStatus":"active","description":{"text":"b"},
+      "subject":{"reference":"Patient/p1"},"target":[{"dueDate":"2020-02-15"}]})");
+  CHECK(c.set("Goal", "target-date=ge2020-02-01&target-date=le2020-01-31") == ids_t{"g1"});
+  CHECK(c.set("Goal", "target-date=ge2020-02-01&target-date=le2020-02-28") == ids_t{"g1", "g2"});
+  CHECK(c.set("Goal", "target-date=gt2020-03-31&target-date=le2020-01-31").empty());
+}
+
 TEST_CASE("db: search number and quantity: precision, prefixes, canonical units") {
   search_case c;
   CHECK(c.set("RiskAssessment", "probability=0.25") == ids_t{"ra1"});
