@@ -59,12 +59,28 @@ void open_session(soci::session& sql, const database_config& config, const std::
   }
 }
 
+/// On the writer thread between two groups, when the checkpointer asked for
+/// it (database_impl.hpp, writer_checkpoint_wanted): copies the frames the
+/// checkpointer has not reached yet, so that the WAL is all in the database
+/// when the next group begins, and SQLite starts the WAL over.
+void writer_checkpoint(database::impl& db, soci::session& writer) {
+  if (!db.writer_checkpoint_wanted.exchange(false)) return;
+  try {
+    writer << "PRAGMA wal_checkpoint(PASSIVE)";
+  } catch (const std::exception&) {
+    // As in run_checkpointer: the next request tries again.
+  }
+}
+
 /// The checkpointer thread (database_impl.hpp): a passive checkpoint every
 /// interval until stopped, and a last one after the writer has stopped.
 void run_checkpointer(database::impl& db) {
   auto checkpoint = [&db] {
     try {
-      db.checkpoint_session << "PRAGMA wal_checkpoint(PASSIVE)";
+      int busy = 0, log_frames = 0, checkpointed = 0;
+      db.checkpoint_session << "PRAGMA wal_checkpoint(PASSIVE)", soci::into(busy), soci::into(log_frames),
+          soci::into(checkpointed);
+      if (log_frames >= database::impl::wal_restart_frames) db.writer_checkpoint_wanted.store(true);
     } catch (const std::exception&) {
       // SQLITE_BUSY from another process's checkpoint, or a transient I/O
       // error: the WAL stays valid and the next round tries again.
@@ -153,6 +169,10 @@ hearth::result<std::unique_ptr<database>> database::open(const database_config& 
   if (config.kind == engine::sqlite) {
     try {
       i->writer_session << "PRAGMA wal_autocheckpoint = 0";  // the checkpointer's job (database_impl.hpp)
+      // After the WAL restarts from its beginning, the file is cut back to
+      // this size (bytes; a constant): a burst leaves no gigabytes behind.
+      i->writer_session << "PRAGMA journal_size_limit = " +
+                               std::to_string(std::int64_t{database::impl::wal_restart_frames} * 4096);
       open_session(i->checkpoint_session, config, sqlite_file);
     } catch (const std::exception& e) {
       return hearth::unexpected(detail::database_error("database: cannot open the checkpoint connection", e));
@@ -160,8 +180,13 @@ hearth::result<std::unique_ptr<database>> database::open(const database_config& 
     impl* raw = i.get();
     i->checkpointer = std::thread([raw] { run_checkpointer(*raw); });
   }
+  detail::group_writer::idle_task after_group;
+  if (config.kind == engine::sqlite) {
+    impl* raw = i.get();
+    after_group = [raw](soci::session& w) { writer_checkpoint(*raw, w); };
+  }
   i->writer = std::make_unique<detail::group_writer>(i->writer_session, config.kind, config.max_group,
-                                                     config.max_queue);
+                                                     config.max_queue, std::move(after_group));
   return std::unique_ptr<database>(new database(std::move(i)));
 }
 

@@ -33,8 +33,10 @@ hearth::result<void> run_job(const group_writer::job& fn, soci::session& sql) {
 
 }  // namespace
 
-group_writer::group_writer(soci::session& session, engine kind, std::size_t max_group, std::size_t max_queue)
+group_writer::group_writer(soci::session& session, engine kind, std::size_t max_group, std::size_t max_queue,
+                           idle_task after_group)
     : session_(session),
+      after_group_(std::move(after_group)),
       kind_(kind),
       max_group_(std::max<std::size_t>(max_group, 1)),
       max_queue_(std::max<std::size_t>(max_queue, 1)),
@@ -91,6 +93,7 @@ void group_writer::run() {
     has_room_.notify_all();
     commit_group(group);
     group.clear();
+    if (after_group_) after_group_(session_);
   }
 }
 

@@ -3,6 +3,7 @@
 
 #include <soci/soci.h>
 
+#include <atomic>
 #include <condition_variable>
 #include <cstdint>
 #include <memory>
@@ -52,6 +53,17 @@ struct database::impl {
   /// 250 ms: the WAL grows by at most a few thousand pages between two
   /// checkpoints under full write load, which SQLite reads back fast.
   static constexpr std::chrono::milliseconds checkpoint_interval{250};
+  /// A passive checkpoint never resets the WAL while the writer keeps
+  /// appending: SQLite starts the WAL over only when a write transaction
+  /// begins with every frame already copied back, which under a steady load
+  /// never happens, and the WAL then grows by the whole write volume
+  /// (gigabytes a minute at full speed, with a wal-index to match). So once
+  /// it holds wal_restart_frames frames (64 MiB of 4 KiB pages), the
+  /// checkpointer asks the writer to run one passive checkpoint itself
+  /// between two groups: only the frames of the last few milliseconds are
+  /// left to copy, and the next group starts the WAL over.
+  static constexpr int wal_restart_frames = 16384;
+  std::atomic<bool> writer_checkpoint_wanted{false};
 };
 
 namespace detail {

@@ -51,7 +51,13 @@ class group_writer {
   /// Runs inside the group transaction, within its own savepoint.
   using job = std::function<hearth::result<void>(soci::session&)>;
 
-  group_writer(soci::session& session, engine kind, std::size_t max_group, std::size_t max_queue);
+  /// Runs on the writer thread, outside any transaction, after each group
+  /// has committed and been answered (e.g. a checkpoint the writer must do
+  /// itself). Exceptions are its own to handle.
+  using idle_task = std::function<void(soci::session&)>;
+
+  group_writer(soci::session& session, engine kind, std::size_t max_group, std::size_t max_queue,
+               idle_task after_group = {});
   group_writer(const group_writer&) = delete;
   group_writer& operator=(const group_writer&) = delete;
   ~group_writer();
@@ -81,6 +87,7 @@ class group_writer {
   void commit_group(std::vector<item>& group);
 
   soci::session& session_;
+  idle_task after_group_;
   std::uint64_t generation_ = 0;  // writer thread only
   engine kind_;
   const std::size_t max_group_;
