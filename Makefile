@@ -34,7 +34,7 @@ build: configure
 # Until the FHIR server lands, `hearth` with no command prints its version and
 # the commands it has.
 run: build
-	@$(BUILD)/bin/hearth
+	@$(BUILD)/bin/hearth serve --data ./data
 
 test: build
 	@ctest --test-dir $(BUILD) --output-on-failure -j $(JOBS)

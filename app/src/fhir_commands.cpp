@@ -53,12 +53,6 @@ hearth::fhir::json_value to_json_item(const fp::value& v) {
   return {};
 }
 
-// The R4 definitions when --definitions does not say: $HEARTH_DEFINITIONS_DIR,
-// else where the build put them.
-std::string default_definitions_dir() {
-  if (const char* env = std::getenv("HEARTH_DEFINITIONS_DIR"); env != nullptr && *env != '\0') return env;
-  return HEARTH_DEFINITIONS_DIR;
-}
 
 // A resource read from a command's input, with the registry it was read with.
 struct input_resource {
@@ -188,6 +182,11 @@ int convert_main(const std::vector<std::string>& args) {
   if (!out.ends_with('\n')) out.push_back('\n');
   write_stdout(out);
   return 0;
+}
+
+std::string default_definitions_dir() {
+  if (const char* env = std::getenv("HEARTH_DEFINITIONS_DIR"); env != nullptr && *env != '\0') return env;
+  return HEARTH_DEFINITIONS_DIR;
 }
 
 }  // namespace hearth::app

@@ -18,4 +18,8 @@ int fhirpath_main(const std::vector<std::string>& args);
 /// convert (each issue and its element path on stderr), 2 for a usage error.
 int convert_main(const std::vector<std::string>& args);
 
+/// The R4 definitions folder when --definitions does not say:
+/// $HEARTH_DEFINITIONS_DIR, else where the build put them.
+std::string default_definitions_dir();
+
 }  // namespace hearth::app

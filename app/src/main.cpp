@@ -8,6 +8,9 @@
 
 #include "fhir_commands.hpp"
 #include "hl7_commands.hpp"
+#ifdef HEARTH_WITH_SERVE
+#include "serve_command.hpp"
+#endif
 
 namespace {
 
@@ -19,10 +22,11 @@ void print_help(std::ostream& out) {
       << "  hearth fhirpath EXPR FILE|- evaluate a FHIRPath expression on a FHIR resource (JSON or XML)\n"
       << "  hearth convert FILE|- --to json|xml [--pretty]\n"
       << "                              convert a FHIR resource between JSON and XML\n"
+      << "  hearth serve [flags]        the FHIR R4 REST server (hearth serve --help: its settings)\n"
       << "  hearth version              print the version\n"
       << "  hearth help                 this text\n"
       << "\n"
-      << "Not built yet (see the project's issues): serve, hl7 send, hl7 convert,\n"
+      << "Not built yet (see the project's issues): hl7 send, hl7 convert,\n"
       << "import, validate, audit verify, token, conformance.\n";
 }
 
@@ -46,6 +50,11 @@ int main(int argc, char** argv) {
     if (args[0] == "convert") {
       return hearth::app::convert_main(std::vector<std::string>(args.begin() + 1, args.end()));
     }
+#ifdef HEARTH_WITH_SERVE
+    if (args[0] == "serve") {
+      return hearth::app::serve_main(std::vector<std::string>(args.begin() + 1, args.end()));
+    }
+#endif
     if (args[0] == "hl7") {
       return hearth::app::hl7_main(std::vector<std::string>(args.begin() + 1, args.end()));
     }

@@ -1,0 +1,83 @@
+#pragma once
+// The HTTP/1.1 listener: Boost.Beast behind a plain interface (the only part
+// of Hearth that sees Beast or Asio; DESIGN.md). It accepts connections,
+// reads requests with size limits and deadlines, hands each one to a worker
+// thread (DESIGN.md: "Blocking work stays off the network threads") and
+// writes the answer back on the connection's own strand, in order.
+//
+// Connection rules (issue 5, "Server qualities"):
+// - keep-alive; requests on one connection are answered in the order sent
+//   (HTTP/1.1 pipelining: the next request is read once the previous answer
+//   is written, so a connection never has more than one in flight);
+// - a deadline for reading each request (headers and body together, the
+//   wait for it included: a client sending a byte a second is cut off, an
+//   idle connection closed) and for writing each answer;
+// - limits on header bytes (431) and body bytes (413), checked while reading;
+// - a connection limit: past it, new connections get 503 and are closed;
+// - stop(): no new connections; requests in flight are answered (with
+//   Connection: close), idle connections are closed; then the threads end.
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include <hearth/core/result.hpp>
+#include <hearth/server/http_message.hpp>
+
+namespace hearth::server {
+
+struct listener_options {
+  std::string host = "127.0.0.1";
+  std::uint16_t port = 8080;  ///< 0: a free port (see http_listener::port())
+  std::size_t io_threads = 1;
+  std::size_t worker_threads = 2;
+  std::size_t max_header_bytes = 8 * 1024;
+  std::size_t max_body_bytes = 16 * 1024 * 1024;
+  std::size_t max_connections = 1024;
+  /// Deadline for reading one request, from the moment the connection is
+  /// ready for it: an idle keep-alive connection is closed after it too.
+  std::chrono::seconds read_timeout{30};
+  std::chrono::seconds write_timeout{30};
+  /// Deadline for the next request on a kept-alive connection (waiting and
+  /// reading it); 0: close after each answer.
+  std::chrono::seconds keep_alive_timeout{60};
+};
+
+/// Called on a worker thread for every request read; may block (database
+/// work). Must not throw (an exception becomes a 500 all the same).
+using request_handler = std::function<http_response(http_request&)>;
+
+struct listener_stats {
+  std::uint64_t connections_open = 0;
+  std::uint64_t requests_in_flight = 0;
+};
+
+class http_listener {
+ public:
+  /// Binds host:port and starts serving. Errors: the address cannot be
+  /// bound (in use, no permission, bad host).
+  static hearth::result<std::unique_ptr<http_listener>> start(const listener_options& opts, request_handler handler);
+
+  ~http_listener();  ///< stop()s
+  http_listener(const http_listener&) = delete;
+  http_listener& operator=(const http_listener&) = delete;
+
+  /// The port bound (the one chosen when options asked for 0).
+  std::uint16_t port() const noexcept;
+  listener_stats stats() const noexcept;
+
+  /// Graceful stop (see above), waiting at most `grace` for requests in
+  /// flight. Idempotent; thread-safe.
+  void stop(std::chrono::milliseconds grace = std::chrono::seconds(30));
+
+  struct impl;
+
+ private:
+  explicit http_listener(std::unique_ptr<impl> i);
+  std::unique_ptr<impl> impl_;
+};
+
+}  // namespace hearth::server

@@ -1,0 +1,47 @@
+#pragma once
+// HTTP requests and responses as the rest of the server sees them: plain
+// values, no Boost.Beast (DESIGN.md: Beast/Asio only in the listener, compiled
+// once). The listener (http_listener.hpp) converts Beast's messages to and
+// from these at the edge.
+
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace hearth::server {
+
+struct http_header {
+  std::string name;  ///< as received / to send; compared case-insensitively
+  std::string value;
+};
+
+struct http_request {
+  std::string method;  ///< "GET", "POST", ... as received (upper case by RFC 9110)
+  /// The request target in origin form, as received, still percent-encoded:
+  /// "/Patient/1/_history/2?_format=json".
+  std::string target;
+  std::vector<http_header> headers;
+  std::string body;
+  /// The peer's address ("127.0.0.1"); for logs (never PHI) and rate limits.
+  std::string remote_address;
+  /// X-Request-Id as received when it is acceptable, else one made up by the
+  /// listener; echoed in the response and in every log line.
+  std::string request_id;
+
+  /// The first header named `name` (case-insensitive); nullopt when absent.
+  std::optional<std::string_view> header(std::string_view name) const;
+};
+
+struct http_response {
+  int status = 200;
+  std::vector<http_header> headers;
+  std::string body;
+
+  /// Replaces every header named `name` (case-insensitive) with one.
+  void set_header(std::string_view name, std::string value);
+  /// The first header named `name`; nullopt when absent.
+  std::optional<std::string_view> header(std::string_view name) const;
+};
+
+}  // namespace hearth::server

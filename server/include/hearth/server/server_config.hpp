@@ -1,0 +1,157 @@
+#pragma once
+// hearth::server::server_config — the configuration of `hearth serve`, and how
+// it is read from a JSON file, HEARTH_* environment variables and flags.
+//
+// Precedence, lowest first: built-in defaults < config file < environment <
+// flags. Every setting has one name in each source:
+//
+//   file key (JSON)        flag                   environment variable
+//   data_dir               --data DIR             HEARTH_DATA
+//   database_url           --database-url URL     HEARTH_DATABASE_URL
+//   http_host              --http-host HOST       HEARTH_HTTP_HOST
+//   ...                    (config_help() lists them all)
+//
+// The config file itself is named by --config FILE, else HEARTH_CONFIG, else
+// config_sources::config_file; no file is read when none names one.
+//
+// Everything is validated at start-up: an unknown file key or flag, a value
+// of the wrong kind, a number out of range, a missing TLS file are errors
+// naming the setting and where it came from ("http_port (flag --http-port):
+// ..."). Messages never repeat a value: a database URL may hold a password.
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <hearth/core/result.hpp>
+#include <hearth/store/database.hpp>
+
+namespace hearth::server {
+
+/// How log lines are written. Only JSON lines for now (one object per line,
+/// for log collectors); the enum leaves room for a human-readable form.
+enum class log_format : std::uint8_t { json };
+
+/// "json".
+std::string_view to_string(log_format f) noexcept;
+
+/// Every setting of `hearth serve`. Plain value; copyable. The defaults are
+/// what `hearth serve` does with no configuration at all (DESIGN.md
+/// "Commands": FHIR on 8080, SQLite in ./data).
+struct server_config {
+  /// The SQLite data directory (created when missing), used when
+  /// database_url is empty.
+  std::string data_dir = "./data";
+  /// Empty: SQLite in data_dir. Otherwise `postgresql://...`,
+  /// `postgresql:KEY=VALUE ...` or `sqlite:DIR` (store::parse_database_url).
+  /// A secret: never logged or echoed in an error.
+  std::string database_url;
+  /// Address the HTTP listener binds. Loopback by default: exposing the
+  /// server is a deliberate act.
+  std::string http_host = "127.0.0.1";
+  /// 0 = let the system pick a free port (tests).
+  std::uint16_t http_port = 8080;
+  /// The base URL clients use ("https://fhir.example.org/r4", no trailing
+  /// slash): Location headers, Bundle links, the CapabilityStatement, the
+  /// audience of tokens. Empty: derived from the host and port (base_url()).
+  std::string public_base_url;
+  /// Threads running database work (DESIGN.md "Blocking work stays off the
+  /// network threads"); the read pool of the database is sized to match.
+  /// Default: the number of cores, at least 2.
+  std::size_t worker_threads = default_worker_threads();
+  /// Threads running the Asio event loop (parse, route, write only).
+  std::size_t io_threads = 1;
+  /// Largest request body. 16 MiB: a transaction Bundle of a few thousand
+  /// resources; larger imports go through `hearth import`.
+  std::size_t max_body_bytes = 16u << 20;
+  /// Largest request head (request line and headers). 8 KiB, as common
+  /// servers allow: a long search URL fits, a header flood does not.
+  std::size_t max_header_bytes = 8u << 10;
+  /// Most open client connections; more are refused, bounding memory and
+  /// file descriptors.
+  std::size_t max_connections = 1024;
+  /// Longest wait for a whole request once it has begun, and for a response
+  /// to be written: slow clients (slowloris) cannot hold a connection.
+  std::chrono::seconds read_timeout{30};
+  std::chrono::seconds write_timeout{30};
+  /// Longest an idle keep-alive connection stays open. 0: close after each
+  /// response.
+  std::chrono::seconds keep_alive_timeout{60};
+  /// Most requests one connection may have in flight (HTTP/1.1 pipelining);
+  /// bounds the responses queued per connection. The listener reads the
+  /// next request once the previous answer is written: 1 is what it does,
+  /// and `hearth serve` refuses any other value for now.
+  std::size_t max_pipelined = 1;
+  /// PEM certificate chain and private key for HTTPS: both or neither.
+  /// Checked to exist when loaded.
+  std::string tls_cert_file;
+  std::string tls_key_file;
+  /// Origins allowed by CORS ("https://app.example.org", or "*" for any);
+  /// empty: no CORS headers.
+  std::vector<std::string> cors_allowed_origins;
+  /// Requests per second allowed per client address, and the burst above
+  /// that rate (token bucket). 0 = no limit. A burst of 0 with a rate means
+  /// a burst equal to the rate.
+  std::uint32_t rate_limit_per_second = 0;
+  std::uint32_t rate_limit_burst = 0;
+  log_format log = log_format::json;
+  /// A directory of FHIR resources (JSON) loaded at start-up; empty: none.
+  /// Checked to exist when loaded.
+  std::string examples_dir;
+
+  /// The number of cores, at least 2.
+  static std::size_t default_worker_threads() noexcept;
+
+  /// HTTPS is on.
+  bool tls_enabled() const noexcept { return !tls_cert_file.empty(); }
+  /// public_base_url when set; otherwise `http(s)://HOST:PORT` with
+  /// `bound_port` (the port actually bound, when http_port is 0) or
+  /// http_port. A wildcard host (0.0.0.0, ::) becomes the loopback address;
+  /// an IPv6 host is bracketed.
+  std::string base_url(std::uint16_t bound_port = 0) const;
+  /// How to open the database: database_url when set, SQLite in data_dir
+  /// otherwise; the read pool sized to worker_threads. Errors as
+  /// store::parse_database_url (never quoting the URL).
+  hearth::result<store::database_config> database() const;
+};
+
+/// Looks up one environment variable: its value, or nullopt when unset.
+using env_lookup = std::function<std::optional<std::string>(const std::string& name)>;
+
+/// An environment made of a map (tests): names not in it are unset.
+env_lookup env_from_map(std::map<std::string, std::string> vars);
+/// The process environment (std::getenv). Not thread-safe against setenv,
+/// like getenv itself: call at start-up.
+env_lookup process_environment();
+
+/// Where the configuration comes from.
+struct config_sources {
+  /// A JSON config file, used when neither --config nor HEARTH_CONFIG names one.
+  std::optional<std::filesystem::path> config_file;
+  /// The environment; an empty function is an empty environment.
+  env_lookup env;
+  /// Command-line flags after `hearth serve`: `--name VALUE` or
+  /// `--name=VALUE`, each setting at most once (a repeat is an error).
+  std::vector<std::string> flags;
+};
+
+/// Reads, merges and validates the configuration (see the top of this file).
+/// Errors: code "invalid" for an unknown key or flag, a value of the wrong
+/// kind or out of range, malformed JSON; "not-found" for a missing config,
+/// TLS or examples file. The message names the setting and its source,
+/// `location` holds the source ("file x.json", "env HEARTH_HTTP_PORT",
+/// "flag --http-port"), and no message repeats a value.
+hearth::result<server_config> load_server_config(const config_sources& sources);
+
+/// The text of `hearth serve --help`: every flag with its environment
+/// variable, file key and default.
+std::string config_help();
+
+}  // namespace hearth::server

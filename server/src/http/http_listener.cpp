@@ -1,0 +1,319 @@
+// The HTTP listener on Boost.Beast (http_listener.hpp says what it does).
+// Structure follows Beast's advanced server example: one session object per
+// connection, all of its handlers on one strand; requests go to a thread
+// pool for the handler and come back to the strand to be written.
+
+#include <hearth/server/http_listener.hpp>
+
+#include <boost/asio/dispatch.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/asio/thread_pool.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+
+#include <atomic>
+#include <mutex>
+#include <optional>
+#include <random>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+namespace hearth::server {
+
+namespace beast = boost::beast;
+namespace http = beast::http;
+namespace net = boost::asio;
+using tcp = net::ip::tcp;
+
+namespace {
+
+class session;
+
+/// An OperationOutcome for what the listener answers itself (a request it
+/// could not read, the connection limit): constant texts only.
+std::string outcome_json(const char* code, const char* diagnostics) {
+  return std::string(R"({"resourceType":"OperationOutcome","issue":[{"severity":"error","code":")") + code +
+         R"(","diagnostics":")" + diagnostics + R"("}]})";
+}
+
+/// X-Request-Id as received when it is a plain token (letters, digits,
+/// ".-_", 1..64): it goes into logs and the response, so nothing else is
+/// taken from the client. Otherwise 16 random hex digits.
+std::string request_id_for(std::string_view received) {
+  bool ok = !received.empty() && received.size() <= 64;
+  for (const char c : received) {
+    const bool plain = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
+                       c == '-' || c == '_';
+    if (!plain) ok = false;
+  }
+  if (ok) return std::string(received);
+  thread_local std::mt19937_64 rng{std::random_device{}()};
+  static constexpr char hex[] = "0123456789abcdef";
+  std::string id(16, '0');
+  std::uint64_t v = rng();
+  for (char& c : id) {
+    c = hex[v & 0xF];
+    v >>= 4;
+  }
+  return id;
+}
+
+}  // namespace
+
+struct http_listener::impl {
+  impl(const listener_options& o, request_handler h)
+      : opts(o), handler(std::move(h)), workers(std::max<std::size_t>(o.worker_threads, 1)) {}
+
+  listener_options opts;
+  request_handler handler;
+  net::io_context ioc;
+  tcp::acceptor acceptor{ioc};
+  net::thread_pool workers;
+  std::vector<std::thread> io_threads;
+  std::uint16_t port = 0;
+
+  std::atomic<std::uint64_t> connections{0};
+  std::atomic<std::uint64_t> in_flight{0};
+  std::atomic<bool> stopping{false};
+  std::once_flag stopped;
+
+  std::mutex sessions_mu;
+  std::unordered_map<session*, std::weak_ptr<session>> sessions;  // guarded by sessions_mu
+
+  void accept();
+  void close_sessions(bool idle_only);
+};
+
+namespace {
+
+class session : public std::enable_shared_from_this<session> {
+ public:
+  session(tcp::socket&& socket, http_listener::impl& owner, bool over_limit)
+      : stream_(std::move(socket)), owner_(owner), over_limit_(over_limit) {}
+
+  ~session() {
+    --owner_.connections;
+    std::lock_guard lock(owner_.sessions_mu);
+    owner_.sessions.erase(this);
+  }
+
+  void start() {
+    {
+      std::lock_guard lock(owner_.sessions_mu);
+      owner_.sessions.emplace(this, weak_from_this());
+    }
+    net::dispatch(stream_.get_executor(), [self = shared_from_this()] {
+      if (self->over_limit_) {
+        self->answer_and_close(http::status::service_unavailable, "transient",
+                               "too many connections: try again later");
+      } else {
+        self->read();
+      }
+    });
+  }
+
+  /// On the strand: closes the connection unless a request is in flight
+  /// (idle_only) or in any case.
+  void close(bool idle_only) {
+    net::dispatch(stream_.get_executor(), [self = shared_from_this(), idle_only] {
+      if (idle_only && self->busy_) return;
+      beast::error_code ec;
+      self->stream_.socket().shutdown(tcp::socket::shutdown_both, ec);
+      self->stream_.close();
+    });
+  }
+
+ private:
+  void read() {
+    if (owner_.stopping) return shut();
+    parser_.emplace();
+    parser_->header_limit(static_cast<std::uint32_t>(owner_.opts.max_header_bytes));
+    parser_->body_limit(owner_.opts.max_body_bytes);
+    stream_.expires_after(first_ ? owner_.opts.read_timeout : owner_.opts.keep_alive_timeout);
+    first_ = false;
+    http::async_read(stream_, buffer_, *parser_,
+                     [self = shared_from_this()](beast::error_code ec, std::size_t) { self->on_read(ec); });
+  }
+
+  void on_read(beast::error_code ec) {
+    if (ec == http::error::end_of_stream || ec == beast::error::timeout || ec == net::error::operation_aborted ||
+        ec == net::error::connection_reset || ec == net::error::bad_descriptor) {
+      return shut();
+    }
+    if (ec == http::error::body_limit) {
+      return answer_and_close(http::status::payload_too_large, "too-long", "the request body is too large");
+    }
+    if (ec == http::error::header_limit) {
+      return answer_and_close(http::status::request_header_fields_too_large, "too-long",
+                              "the request headers are too large");
+    }
+    if (ec) return answer_and_close(http::status::bad_request, "structure", "the HTTP request could not be read");
+
+    http::request<http::string_body> req = parser_->release();
+    keep_alive_ = req.keep_alive() && owner_.opts.keep_alive_timeout.count() > 0;
+    http_request in;
+    in.method = std::string(req.method_string());
+    in.target = std::string(req.target());
+    in.headers.reserve(static_cast<std::size_t>(std::distance(req.begin(), req.end())));
+    for (const auto& f : req) in.headers.push_back(http_header{std::string(f.name_string()), std::string(f.value())});
+    in.body = std::move(req.body());
+    beast::error_code addr_ec;
+    const auto peer = stream_.socket().remote_endpoint(addr_ec);
+    if (!addr_ec) in.remote_address = peer.address().to_string();
+    in.request_id = request_id_for(in.header("X-Request-Id").value_or(std::string_view()));
+
+    busy_ = true;
+    ++owner_.in_flight;
+    // The handler may block on the database: a worker thread, not the strand.
+    net::post(owner_.workers, [self = shared_from_this(), in = std::move(in)]() mutable {
+      http_response out;
+      try {
+        out = self->owner_.handler(in);
+      } catch (...) {
+        out = http_response{};
+        out.status = 500;
+        out.set_header("Content-Type", "application/fhir+json; charset=utf-8");
+        out.body = outcome_json("exception", "internal error");
+      }
+      if (!out.header("X-Request-Id")) out.set_header("X-Request-Id", in.request_id);
+      net::post(self->stream_.get_executor(),
+                [self, out = std::move(out)]() mutable { self->write(std::move(out)); });
+    });
+  }
+
+  void write(http_response&& out) {
+    res_ = {};
+    res_.version(11);
+    res_.result(static_cast<unsigned>(out.status));
+    for (http_header& h : out.headers) res_.insert(h.name, std::move(h.value));
+    res_.body() = std::move(out.body);
+    // After stop(): answer what is in flight, then close.
+    res_.keep_alive(keep_alive_ && !owner_.stopping);
+    res_.prepare_payload();
+    stream_.expires_after(owner_.opts.write_timeout);
+    http::async_write(stream_, res_, [self = shared_from_this()](beast::error_code ec, std::size_t) {
+      self->busy_ = false;
+      --self->owner_.in_flight;
+      if (ec || !self->res_.keep_alive()) return self->shut();
+      self->read();
+    });
+  }
+
+  /// Answers a request the listener refuses itself, then closes.
+  void answer_and_close(http::status status, const char* code, const char* diagnostics) {
+    res_ = {};
+    res_.version(11);
+    res_.result(status);
+    res_.set(http::field::content_type, "application/fhir+json; charset=utf-8");
+    res_.body() = outcome_json(code, diagnostics);
+    res_.keep_alive(false);
+    res_.prepare_payload();
+    stream_.expires_after(owner_.opts.write_timeout);
+    http::async_write(stream_, res_,
+                      [self = shared_from_this()](beast::error_code, std::size_t) { self->shut(); });
+  }
+
+  void shut() {
+    beast::error_code ec;
+    stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
+    stream_.close();
+  }
+
+  beast::tcp_stream stream_;
+  beast::flat_buffer buffer_;
+  std::optional<http::request_parser<http::string_body>> parser_;
+  http::response<http::string_body> res_;
+  http_listener::impl& owner_;
+  const bool over_limit_;
+  bool keep_alive_ = false;
+  bool first_ = true;  ///< no request read yet on this connection
+  bool busy_ = false;  ///< a request of this connection is with a worker (strand only)
+};
+
+}  // namespace
+
+void http_listener::impl::accept() {
+  acceptor.async_accept(net::make_strand(ioc), [this](beast::error_code ec, tcp::socket socket) {
+    if (ec) {
+      if (!acceptor.is_open()) return;  // closed by stop()
+    } else {
+      const bool over = ++connections > opts.max_connections;
+      std::make_shared<session>(std::move(socket), *this, over)->start();
+    }
+    accept();
+  });
+}
+
+void http_listener::impl::close_sessions(bool idle_only) {
+  std::vector<std::shared_ptr<session>> live;
+  {
+    std::lock_guard lock(sessions_mu);
+    for (auto& [raw, weak] : sessions) {
+      if (auto s = weak.lock()) live.push_back(std::move(s));
+    }
+  }
+  for (auto& s : live) s->close(idle_only);
+}
+
+hearth::result<std::unique_ptr<http_listener>> http_listener::start(const listener_options& opts,
+                                                                    request_handler handler) {
+  auto i = std::make_unique<impl>(opts, std::move(handler));
+  beast::error_code ec;
+  const auto address = net::ip::make_address(opts.host, ec);
+  if (ec) {
+    return hearth::unexpected(hearth::error{"invalid", "http host '" + opts.host + "' is not an IP address", {},
+                                            hearth::error::npos});
+  }
+  const tcp::endpoint endpoint(address, opts.port);
+  i->acceptor.open(endpoint.protocol(), ec);
+  if (!ec) i->acceptor.set_option(net::socket_base::reuse_address(true), ec);
+  if (!ec) i->acceptor.bind(endpoint, ec);
+  if (!ec) i->acceptor.listen(net::socket_base::max_listen_connections, ec);
+  if (ec) {
+    return hearth::unexpected(hearth::error{"exception",
+                                            "cannot listen on " + opts.host + ":" + std::to_string(opts.port) + ": " +
+                                                ec.message(),
+                                            {}, hearth::error::npos});
+  }
+  i->port = i->acceptor.local_endpoint().port();
+  i->accept();
+  for (std::size_t n = 0; n < std::max<std::size_t>(opts.io_threads, 1); ++n) {
+    i->io_threads.emplace_back([raw = i.get()] { raw->ioc.run(); });
+  }
+  return std::unique_ptr<http_listener>(new http_listener(std::move(i)));
+}
+
+http_listener::http_listener(std::unique_ptr<impl> i) : impl_(std::move(i)) {}
+
+http_listener::~http_listener() { stop(); }
+
+std::uint16_t http_listener::port() const noexcept { return impl_->port; }
+
+listener_stats http_listener::stats() const noexcept {
+  return listener_stats{impl_->connections.load(), impl_->in_flight.load()};
+}
+
+void http_listener::stop(std::chrono::milliseconds grace) {
+  impl& m = *impl_;
+  std::call_once(m.stopped, [&m, grace] {
+    m.stopping = true;
+    net::post(m.ioc, [&m] {
+      beast::error_code ec;
+      m.acceptor.close(ec);
+    });
+    m.close_sessions(true);  // idle connections now; busy ones close after their answer
+    const auto deadline = std::chrono::steady_clock::now() + grace;
+    while (m.in_flight.load() > 0 && std::chrono::steady_clock::now() < deadline) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+    m.close_sessions(false);
+    m.workers.join();
+    m.ioc.stop();
+    for (std::thread& t : m.io_threads) t.join();
+  });
+}
+
+}  // namespace hearth::server

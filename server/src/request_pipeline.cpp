@@ -1,0 +1,223 @@
+#include <hearth/server/request_pipeline.hpp>
+
+#include <algorithm>
+#include <exception>
+
+#include <hearth/fhir/json_reader.hpp>
+#include <hearth/fhir/xml_writer.hpp>
+
+namespace hearth::server {
+namespace {
+
+constexpr std::string_view fhir_json = "application/fhir+json; charset=utf-8";
+
+/// Splits "/a/b/c" into its segments (no decoding: classification only looks
+/// at literal segments and type names, which need none).
+std::vector<std::string_view> segments(std::string_view path) {
+  std::vector<std::string_view> out;
+  while (!path.empty()) {
+    if (path.front() == '/') {
+      path.remove_prefix(1);
+      continue;
+    }
+    const auto slash = path.find('/');
+    out.push_back(path.substr(0, slash));
+    if (slash == std::string_view::npos) break;
+    path.remove_prefix(slash);
+  }
+  return out;
+}
+
+/// The query's value of `name` (first), undecoded; empty when absent.
+std::string_view query_value(std::string_view query, std::string_view name) {
+  while (!query.empty()) {
+    const auto amp = query.find('&');
+    const std::string_view item = query.substr(0, amp);
+    const auto eq = item.find('=');
+    if (item.substr(0, eq) == name) return eq == std::string_view::npos ? std::string_view() : item.substr(eq + 1);
+    if (amp == std::string_view::npos) break;
+    query.remove_prefix(amp + 1);
+  }
+  return {};
+}
+
+bool wants_xml(const http_request& req, std::string_view query) {
+  const std::string_view format = query_value(query, "_format");
+  if (!format.empty()) return format.find("xml") != std::string_view::npos;
+  const std::string_view accept = req.header("Accept").value_or(std::string_view());
+  return accept.find("xml") != std::string_view::npos && accept.find("json") == std::string_view::npos;
+}
+
+http_response text_response(int status, std::string content_type, std::string body) {
+  http_response r;
+  r.status = status;
+  r.set_header("Content-Type", std::move(content_type));
+  r.body = std::move(body);
+  return r;
+}
+
+http_response outcome(int status, const char* code, const char* diagnostics) {
+  return text_response(status, std::string(fhir_json),
+                       std::string(R"({"resourceType":"OperationOutcome","issue":[{"severity":"error","code":")") +
+                           code + R"(","diagnostics":")" + diagnostics + R"("}]})");
+}
+
+}  // namespace
+
+request_kind classify_request(std::string_view method, std::string_view path, const fhir::definitions& defs) {
+  const auto seg = segments(path);
+  request_kind k;
+  const bool get = method == "GET" || method == "HEAD";
+  if (seg.empty()) {
+    k.interaction = method == "POST" ? "batch-transaction" : "unknown";
+    return k;
+  }
+  if (seg[0] == "metadata") {
+    k.interaction = "capabilities";
+    return k;
+  }
+  if (seg[0] == "_history") {
+    k.interaction = "history-system";
+    return k;
+  }
+  if (seg[0] == "healthz" || seg[0] == "readyz" || seg[0] == "metrics") {
+    k.interaction = std::string(seg[0]);
+    return k;
+  }
+  if (seg[0].starts_with('$')) {
+    k.interaction = "operation";
+    return k;
+  }
+  if (!defs.is_resource_type(seg[0])) {
+    k.interaction = "unknown";
+    return k;
+  }
+  k.resource_type = std::string(seg[0]);
+  const std::size_t n = seg.size();
+  if (n == 1) {
+    k.interaction = get ? "search-type" : method == "POST" ? "create" : method == "PUT" ? "conditional-update"
+                    : method == "DELETE"                   ? "conditional-delete"
+                    : method == "PATCH"                    ? "conditional-patch"
+                                                           : "unknown";
+  } else if (seg[1] == "_search") {
+    k.interaction = "search-type";
+  } else if (seg[1] == "_history") {
+    k.interaction = "history-type";
+  } else if (seg[1].starts_with('$') || (n >= 3 && seg[2].starts_with('$'))) {
+    k.interaction = "operation";
+  } else if (n == 2) {
+    k.interaction = get ? "read" : method == "PUT" ? "update" : method == "DELETE" ? "delete"
+                    : method == "PATCH"                       ? "patch"
+                                                              : "unknown";
+  } else if (seg[2] == "_history") {
+    k.interaction = n == 3 ? "history-instance" : "vread";
+  } else {
+    k.interaction = "search-compartment";
+  }
+  return k;
+}
+
+request_pipeline::request_pipeline(const fhir_api& api, const fhir::definitions& defs, const access_policy& policy,
+                                   pipeline_options opts)
+    : api_(api), defs_(defs), policy_(policy), opts_(std::move(opts)) {}
+
+http_response request_pipeline::handle(http_request& req) const {
+  const auto started = std::chrono::steady_clock::now();
+  const std::string_view target = req.target;
+  const auto q = target.find('?');
+  const std::string_view path = target.substr(0, q);
+  const request_kind kind = classify_request(req.method, path, defs_);
+  http_response res;
+  try {
+    res = dispatch(req, kind);
+  } catch (const std::exception&) {
+    // fhir_api never throws; this is the last line (a bad_alloc, a bug).
+    res = outcome(500, "exception", "internal error");
+  }
+  finish(req, res);
+  if (opts_.observe) {
+    request_record rec;
+    rec.request_id = req.request_id;
+    rec.method = req.method;
+    rec.interaction = kind.interaction;
+    rec.resource_type = kind.resource_type;
+    rec.status = res.status;
+    rec.duration = std::chrono::steady_clock::now() - started;
+    rec.response_bytes = res.body.size();
+    opts_.observe(rec);
+  }
+  return res;
+}
+
+http_response request_pipeline::dispatch(http_request& req, const request_kind& kind) const {
+  const std::string_view target = req.target;
+  const auto q = target.find('?');
+  const std::string_view query = q == std::string_view::npos ? std::string_view() : target.substr(q + 1);
+  const bool get = req.method == "GET";
+
+  // 1. No patient data, no authorisation.
+  if (kind.interaction == "healthz") return text_response(200, "text/plain; charset=utf-8", "ok\n");
+  if (kind.interaction == "readyz") {
+    const bool ready = !opts_.ready || opts_.ready();
+    return text_response(ready ? 200 : 503, "text/plain; charset=utf-8", ready ? "ready\n" : "not ready\n");
+  }
+  if (kind.interaction == "metrics") {
+    if (!opts_.metrics_text) return outcome(404, "not-found", "no metrics here");
+    return text_response(200, "text/plain; version=0.0.4; charset=utf-8", opts_.metrics_text());
+  }
+  if (kind.interaction == "capabilities") {
+    if (!get) return outcome(405, "not-supported", "metadata answers GET only");
+    if (!wants_xml(req, query)) return text_response(200, std::string(fhir_json), opts_.capability_json);
+    auto json = fhir::parse_json(opts_.capability_json);
+    if (!json) return outcome(500, "exception", "internal error");
+    auto xml = fhir::write_fhir_xml(*json, defs_);
+    if (!xml) return outcome(500, "exception", "internal error");
+    return text_response(200, "application/fhir+xml; charset=utf-8", std::move(*xml));
+  }
+
+  // 2. CORS preflight: the allow-list decides; no FHIR work.
+  const auto origin = req.header("Origin");
+  if (req.method == "OPTIONS" && origin && req.header("Access-Control-Request-Method")) {
+    const bool allowed = origin_allowed(*origin);
+    http_response r;
+    r.status = allowed ? 204 : 403;
+    if (allowed) {
+      r.set_header("Access-Control-Allow-Methods", "GET, POST, PUT, PATCH, DELETE, OPTIONS");
+      r.set_header("Access-Control-Allow-Headers",
+                   "Authorization, Content-Type, Accept, If-Match, If-None-Match, If-None-Exist, "
+                   "If-Modified-Since, Prefer, X-Request-Id");
+      r.set_header("Access-Control-Max-Age", "600");
+    }
+    return r;
+  }
+
+  // 3. Authorisation before anything is read.
+  if (auto denied = policy_.check(req)) return std::move(*denied);
+
+  // 4. FHIR.
+  return api_.handle(req);
+}
+
+bool request_pipeline::origin_allowed(std::string_view origin) const {
+  return std::any_of(opts_.cors_allowed_origins.begin(), opts_.cors_allowed_origins.end(),
+                     [origin](const std::string& o) { return o == "*" || o == origin; });
+}
+
+void request_pipeline::finish(const http_request& req, http_response& res) const {
+  res.set_header("X-Request-Id", req.request_id);
+  res.set_header("X-Content-Type-Options", "nosniff");
+  res.set_header("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'");
+  res.set_header("Referrer-Policy", "no-referrer");
+  // FHIR answers may hold PHI: no cache keeps them (SECURITY.md).
+  res.set_header("Cache-Control", "no-store");
+  if (opts_.tls) res.set_header("Strict-Transport-Security", "max-age=31536000");
+  if (const auto origin = req.header("Origin")) {
+    if (origin_allowed(*origin)) {
+      res.set_header("Access-Control-Allow-Origin", std::string(*origin));
+      res.set_header("Access-Control-Expose-Headers", "ETag, Location, Last-Modified, Content-Location, X-Request-Id");
+      res.set_header("Vary", "Origin");
+    }
+  }
+}
+
+}  // namespace hearth::server

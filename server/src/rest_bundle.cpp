@@ -1,0 +1,112 @@
+#include "rest_bundle.hpp"
+
+#include <hearth/fhir/json_reader.hpp>
+#include <hearth/fhir/json_writer.hpp>
+
+namespace hearth::server::rest {
+
+namespace {
+
+/// Bundle members before `entry`, in R4 element order (bundle.html):
+/// resourceType, type, total, link.
+fhir::json_value head_of(const bundle& b) {
+  fhir::json_value head = fhir::json_value::object();
+  head.set("resourceType", "Bundle");
+  head.set("type", b.type);
+  if (b.total) head.set("total", fhir::json_value::number(std::to_string(*b.total)));
+  if (!b.links.empty()) {
+    fhir::json_value links = fhir::json_value::array();
+    for (const auto& [relation, url] : b.links) {
+      fhir::json_value l = fhir::json_value::object();
+      l.set("relation", relation);
+      l.set("url", url);
+      links.push_back(std::move(l));
+    }
+    head.set("link", std::move(links));
+  }
+  return head;
+}
+
+/// Appends `"key":value` for each member of `obj`, each preceded by a comma
+/// unless it is the first member written (`first`).
+void write_members(std::string& out, const fhir::json_value& obj, bool& first) {
+  for (const fhir::json_member& m : obj.members()) {
+    if (!first) out.push_back(',');
+    first = false;
+    fhir::write_json_string(out, m.key);
+    out.push_back(':');
+    fhir::write_json(out, m.value);
+  }
+}
+
+std::string write_compact_json(const bundle& b) {
+  std::string out;
+  out.push_back('{');
+  bool first = true;
+  write_members(out, head_of(b), first);
+  if (!b.entries.empty()) {
+    out += ",\"entry\":[";
+    bool first_entry = true;
+    for (const bundle_entry& e : b.entries) {
+      if (!first_entry) out.push_back(',');
+      first_entry = false;
+      out.push_back('{');
+      bool first_member = true;
+      if (!e.full_url.empty()) {
+        out += "\"fullUrl\":";
+        fhir::write_json_string(out, e.full_url);
+        first_member = false;
+      }
+      const bool has_stored = e.stored != nullptr && !e.stored->deleted && !e.stored->json.empty();
+      if (has_stored || (e.stored == nullptr && !e.built.is_null())) {
+        if (!first_member) out.push_back(',');
+        first_member = false;
+        out += "\"resource\":";
+        if (has_stored) {
+          out += e.stored->json;
+        } else {
+          fhir::write_json(out, e.built);
+        }
+      }
+      write_members(out, e.tail, first_member);
+      out.push_back('}');
+    }
+    out.push_back(']');
+  }
+  out.push_back('}');
+  return out;
+}
+
+hearth::result<fhir::json_value> tree_of(const bundle& b) {
+  fhir::json_value root = head_of(b);
+  if (b.entries.empty()) return root;
+  fhir::json_value entries = fhir::json_value::array();
+  for (const bundle_entry& e : b.entries) {
+    fhir::json_value entry = fhir::json_value::object();
+    if (!e.full_url.empty()) entry.set("fullUrl", e.full_url);
+    if (e.stored != nullptr) {
+      if (!e.stored->deleted && !e.stored->json.empty()) {
+        auto r = fhir::parse_json(e.stored->json);
+        if (!r) return hearth::unexpected(std::move(r).error());
+        entry.set("resource", std::move(*r));
+      }
+    } else if (!e.built.is_null()) {
+      entry.set("resource", e.built);
+    }
+    for (const fhir::json_member& m : e.tail.members()) entry.set(m.key, m.value);
+    entries.push_back(std::move(entry));
+  }
+  root.set("entry", std::move(entries));
+  return root;
+}
+
+}  // namespace
+
+hearth::result<std::string> write_bundle(const bundle& b, const response_format& fmt, const fhir::definitions& defs) {
+  if (fmt.format == wire_format::json && !fmt.pretty) return write_compact_json(b);
+  auto tree = tree_of(b);
+  if (!tree) return hearth::unexpected(std::move(tree).error());
+  return write_resource(*tree, fmt, defs);
+}
+
+}  // namespace hearth::server::rest

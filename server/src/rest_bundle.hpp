@@ -1,0 +1,52 @@
+#pragma once
+// The Bundles the FHIR REST API answers with: searchset (R4 search.html,
+// bundle.html#searchset) and history (R4 http.html#history). Private to
+// fhir_api. Pure; thread-safe.
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include <hearth/core/result.hpp>
+#include <hearth/fhir/definitions.hpp>
+#include <hearth/fhir/json_value.hpp>
+#include <hearth/store/resource_version.hpp>
+
+#include "rest_format.hpp"
+
+namespace hearth::server::rest {
+
+/// One Bundle.entry. The resource is either a stored version (its JSON text
+/// spliced in as is for compact JSON) or a tree built here (the
+/// OperationOutcome of a searchset); neither for a deleted version.
+struct bundle_entry {
+  /// Bundle.entry.fullUrl; empty: none (an outcome entry).
+  std::string full_url;
+  /// The stored version, or nullptr. Not owned: it must outlive write_bundle.
+  const store::resource_version* stored = nullptr;
+  /// A resource built in memory, used when `stored` is null; null: none.
+  fhir::json_value built;
+  /// The members after `resource` (search, request, response), in order:
+  /// an object, possibly empty.
+  fhir::json_value tail = fhir::json_value::object();
+};
+
+/// A Bundle to write.
+struct bundle {
+  std::string type;  ///< "searchset", "history"
+  std::optional<std::int64_t> total;
+  /// Bundle.link: relation, url.
+  std::vector<std::pair<std::string, std::string>> links;
+  std::vector<bundle_entry> entries;
+};
+
+/// Writes `b` in `fmt`. Compact JSON is streamed with the stored resources
+/// copied in without being parsed again (DESIGN.md "returned without
+/// re-serialising where possible"); XML and pretty JSON go through a tree.
+/// Errors: a stored body that does not parse, or XML that cannot be written
+/// (the caller answers 500: stored resources were checked when written).
+hearth::result<std::string> write_bundle(const bundle& b, const response_format& fmt, const fhir::definitions& defs);
+
+}  // namespace hearth::server::rest

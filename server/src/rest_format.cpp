@@ -1,0 +1,152 @@
+#include "rest_format.hpp"
+
+#include <charconv>
+#include <chrono>
+#include <cstdio>
+
+#include <hearth/core/text.hpp>
+#include <hearth/fhir/json_reader.hpp>
+#include <hearth/fhir/json_writer.hpp>
+#include <hearth/fhir/xml_reader.hpp>
+#include <hearth/fhir/xml_writer.hpp>
+
+namespace hearth::server::rest {
+
+namespace {
+
+/// The media type of a header value or list item: parameters (";
+/// charset=...") and surrounding spaces removed.
+std::string_view media_type(std::string_view v) {
+  return text::trim(v.substr(0, v.find(';')));
+}
+
+/// The format a MIME type names; nullopt for one not served. Types only,
+/// never wildcards.
+std::optional<wire_format> format_of_mime(std::string_view m) {
+  // R4 http.html#mime-type: the official types; application/json and
+  // application/xml are accepted as well; the DSTU2 forms are still sent by
+  // older clients.
+  for (const std::string_view j : {"application/fhir+json", "application/json", "application/json+fhir", "text/json"}) {
+    if (text::iequals(m, j)) return wire_format::json;
+  }
+  for (const std::string_view x : {"application/fhir+xml", "application/xml", "application/xml+fhir", "text/xml"}) {
+    if (text::iequals(m, x)) return wire_format::xml;
+  }
+  return std::nullopt;
+}
+
+/// A '+' that arrived as a space (form encoding, or a client that did not
+/// escape it in the URL: R4 http.html#parameters warns of exactly this).
+std::string plus_restored(std::string_view v) {
+  std::string s(text::trim(v));
+  for (char& c : s) {
+    if (c == ' ') c = '+';
+  }
+  return s;
+}
+
+/// True when the parameters of one Accept item hold q=0 ("not acceptable").
+bool q_zero(std::string_view item) {
+  std::size_t semi = item.find(';');
+  while (semi != std::string_view::npos) {
+    item.remove_prefix(semi + 1);
+    semi = item.find(';');
+    const std::string_view p = text::trim(item.substr(0, semi));
+    if (p.size() >= 2 && (p[0] == 'q' || p[0] == 'Q') && p[1] == '=') {
+      const std::string_view q = text::trim(p.substr(2));
+      return !q.empty() && q.find_first_not_of("0.") == std::string_view::npos;
+    }
+  }
+  return false;
+}
+
+}  // namespace
+
+std::string content_type(wire_format f) {
+  return f == wire_format::xml ? "application/fhir+xml; charset=utf-8" : "application/fhir+json; charset=utf-8";
+}
+
+std::optional<wire_format> format_of_format_param(std::string_view value) {
+  const std::string v = plus_restored(value);
+  if (text::iequals(v, "json")) return wire_format::json;
+  if (text::iequals(v, "xml")) return wire_format::xml;
+  return format_of_mime(media_type(v));
+}
+
+std::optional<wire_format> format_of_accept(std::optional<std::string_view> accept) {
+  if (!accept || text::trim(*accept).empty()) return wire_format::json;
+  std::string_view rest = *accept;
+  while (true) {
+    const std::size_t comma = rest.find(',');
+    const std::string_view item = rest.substr(0, comma);
+    const std::string_view m = media_type(item);
+    if (!m.empty() && !q_zero(item)) {
+      if (m == "*/*" || text::iequals(m, "application/*")) return wire_format::json;
+      if (auto f = format_of_mime(m)) return f;
+    }
+    if (comma == std::string_view::npos) return std::nullopt;
+    rest.remove_prefix(comma + 1);
+  }
+}
+
+std::optional<wire_format> format_of_content_type(std::optional<std::string_view> content_type) {
+  if (!content_type) return std::nullopt;
+  return format_of_mime(media_type(*content_type));
+}
+
+bool is_form_content_type(std::optional<std::string_view> content_type) {
+  return content_type && text::iequals(media_type(*content_type), "application/x-www-form-urlencoded");
+}
+
+hearth::result<fhir::json_value> read_body(std::string_view body, wire_format f, const fhir::definitions& defs) {
+  if (f == wire_format::xml) return fhir::parse_fhir_xml(body, defs);
+  return fhir::parse_json(body);
+}
+
+hearth::result<std::string> write_resource(const fhir::json_value& resource, const response_format& fmt,
+                                           const fhir::definitions& defs) {
+  if (fmt.format == wire_format::xml) {
+    fhir::xml_write_options o;
+    o.pretty = fmt.pretty;
+    return fhir::write_fhir_xml(resource, defs, o);
+  }
+  return fhir::to_json(resource, fhir::json_write_options{.pretty = fmt.pretty});
+}
+
+hearth::result<std::string> write_stored(const std::string& json, const response_format& fmt,
+                                         const fhir::definitions& defs) {
+  if (fmt.format == wire_format::json && !fmt.pretty) return json;
+  auto tree = fhir::parse_json(json);
+  if (!tree) return hearth::unexpected(std::move(tree).error());
+  return write_resource(*tree, fmt, defs);
+}
+
+std::string http_date(store::instant t) {
+  using namespace std::chrono;
+  static constexpr const char* days[] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
+  static constexpr const char* months[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
+                                           "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
+  const sys_days day = floor<std::chrono::days>(t);
+  const year_month_day ymd(day);
+  const hh_mm_ss<seconds> tod(floor<seconds>(t - day));
+  char buf[40];
+  std::snprintf(buf, sizeof buf, "%s, %02u %s %04d %02d:%02d:%02d GMT", days[weekday(day).c_encoding()],
+                static_cast<unsigned>(ymd.day()), months[static_cast<unsigned>(ymd.month()) - 1],
+                static_cast<int>(ymd.year()), static_cast<int>(tod.hours().count()),
+                static_cast<int>(tod.minutes().count()), static_cast<int>(tod.seconds().count()));
+  return buf;
+}
+
+std::string etag(std::int64_t version_id) { return "W/\"" + std::to_string(version_id) + "\""; }
+
+std::optional<std::int64_t> parse_etag(std::string_view value) {
+  std::string_view v = text::trim(value);
+  if (v.starts_with("W/") || v.starts_with("w/")) v.remove_prefix(2);
+  if (v.size() >= 2 && v.front() == '"' && v.back() == '"') v = v.substr(1, v.size() - 2);
+  std::int64_t n = 0;
+  const auto r = std::from_chars(v.data(), v.data() + v.size(), n);
+  if (v.empty() || r.ec != std::errc() || r.ptr != v.data() + v.size() || n < 1) return std::nullopt;
+  return n;
+}
+
+}  // namespace hearth::server::rest

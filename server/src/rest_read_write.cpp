@@ -1,0 +1,249 @@
+// read, vread, create (conditional too), update, delete: R4 http.html.
+
+#include <charconv>
+
+#include <hearth/fhir/operation_outcome.hpp>
+#include <hearth/fhir/resource_check.hpp>
+#include <hearth/store/error_codes.hpp>
+
+#include "rest_interactions.hpp"
+#include "rest_outcome.hpp"
+
+namespace hearth::server::rest {
+
+namespace {
+
+/// ETag and Last-Modified of a version (R4 http.html#read: "the server
+/// SHOULD return an ETag header with the versionId ... and a Last-Modified
+/// header").
+void set_version_headers(http_response& res, const store::resource_version& v) {
+  res.set_header("ETag", etag(v.version_id));
+  res.set_header("Last-Modified", http_date(v.last_updated));
+}
+
+/// `base/Type/id/_history/vid`: the Location of a create (R4 http.html#create).
+std::string location_of(const context& c, const store::resource_version& v) {
+  return c.opts.base_url + "/" + v.type + "/" + v.id + "/_history/" + std::to_string(v.version_id);
+}
+
+/// A version with its body in the negotiated format.
+http_response resource_response(const context& c, int status, const store::resource_version& v) {
+  auto body = write_stored(v.json, c.fmt, c.defs);
+  if (!body) return internal_error(c.req.request_id, c.fmt, c.defs);  // stored bodies were checked when written
+  http_response res;
+  res.status = status;
+  res.body = std::move(*body);
+  res.set_header("Content-Type", content_type(c.fmt.format));
+  set_version_headers(res, v);
+  return res;
+}
+
+/// The answer to a create or update as Prefer: return asks (R4
+/// http.html#ops): the resource, nothing, or an OperationOutcome.
+http_response write_response(const context& c, int status, const store::resource_version& v,
+                             std::string_view what) {
+  http_response res;
+  switch (c.return_pref) {
+    case return_preference::representation:
+      res = resource_response(c, status, v);
+      if (res.status >= 500) return res;
+      break;
+    case return_preference::minimal:
+      res.status = status;
+      set_version_headers(res, v);
+      break;
+    case return_preference::outcome: {
+      const fhir::issue i{fhir::issue_severity::information, "informational", std::string(what), {}};
+      res = outcome_response(status, std::span<const fhir::issue>(&i, 1), c.fmt, c.defs);
+      set_version_headers(res, v);
+      break;
+    }
+  }
+  if (status == 201) res.set_header("Location", location_of(c, v));
+  return res;
+}
+
+/// The If-Match version; `bad` set when the header is there but malformed.
+std::optional<std::int64_t> if_match_of(const context& c, bool& bad) {
+  bad = false;
+  const auto h = c.req.header("If-Match");
+  if (!h) return std::nullopt;
+  auto v = parse_etag(*h);
+  bad = !v;
+  return v;
+}
+
+/// The body of a create or update, read, typed and checked: the resource, or
+/// the error response to send. R4 http.html#create: "400 Bad Request -
+/// resource could not be parsed or failed basic FHIR validation rules".
+struct body_or_error {
+  std::optional<fhir::json_value> resource;
+  http_response error;
+};
+
+body_or_error read_resource_body(const context& c, const std::string& type) {
+  body_or_error out;
+  const auto f = format_of_content_type(c.req.header("Content-Type"));
+  if (!f) {
+    // R4 http.html#mime-type; RFC 9110 15.5.16.
+    out.error = error_response(415, "not-supported",
+                               "the body must be application/fhir+json or application/fhir+xml", c.fmt, c.defs);
+    return out;
+  }
+  auto parsed = read_body(c.req.body, *f, c.defs);
+  if (!parsed) {
+    out.error = error_response(400, parsed.error(), c.fmt, c.defs);
+    return out;
+  }
+  const fhir::json_value* rt = parsed->is_object() ? parsed->find("resourceType") : nullptr;
+  if (rt == nullptr || !rt->is_string()) {
+    out.error = error_response(400, "structure", "the body is not a FHIR resource (no resourceType)", c.fmt, c.defs);
+    return out;
+  }
+  if (rt->str() != type) {
+    out.error = error_response(400, "invalid", "the resource type of the body does not match the URL", c.fmt, c.defs);
+    return out;
+  }
+  const fhir::issue_list issues = fhir::check_resource(*parsed, c.defs);
+  if (fhir::has_errors(issues)) {
+    out.error = outcome_response(400, issues, c.fmt, c.defs);
+    return out;
+  }
+  out.resource = std::move(*parsed);
+  return out;
+}
+
+/// A write the store refused. The body passed the structural checks above,
+/// so "invalid" or "not-supported" now is the server's own rule: 422 (R4
+/// http.html#update "violated ... server business rules").
+http_response write_failure(const context& c, const hearth::error& e, bool if_match) {
+  if (e.code == store::error_codes::invalid || e.code == store::error_codes::not_supported) {
+    return error_response(422, e, c.fmt, c.defs);
+  }
+  return store_failure(c, e, if_match);
+}
+
+/// R4 http.html#ccreate: If-None-Exist holds a search; nullopt means "no
+/// match, go on and create", anything else is the answer.
+std::optional<http_response> conditional_create(const context& c, const std::string& type, std::string_view query) {
+  if (const std::size_t q = query.find('?'); q != std::string_view::npos) query.remove_prefix(q + 1);
+  param_list params;
+  if (auto r = parse_params(query, false, params); !r) return error_response(400, r.error(), c.fmt, c.defs);
+  if (params.empty()) {
+    return error_response(400, "invalid", "If-None-Exist holds no search parameters", c.fmt, c.defs);
+  }
+  // Strict: a criterion left out would widen the search and make an existing
+  // resource look like a match (or hide a duplicate).
+  auto req = store::parse_search(c.defs, type, params, store::search_handling::strict);
+  if (!req) return store_failure(c, req.error());
+  req->count = 2;  // enough to tell none, one and many apart
+  req->includes.clear();
+  req->revincludes.clear();
+  auto page = c.store.search(*req);
+  if (!page) return store_failure(c, page.error());
+  if (page->matches.empty()) return std::nullopt;
+  if (page->matches.size() > 1) {
+    return error_response(412, "duplicate", "If-None-Exist matches more than one resource", c.fmt, c.defs);
+  }
+  // One match: "the server ignores the post and returns 200 OK".
+  return write_response(c, 200, page->matches.front(), "the resource exists already; nothing was created");
+}
+
+}  // namespace
+
+http_response store_failure(const context& c, const hearth::error& e, bool if_match) {
+  int status = status_of_store_error(e.code);
+  if (status == 500) return internal_error(c.req.request_id, c.fmt, c.defs);
+  if (status == 409 && if_match) status = 412;  // R4 http.html#concurrency
+  return error_response(status, e, c.fmt, c.defs);
+}
+
+http_response read(const context& c, const std::string& type, const std::string& id) {
+  auto v = c.store.read(type, id);
+  if (!v) return store_failure(c, v.error());
+  // Conditional read (R4 http.html#cread): the client has this version.
+  if (const auto inm = c.req.header("If-None-Match")) {
+    if (parse_etag(*inm) == v->version_id) {
+      http_response res;
+      res.status = 304;
+      set_version_headers(res, *v);
+      return res;
+    }
+  }
+  return resource_response(c, 200, *v);
+}
+
+http_response vread(const context& c, const std::string& type, const std::string& id, const std::string& vid) {
+  std::int64_t n = 0;
+  const auto r = std::from_chars(vid.data(), vid.data() + vid.size(), n);
+  if (r.ec != std::errc() || r.ptr != vid.data() + vid.size() || n < 1) {
+    return error_response(404, "not-found", "no such version of this resource", c.fmt, c.defs);
+  }
+  auto v = c.store.vread(type, id, n);
+  if (!v) return store_failure(c, v.error());
+  if (v->deleted) {
+    // R4 http.html#vread: a deleted version answers 410 Gone.
+    http_response res = error_response(410, "deleted", "this version is a deletion", c.fmt, c.defs);
+    set_version_headers(res, *v);
+    return res;
+  }
+  return resource_response(c, 200, *v);
+}
+
+http_response create(const context& c, const std::string& type) {
+  auto body = read_resource_body(c, type);
+  if (!body.resource) return std::move(body.error);
+  if (const auto ine = c.req.header("If-None-Exist")) {
+    if (auto answer = conditional_create(c, type, *ine)) return std::move(*answer);
+  }
+  auto w = c.store.create(type, std::move(*body.resource));
+  if (!w) return write_failure(c, w.error(), false);
+  return write_response(c, 201, w->version, "created");
+}
+
+http_response update(const context& c, const std::string& type, const std::string& id) {
+  bool bad_if_match = false;
+  const auto expected = if_match_of(c, bad_if_match);
+  if (bad_if_match) {
+    return error_response(400, "invalid", "If-Match must be a version ETag such as W/\"1\"", c.fmt, c.defs);
+  }
+  auto body = read_resource_body(c, type);
+  if (!body.resource) return std::move(body.error);
+  // R4 http.html#update: "If no id element is provided, or the id disagrees
+  // with the id in the URL, the server SHALL respond with an HTTP 400".
+  const fhir::json_value* body_id = body.resource->find("id");
+  if (body_id == nullptr || !body_id->is_string() || body_id->str() != id) {
+    return error_response(400, "invalid", "the id in the body must equal the id in the URL", c.fmt, c.defs);
+  }
+  store::update_options o;
+  o.expected_version = expected;
+  auto w = c.store.update(type, id, std::move(*body.resource), o);
+  if (!w) return write_failure(c, w.error(), expected.has_value());
+  return write_response(c, w->created ? 201 : 200, w->version, w->created ? "created" : "updated");
+}
+
+http_response remove(const context& c, const std::string& type, const std::string& id) {
+  bool bad_if_match = false;
+  const auto expected = if_match_of(c, bad_if_match);
+  if (bad_if_match) {
+    return error_response(400, "invalid", "If-Match must be a version ETag such as W/\"1\"", c.fmt, c.defs);
+  }
+  store::delete_options o;
+  o.expected_version = expected;
+  auto w = c.store.remove(type, id, o);
+  if (!w) return store_failure(c, w.error(), expected.has_value());
+  // R4 http.html#delete: 200 with an OperationOutcome, or 204; deleting a
+  // resource that is not there (or deleted already) is not an error.
+  http_response res;
+  if (c.return_pref == return_preference::outcome) {
+    const fhir::issue i{fhir::issue_severity::information, "informational",
+                        w->changed ? "deleted" : "nothing to delete", {}};
+    res = outcome_response(200, std::span<const fhir::issue>(&i, 1), c.fmt, c.defs);
+  } else {
+    res.status = 204;
+  }
+  if (w->version.version_id > 0) res.set_header("ETag", etag(w->version.version_id));
+  return res;
+}
+
+}  // namespace hearth::server::rest

@@ -1,0 +1,229 @@
+// search (type and Patient compartment) and history (instance, type,
+// system): R4 http.html#search, #history, search.html, bundle.html.
+
+#include <algorithm>
+#include <charconv>
+
+#include <hearth/fhir/operation_outcome.hpp>
+#include <hearth/store/date_range.hpp>
+#include <hearth/store/history.hpp>
+
+#include "rest_bundle.hpp"
+#include "rest_interactions.hpp"
+#include "rest_outcome.hpp"
+
+namespace hearth::server::rest {
+
+namespace {
+
+/// `base/Type/id`: Bundle.entry.fullUrl (R4 bundle.html#bundle-unique).
+std::string full_url(const context& c, const store::resource_version& v) {
+  return c.opts.base_url + "/" + v.type + "/" + v.id;
+}
+
+/// A Bundle link to `path` with `params`.
+std::string link_url(const context& c, const std::string& path, const param_list& params) {
+  std::string url = c.opts.base_url + path;
+  if (!params.empty()) url += "?" + join_params(params);
+  return url;
+}
+
+/// The self and next links: the parameters as given (less those ignored
+/// under lenient handling, which did not shape the result), next with the
+/// store's cursor in place of any earlier one (search.html#paging).
+void add_links(const context& c, bundle& b, const std::string& path, const param_list& used,
+               const std::string& next_cursor) {
+  b.links.emplace_back("self", link_url(c, path, used));
+  if (next_cursor.empty()) return;
+  param_list next;
+  for (const auto& p : used) {
+    if (p.first != "_cursor") next.push_back(p);
+  }
+  next.emplace_back("_cursor", next_cursor);
+  b.links.emplace_back("next", link_url(c, path, next));
+}
+
+http_response bundle_response(const context& c, const bundle& b) {
+  auto body = write_bundle(b, c.fmt, c.defs);
+  if (!body) return internal_error(c.req.request_id, c.fmt, c.defs);
+  http_response res;
+  res.status = 200;
+  res.body = std::move(*body);
+  res.set_header("Content-Type", content_type(c.fmt.format));
+  return res;
+}
+
+fhir::json_value search_mode(std::string_view mode) {
+  fhir::json_value tail = fhir::json_value::object();
+  fhir::json_value s = fhir::json_value::object();
+  s.set("mode", mode);
+  tail.set("search", std::move(s));
+  return tail;
+}
+
+/// The OperationOutcome entry of a searchset listing what lenient handling
+/// left out (search.html#errors: "the server SHOULD return ... an
+/// OperationOutcome ... with search.mode = outcome").
+bundle_entry outcome_entry(const std::vector<store::ignored_parameter>& ignored) {
+  fhir::issue_list issues;
+  for (const store::ignored_parameter& p : ignored) {
+    issues.push_back(fhir::issue{fhir::issue_severity::warning, "not-supported",
+                                 "parameter '" + p.name + "' ignored: " + p.reason, {}});
+  }
+  bundle_entry e;
+  e.built = fhir::to_operation_outcome(issues);
+  e.tail = search_mode("outcome");
+  return e;
+}
+
+/// The parameters of POST [type]/_search: the URL's, then the form body's
+/// (R4 http.html#search: "the parameters ... may be in the URL, the body,
+/// or both"). nullopt and `error` set when the body is unacceptable.
+std::optional<param_list> form_params(const context& c, http_response& error) {
+  param_list all = c.params;
+  if (c.req.body.empty()) return all;
+  if (!is_form_content_type(c.req.header("Content-Type"))) {
+    error = error_response(415, "not-supported", "POST _search takes an application/x-www-form-urlencoded body",
+                           c.fmt, c.defs);
+    return std::nullopt;
+  }
+  if (auto r = parse_params(c.req.body, true, all); !r) {
+    error = error_response(400, r.error(), c.fmt, c.defs);
+    return std::nullopt;
+  }
+  return all;
+}
+
+/// An instant parameter of history (_since, _at) as the range it denotes.
+std::optional<store::date_range> history_date(std::string_view value) {
+  return store::parse_date_range(value);
+}
+
+store::instant instant_of(std::int64_t ms) { return store::instant(std::chrono::milliseconds(ms)); }
+
+/// Reads the history parameters (R4 http.html#history: _count, _since, _at;
+/// _cursor from a next link) into `q`; `used` collects them for the links.
+/// Returns an error response, or nullopt when all went well.
+std::optional<http_response> read_history_params(const context& c, store::history_query& q, param_list& used) {
+  for (const auto& [name, value] : c.params) {
+    if (name == "_format" || name == "_pretty") {
+      used.emplace_back(name, value);
+      continue;
+    }
+    if (name == "_count") {
+      std::size_t n = 0;
+      const auto r = std::from_chars(value.data(), value.data() + value.size(), n);
+      if (r.ec == std::errc::result_out_of_range) n = store::history_query::max_count;
+      else if (value.empty() || r.ec != std::errc() || r.ptr != value.data() + value.size() || n == 0) {
+        return error_response(400, "invalid", "_count must be a positive whole number", c.fmt, c.defs);
+      }
+      // Like search's _count: above the maximum, fewer are returned.
+      q.count = std::min(n, store::history_query::max_count);
+    } else if (name == "_since") {
+      const auto d = history_date(value);
+      if (!d) return error_response(400, "invalid", "_since must be an instant", c.fmt, c.defs);
+      q.since = instant_of(d->low);
+    } else if (name == "_at") {
+      const auto d = history_date(value);
+      if (!d) return error_response(400, "invalid", "_at must be a date or dateTime", c.fmt, c.defs);
+      q.at_low = instant_of(d->low);
+      q.at_high = instant_of(d->high) + std::chrono::milliseconds(1);  // the range is inclusive, _at's half-open
+    } else if (name == "_cursor") {
+      q.cursor = value;
+    } else if (c.handling == store::search_handling::strict) {
+      return error_response(400, "not-supported", "parameter '" + name + "' is not supported by history", c.fmt,
+                            c.defs);
+    } else {
+      continue;  // lenient: left out, and out of the links
+    }
+    used.emplace_back(name, value);
+  }
+  return std::nullopt;
+}
+
+fhir::json_value history_tail(const store::resource_version& v) {
+  fhir::json_value request = fhir::json_value::object();
+  fhir::json_value response = fhir::json_value::object();
+  switch (v.made_by) {
+    // A create by PUT (update-as-create) is recorded as a create; it is
+    // listed as the POST that usually makes one.
+    case store::change::create:
+      request.set("method", "POST");
+      request.set("url", v.type);
+      response.set("status", "201 Created");
+      break;
+    case store::change::update:
+      request.set("method", "PUT");
+      request.set("url", v.type + "/" + v.id);
+      response.set("status", "200 OK");
+      break;
+    case store::change::remove:
+      request.set("method", "DELETE");
+      request.set("url", v.type + "/" + v.id);
+      response.set("status", "204 No Content");
+      break;
+  }
+  response.set("etag", etag(v.version_id));
+  response.set("lastModified", store::format_instant(v.last_updated));
+  fhir::json_value tail = fhir::json_value::object();
+  tail.set("request", std::move(request));
+  tail.set("response", std::move(response));
+  return tail;
+}
+
+}  // namespace
+
+http_response search(const context& c, const std::string& type, bool form,
+                     const std::optional<store::search_compartment>& compartment) {
+  http_response error;
+  std::optional<param_list> params = form ? form_params(c, error) : std::optional<param_list>(c.params);
+  if (!params) return error;
+  auto req = store::parse_search(c.defs, type, *params, c.handling, compartment);
+  if (!req) return store_failure(c, req.error());
+  auto page = c.store.search(*req);
+  if (!page) return store_failure(c, page.error());
+
+  bundle b;
+  b.type = "searchset";
+  b.total = page->total;
+  param_list used;
+  for (const auto& p : *params) {
+    const bool ignored = std::any_of(req->ignored.begin(), req->ignored.end(),
+                                     [&](const store::ignored_parameter& i) { return i.name == p.first; });
+    if (!ignored) used.push_back(p);
+  }
+  const std::string path = compartment ? "/" + compartment->type + "/" + compartment->id + "/" + type : "/" + type;
+  add_links(c, b, path, used, page->next_cursor);
+  for (const store::resource_version& v : page->matches) {
+    b.entries.push_back(bundle_entry{full_url(c, v), &v, {}, search_mode("match")});
+  }
+  for (const store::resource_version& v : page->included) {
+    b.entries.push_back(bundle_entry{full_url(c, v), &v, {}, search_mode("include")});
+  }
+  if (!req->ignored.empty()) b.entries.push_back(outcome_entry(req->ignored));
+  return bundle_response(c, b);
+}
+
+http_response history(const context& c, const std::string& type, const std::string& id) {
+  store::history_query q;
+  q.type = type;
+  q.id = id;
+  param_list used;
+  if (auto bad = read_history_params(c, q, used)) return std::move(*bad);
+  auto page = c.store.history(q);
+  if (!page) return store_failure(c, page.error());
+
+  bundle b;
+  b.type = "history";
+  std::string path = type.empty() ? std::string() : "/" + type;
+  if (!id.empty()) path += "/" + id;
+  path += "/_history";
+  add_links(c, b, path, used, page->next_cursor);
+  for (const store::resource_version& v : page->entries) {
+    // Deleted versions are listed without a resource (R4 http.html#history).
+    b.entries.push_back(bundle_entry{full_url(c, v), &v, {}, history_tail(v)});
+  }
+  return bundle_response(c, b);
+}
+
+}  // namespace hearth::server::rest
