@@ -6,6 +6,7 @@
 #include <hearth/server/http_listener.hpp>
 
 #include <boost/asio/dispatch.hpp>
+#include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/strand.hpp>
@@ -70,6 +71,11 @@ struct http_listener::impl {
   listener_options opts;
   request_handler handler;
   net::io_context ioc;
+  /// Keeps ioc.run() going while nothing is pending on it: once stop() has
+  /// closed the acceptor, a request with a worker has no operation on the
+  /// io_context, and without this the io thread would return before the
+  /// worker hands the answer back, leaving it unwritten.
+  net::executor_work_guard<net::io_context::executor_type> keep_running{ioc.get_executor()};
   tcp::acceptor acceptor{ioc};
   net::thread_pool workers;
   std::vector<std::thread> io_threads;
@@ -311,6 +317,7 @@ void http_listener::stop(std::chrono::milliseconds grace) {
     }
     m.close_sessions(false);
     m.workers.join();
+    m.keep_running.reset();
     m.ioc.stop();
     for (std::thread& t : m.io_threads) t.join();
   });
