@@ -147,8 +147,6 @@ int serve_main(const std::vector<std::string>& args) {
 
   srv::api_options api_opts;
   api_opts.base_url = cfg.base_url(port);
-  const srv::fhir_api api(rs, *defs, api_opts);
-
   srv::capability_options cap;
   cap.base_url = api_opts.base_url;
   cap.software_version = HEARTH_VERSION;
@@ -157,8 +155,10 @@ int serve_main(const std::vector<std::string>& args) {
       "Requests are not authorised yet: SMART on FHIR scopes arrive with their issue. Do not expose this server "
       "beyond a trusted network.";
 
+  api_opts.capability_json = fhir::to_json(srv::capability_statement(*defs, cap));
+  const srv::fhir_api api(rs, *defs, api_opts);
+
   srv::pipeline_options po;
-  po.capability_json = fhir::to_json(srv::capability_statement(*defs, cap));
   po.cors_allowed_origins = cfg.cors_allowed_origins;
   po.tls = cfg.tls_enabled();
   po.metrics_text = [&metrics, &listener] {

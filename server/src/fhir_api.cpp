@@ -101,6 +101,17 @@ http_response not_found(const context& c, std::string what) {
 
 bool is_operation(std::string_view segment) { return segment.starts_with('$'); }
 
+/// R4 http.html#capabilities: GET [base]/metadata.
+http_response capabilities(const context& c) {
+  if (c.opts.capability_json.empty()) return not_found(c, "no CapabilityStatement configured");
+  auto body = rest::write_stored(c.opts.capability_json, c.fmt, c.defs);
+  if (!body) return rest::error_response(500, body.error(), c.fmt, c.defs);
+  http_response res;
+  res.body = std::move(*body);
+  res.set_header("Content-Type", rest::content_type(c.fmt.format));
+  return res;
+}
+
 /// [type]/[id]/... with a valid id: routes the instance level.
 http_response route_instance(const context& c, const std::vector<std::string>& s) {
   const std::string& m = c.req.method;
@@ -138,6 +149,7 @@ http_response route(const context& c, const std::vector<std::string>& s) {
     return rest::error_response(400, "not-supported", "search across all types is not supported", c.fmt, c.defs);
   }
   if (is_operation(s[0])) return not_implemented(c, "operations are");
+  if (s[0] == "metadata" && s.size() == 1) return m == "GET" ? capabilities(c) : not_allowed(c, {"GET"});
   if (s[0] == "_history" && s.size() == 1) return m == "GET" ? rest::history(c, "", "") : not_allowed(c, {"GET"});
   const std::string& type = s[0];
   if (!c.defs.is_resource_type(type)) return not_found(c, "unknown resource type");

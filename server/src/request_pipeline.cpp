@@ -3,13 +3,12 @@
 #include <algorithm>
 #include <exception>
 
-#include <hearth/fhir/json_reader.hpp>
-#include <hearth/fhir/xml_writer.hpp>
+#include <hearth/server/metrics.hpp>
+
+#include "rest_outcome.hpp"
 
 namespace hearth::server {
 namespace {
-
-constexpr std::string_view fhir_json = "application/fhir+json; charset=utf-8";
 
 /// Splits "/a/b/c" into its segments (no decoding: classification only looks
 /// at literal segments and type names, which need none).
@@ -28,26 +27,6 @@ std::vector<std::string_view> segments(std::string_view path) {
   return out;
 }
 
-/// The query's value of `name` (first), undecoded; empty when absent.
-std::string_view query_value(std::string_view query, std::string_view name) {
-  while (!query.empty()) {
-    const auto amp = query.find('&');
-    const std::string_view item = query.substr(0, amp);
-    const auto eq = item.find('=');
-    if (item.substr(0, eq) == name) return eq == std::string_view::npos ? std::string_view() : item.substr(eq + 1);
-    if (amp == std::string_view::npos) break;
-    query.remove_prefix(amp + 1);
-  }
-  return {};
-}
-
-bool wants_xml(const http_request& req, std::string_view query) {
-  const std::string_view format = query_value(query, "_format");
-  if (!format.empty()) return format.find("xml") != std::string_view::npos;
-  const std::string_view accept = req.header("Accept").value_or(std::string_view());
-  return accept.find("xml") != std::string_view::npos && accept.find("json") == std::string_view::npos;
-}
-
 http_response text_response(int status, std::string content_type, std::string body) {
   http_response r;
   r.status = status;
@@ -56,10 +35,9 @@ http_response text_response(int status, std::string content_type, std::string bo
   return r;
 }
 
-http_response outcome(int status, const char* code, const char* diagnostics) {
-  return text_response(status, std::string(fhir_json),
-                       std::string(R"({"resourceType":"OperationOutcome","issue":[{"severity":"error","code":")") +
-                           code + R"(","diagnostics":")" + diagnostics + R"("}]})");
+/// An OperationOutcome in JSON, as fhir_api writes its own.
+http_response outcome(int status, const char* code, const char* diagnostics, const fhir::definitions& defs) {
+  return rest::error_response(status, code, diagnostics, rest::response_format{}, defs);
 }
 
 }  // namespace
@@ -132,7 +110,7 @@ http_response request_pipeline::handle(http_request& req) const {
     res = dispatch(req, kind);
   } catch (const std::exception&) {
     // fhir_api never throws; this is the last line (a bad_alloc, a bug).
-    res = outcome(500, "exception", "internal error");
+    res = outcome(500, "exception", "internal error", defs_);
   }
   finish(req, res);
   if (opts_.observe) {
@@ -150,11 +128,6 @@ http_response request_pipeline::handle(http_request& req) const {
 }
 
 http_response request_pipeline::dispatch(http_request& req, const request_kind& kind) const {
-  const std::string_view target = req.target;
-  const auto q = target.find('?');
-  const std::string_view query = q == std::string_view::npos ? std::string_view() : target.substr(q + 1);
-  const bool get = req.method == "GET";
-
   // 1. No patient data, no authorisation.
   if (kind.interaction == "healthz") return text_response(200, "text/plain; charset=utf-8", "ok\n");
   if (kind.interaction == "readyz") {
@@ -162,18 +135,10 @@ http_response request_pipeline::dispatch(http_request& req, const request_kind& 
     return text_response(ready ? 200 : 503, "text/plain; charset=utf-8", ready ? "ready\n" : "not ready\n");
   }
   if (kind.interaction == "metrics") {
-    if (!opts_.metrics_text) return outcome(404, "not-found", "no metrics here");
-    return text_response(200, "text/plain; version=0.0.4; charset=utf-8", opts_.metrics_text());
+    if (!opts_.metrics_text) return outcome(404, "not-found", "no metrics here", defs_);
+    return text_response(200, std::string(prometheus_content_type), opts_.metrics_text());
   }
-  if (kind.interaction == "capabilities") {
-    if (!get) return outcome(405, "not-supported", "metadata answers GET only");
-    if (!wants_xml(req, query)) return text_response(200, std::string(fhir_json), opts_.capability_json);
-    auto json = fhir::parse_json(opts_.capability_json);
-    if (!json) return outcome(500, "exception", "internal error");
-    auto xml = fhir::write_fhir_xml(*json, defs_);
-    if (!xml) return outcome(500, "exception", "internal error");
-    return text_response(200, "application/fhir+xml; charset=utf-8", std::move(*xml));
-  }
+  if (kind.interaction == "capabilities") return api_.handle(req);
 
   // 2. CORS preflight: the allow-list decides; no FHIR work.
   const auto origin = req.header("Origin");

@@ -25,6 +25,10 @@ struct api_options {
   /// Search handling when the request has no Prefer: handling=... (R4
   /// search.html#errors leaves the default to the server).
   store::search_handling default_handling = store::search_handling::lenient;
+  /// GET /metadata (R4 http.html#capabilities): the CapabilityStatement
+  /// (capability.hpp) as JSON text, built once at start-up; served in the
+  /// negotiated format like any resource. Empty: /metadata is 404.
+  std::string capability_json;
 };
 
 /// Thread-safety: handle() may be called from many threads at once (the

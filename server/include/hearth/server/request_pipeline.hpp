@@ -56,9 +56,6 @@ struct request_record {
 };
 
 struct pipeline_options {
-  /// GET /metadata: the CapabilityStatement (capability.hpp), built once at
-  /// start-up, as JSON text.
-  std::string capability_json;
   /// Exact origins ("https://app.example.org"), or "*" for any.
   std::vector<std::string> cors_allowed_origins;
   bool tls = false;                                ///< adds Strict-Transport-Security
