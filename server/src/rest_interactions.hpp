@@ -7,6 +7,7 @@
 // no state of their own. Lifetime: a context refers to the request, the
 // store, the definitions and the options, all of which outlive the call.
 
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -54,6 +55,51 @@ http_response search(const context& c, const std::string& type, bool form,
                      const std::optional<store::search_compartment>& compartment);
 // R4 http.html#history: instance (type and id), type (id empty), system (both empty).
 http_response history(const context& c, const std::string& type, const std::string& id);
+
+// Shared by the interactions (rest_read_write.cpp defines them).
+
+/// ETag and Last-Modified of a version (R4 http.html#read).
+void set_version_headers(http_response& res, const store::resource_version& v);
+/// `base/Type/id/_history/vid`: the Location of a create (R4 http.html#create).
+std::string location_of(const context& c, const store::resource_version& v);
+/// A version with its body in the negotiated format, ETag and Last-Modified.
+http_response resource_response(const context& c, int status, const store::resource_version& v);
+/// The answer to a create, update or patch as Prefer: return asks (R4
+/// http.html#ops): the resource, nothing, or an OperationOutcome saying
+/// `what`; Location when `status` is 201.
+http_response write_response(const context& c, int status, const store::resource_version& v,
+                             std::string_view what);
+/// The If-Match version; `bad` set when the header is there but malformed.
+std::optional<std::int64_t> if_match_of(const context& c, bool& bad);
+
+/// The body of a create or update, read (by Content-Type), typed against
+/// `type` and checked (fhir::check_resource): the resource, or the error
+/// response to send (415, 400).
+struct body_or_error {
+  std::optional<fhir::json_value> resource;
+  http_response error;
+};
+body_or_error read_resource_body(const context& c, const std::string& type);
+
+/// A write the store refused: "invalid"/"not-supported" are 422 (the body
+/// passed the structural checks, so it is a business rule), the rest as
+/// store_failure.
+http_response write_failure(const context& c, const hearth::error& e, bool if_match);
+
+/// What a conditional interaction's search found (R4 http.html#cond-update,
+/// #ccreate, #cdelete): how many matches (0, 1, or 2 meaning "more than
+/// one"), and the match when there is exactly one.
+struct conditional_match {
+  std::size_t count = 0;
+  std::optional<store::resource_version> match;
+};
+/// Runs the search of a conditional interaction: `query` is the part after
+/// '?' of a URL or an If-None-Exist value (a leading "Type?" is skipped),
+/// parsed strictly (a criterion Hearth does not know is an error: ignoring it
+/// would widen the match); _format and _pretty are not criteria. Errors:
+/// "invalid" (nothing to search by, a bad parameter), the store's.
+hearth::result<conditional_match> resolve_conditional(const context& c, const std::string& type,
+                                                      std::string_view query);
 
 /// The answer to a store (or parse_search) error: its status by
 /// status_of_store_error, 412 for a conflict when the request carried

@@ -11,8 +11,6 @@
 
 namespace hearth::server::rest {
 
-namespace {
-
 /// ETag and Last-Modified of a version (R4 http.html#read: "the server
 /// SHOULD return an ETag header with the versionId ... and a Last-Modified
 /// header").
@@ -73,14 +71,6 @@ std::optional<std::int64_t> if_match_of(const context& c, bool& bad) {
   return v;
 }
 
-/// The body of a create or update, read, typed and checked: the resource, or
-/// the error response to send. R4 http.html#create: "400 Bad Request -
-/// resource could not be parsed or failed basic FHIR validation rules".
-struct body_or_error {
-  std::optional<fhir::json_value> resource;
-  http_response error;
-};
-
 body_or_error read_resource_body(const context& c, const std::string& type) {
   body_or_error out;
   const auto f = format_of_content_type(c.req.header("Content-Type"));
@@ -123,30 +113,41 @@ http_response write_failure(const context& c, const hearth::error& e, bool if_ma
   return store_failure(c, e, if_match);
 }
 
-/// R4 http.html#ccreate: If-None-Exist holds a search; nullopt means "no
-/// match, go on and create", anything else is the answer.
-std::optional<http_response> conditional_create(const context& c, const std::string& type, std::string_view query) {
+hearth::result<conditional_match> resolve_conditional(const context& c, const std::string& type,
+                                                      std::string_view query) {
   if (const std::size_t q = query.find('?'); q != std::string_view::npos) query.remove_prefix(q + 1);
   param_list params;
-  if (auto r = parse_params(query, false, params); !r) return error_response(400, r.error(), c.fmt, c.defs);
-  if (params.empty()) {
-    return error_response(400, "invalid", "If-None-Exist holds no search parameters", c.fmt, c.defs);
-  }
+  if (auto r = parse_params(query, false, params); !r) return hearth::unexpected(std::move(r).error());
+  std::erase_if(params, [](const auto& p) { return p.first == "_format" || p.first == "_pretty"; });
+  if (params.empty()) return hearth::unexpected(hearth::error{"invalid", "the condition holds no search parameters", ""});
   // Strict: a criterion left out would widen the search and make an existing
   // resource look like a match (or hide a duplicate).
   auto req = store::parse_search(c.defs, type, params, store::search_handling::strict);
-  if (!req) return store_failure(c, req.error());
+  if (!req) return hearth::unexpected(std::move(req).error());
   req->count = 2;  // enough to tell none, one and many apart
   req->includes.clear();
   req->revincludes.clear();
   auto page = c.store.search(*req);
-  if (!page) return store_failure(c, page.error());
-  if (page->matches.empty()) return std::nullopt;
-  if (page->matches.size() > 1) {
+  if (!page) return hearth::unexpected(std::move(page).error());
+  conditional_match m;
+  m.count = page->matches.size();
+  if (m.count == 1) m.match = std::move(page->matches.front());
+  return m;
+}
+
+namespace {
+
+/// R4 http.html#ccreate: If-None-Exist holds a search; nullopt means "no
+/// match, go on and create", anything else is the answer.
+std::optional<http_response> conditional_create(const context& c, const std::string& type, std::string_view query) {
+  auto m = resolve_conditional(c, type, query);
+  if (!m) return store_failure(c, m.error());
+  if (m->count == 0) return std::nullopt;
+  if (m->count > 1) {
     return error_response(412, "duplicate", "If-None-Exist matches more than one resource", c.fmt, c.defs);
   }
   // One match: "the server ignores the post and returns 200 OK".
-  return write_response(c, 200, page->matches.front(), "the resource exists already; nothing was created");
+  return write_response(c, 200, *m->match, "the resource exists already; nothing was created");
 }
 
 }  // namespace
