@@ -9,6 +9,8 @@
 
 #include "detail/fhirpath_eval_impl.hpp"
 
+#include <hearth/core/base64.hpp>
+
 #include <algorithm>
 #include <cctype>
 #include <chrono>
@@ -691,7 +693,7 @@ collection evaluator::call(const node& n, const collection& focus, const collect
     std::optional<std::string> r;
     if (*enc == "hex") r = fn == "encode" ? hex_encode(*s) : hex_decode(*s);
     else if (*enc == "base64" || *enc == "urlbase64")
-      r = fn == "encode" ? base64_encode(*s, *enc == "urlbase64") : base64_decode(*s, *enc == "urlbase64");
+      r = fn == "encode" ? base64::encode(*s, *enc == "urlbase64") : base64::decode(*s, *enc == "urlbase64");
     else return fail("not-supported", "encoding '" + *enc + "' is not supported", n.offset);
     if (!r) return {};
     return single(make_str(*r));

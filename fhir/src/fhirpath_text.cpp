@@ -1,7 +1,7 @@
 // String helpers of the FHIRPath functions (fhirpath_functions.cpp): text
 // as UTF-8 characters (length(), substring(), toChars()), and from FHIRPath
-// 3.0 (STU) escape()/unescape() (html, json) and encode()/decode() (hex,
-// base64, urlbase64). Pure functions.
+// 3.0 (STU) escape()/unescape() (html, json) and encode()/decode() (hex; base64
+// is core/base64.hpp). Pure functions.
 
 #include "detail/fhirpath_eval_impl.hpp"
 
@@ -125,57 +125,6 @@ std::optional<std::string> hex_decode(const std::string& s) {
       v = v * 16 + d;
     }
     r += static_cast<char>(v);
-  }
-  return r;
-}
-
-namespace {
-
-const char* b64_alphabet(bool url) {
-  return url ? "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
-             : "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-}
-
-}  // namespace
-
-std::string base64_encode(const std::string& s, bool url) {
-  const char* a = b64_alphabet(url);
-  std::string r;
-  std::size_t i = 0;
-  for (; i + 2 < s.size(); i += 3) {
-    unsigned v = (static_cast<unsigned char>(s[i]) << 16) | (static_cast<unsigned char>(s[i + 1]) << 8) |
-                 static_cast<unsigned char>(s[i + 2]);
-    r += a[v >> 18];
-    r += a[(v >> 12) & 63];
-    r += a[(v >> 6) & 63];
-    r += a[v & 63];
-  }
-  if (i < s.size()) {
-    unsigned v = static_cast<unsigned char>(s[i]) << 16;
-    if (i + 1 < s.size()) v |= static_cast<unsigned char>(s[i + 1]) << 8;
-    r += a[v >> 18];
-    r += a[(v >> 12) & 63];
-    r += i + 1 < s.size() ? a[(v >> 6) & 63] : '=';
-    r += '=';
-  }
-  return r;
-}
-
-std::optional<std::string> base64_decode(const std::string& s, bool url) {
-  std::string_view a = b64_alphabet(url);
-  std::string r;
-  unsigned acc = 0;
-  int bits = 0;
-  for (char c : s) {
-    if (c == '=') break;
-    auto p = a.find(c);
-    if (p == std::string_view::npos) return std::nullopt;
-    acc = (acc << 6) | static_cast<unsigned>(p);
-    bits += 6;
-    if (bits >= 8) {
-      bits -= 8;
-      r += static_cast<char>((acc >> bits) & 0xff);
-    }
   }
   return r;
 }

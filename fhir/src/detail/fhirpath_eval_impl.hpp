@@ -169,8 +169,6 @@ std::string unescape(const std::string& s, bool html);
 // FHIRPath 3.0 (STU) encode()/decode(); nullopt when the text does not decode.
 std::string hex_encode(const std::string& s);
 std::optional<std::string> hex_decode(const std::string& s);
-std::string base64_encode(const std::string& s, bool url);
-std::optional<std::string> base64_decode(const std::string& s, bool url);
 
 // ---------------------------------------------------------------- evaluator
 
