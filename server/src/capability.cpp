@@ -79,6 +79,23 @@ std::string_view to_string(conditional_delete_support c) noexcept {
   return "not-supported";
 }
 
+namespace {
+
+/// rest.operation (type empty) or rest.resource.operation of `type`.
+json_value operations_of(const capability_options& opts, std::string_view type) {
+  json_value ops = json_value::array();
+  for (const capability_options::operation& o : opts.operations) {
+    if (o.type != type) continue;
+    json_value op = json_value::object();
+    op.set("name", json_value(o.name));
+    op.set("definition", json_value(o.definition));
+    ops.push_back(std::move(op));
+  }
+  return ops;
+}
+
+}  // namespace
+
 fhir::json_value capability_statement(const fhir::definitions& defs, const capability_options& opts) {
   const std::span<const std::string_view> types = defs.resource_types();
 
@@ -168,10 +185,14 @@ fhir::json_value capability_statement(const fhir::definitions& defs, const capab
       r.set("searchRevInclude", strings(rev));
     }
     if (!params.items().empty()) r.set("searchParam", std::move(params));
+    json_value ops = operations_of(opts, type);
+    if (!ops.items().empty()) r.set("operation", std::move(ops));
     resources.push_back(std::move(r));
   }
   rest.set("resource", std::move(resources));
   if (!opts.system_interactions.empty()) rest.set("interaction", codes(opts.system_interactions));
+  json_value ops = operations_of(opts, "");
+  if (!ops.items().empty()) rest.set("operation", std::move(ops));
 
   json_value rests = json_value::array();
   rests.push_back(std::move(rest));

@@ -11,8 +11,11 @@
 
 #include "rest_format.hpp"
 #include "rest_interactions.hpp"
+#include "rest_operations.hpp"
 #include "rest_outcome.hpp"
+#include "rest_patch.hpp"
 #include "rest_target.hpp"
+#include "rest_transaction.hpp"
 
 namespace hearth::server {
 
@@ -91,10 +94,6 @@ http_response not_allowed(const context& c, std::initializer_list<std::string_vi
   return res;
 }
 
-http_response not_implemented(const context& c, std::string what) {
-  return rest::error_response(501, "not-supported", std::move(what) + " not supported yet", c.fmt, c.defs);
-}
-
 http_response not_found(const context& c, std::string what) {
   return rest::error_response(404, "not-found", std::move(what), c.fmt, c.defs);
 }
@@ -122,10 +121,10 @@ http_response route_instance(const context& c, const std::vector<std::string>& s
     if (m == "GET") return rest::read(c, type, id);
     if (m == "PUT") return rest::update(c, type, id);
     if (m == "DELETE") return rest::remove(c, type, id);
-    if (m == "PATCH") return not_implemented(c, "PATCH is");
+    if (m == "PATCH") return rest::patch(c, type, id);
     return not_allowed(c, {"GET", "PUT", "DELETE"});
   }
-  if (is_operation(s[2])) return not_implemented(c, "operations are");
+  if (is_operation(s[2]) || (n == 5 && s[2] == "_history" && is_operation(s[4]))) return rest::operation(c, s);
   if (s[2] == "_history") {
     if (n == 3) return m == "GET" ? rest::history(c, type, id) : not_allowed(c, {"GET"});
     if (n == 4) return m == "GET" ? rest::vread(c, type, id, s[3]) : not_allowed(c, {"GET"});
@@ -144,11 +143,11 @@ http_response route_instance(const context& c, const std::vector<std::string>& s
 http_response route(const context& c, const std::vector<std::string>& s) {
   const std::string& m = c.req.method;
   if (s.empty()) {
-    // R4 http.html#transaction: POST [base] with a transaction or batch Bundle.
-    if (m == "POST") return not_implemented(c, "transaction and batch are");
+    // POST [base] (batch and transaction) is answered by fhir_api::impl, which
+    // can dispatch the entries.
     return rest::error_response(400, "not-supported", "search across all types is not supported", c.fmt, c.defs);
   }
-  if (is_operation(s[0])) return not_implemented(c, "operations are");
+  if (is_operation(s[0])) return rest::operation(c, s);
   if (s[0] == "metadata" && s.size() == 1) return m == "GET" ? capabilities(c) : not_allowed(c, {"GET"});
   if (s[0] == "_history" && s.size() == 1) return m == "GET" ? rest::history(c, "", "") : not_allowed(c, {"GET"});
   const std::string& type = s[0];
@@ -156,10 +155,13 @@ http_response route(const context& c, const std::vector<std::string>& s) {
   if (s.size() == 1) {
     if (m == "GET") return rest::search(c, type, false, std::nullopt);
     if (m == "POST") return rest::create(c, type);
-    if (m == "PATCH") return not_implemented(c, "PATCH is");
-    return not_allowed(c, {"GET", "POST"});  // conditional update and delete are not offered
+    if (m == "PATCH") return rest::conditional_patch(c, type);
+    // R4 http.html#cond-update, #cdelete: [type]?[search].
+    if (m == "PUT") return rest::conditional_update(c, type);
+    if (m == "DELETE") return rest::conditional_delete(c, type);
+    return not_allowed(c, {"GET", "POST", "PUT", "DELETE", "PATCH"});
   }
-  if (is_operation(s[1])) return not_implemented(c, "operations are");
+  if (is_operation(s[1])) return rest::operation(c, s);
   if (s[1] == "_search" && s.size() == 2) {
     return m == "POST" ? rest::search(c, type, true, std::nullopt) : not_allowed(c, {"POST"});
   }
@@ -192,6 +194,18 @@ struct fhir_api::impl {
     fmt = *negotiated;
     context c{req, store, defs, opts, target->params, fmt, opts.default_handling, {}};
     read_prefer(req, c);
+    if (target->segments.empty() && req.method == "POST") {
+      // R4 http.html#transaction: a batch's entries are answered as requests
+      // of their own, through this same function.
+      // The authorisation stage of the pipeline sees the Bundle's request
+      // only: SMART (issue 6) must check each entry's as well.
+      return rest::batch_or_transaction(c, [this](const http_request& entry) {
+        http_request r = entry;
+        r.target = base_path + r.target;
+        rest::response_format f;
+        return handle(r, f);
+      });
+    }
     return route(c, target->segments);
   }
 };

@@ -3,6 +3,8 @@
 #include <hearth/fhir/json_reader.hpp>
 #include <hearth/fhir/json_writer.hpp>
 
+#include "rest_outcome.hpp"
+
 namespace hearth::server::rest {
 
 namespace {
@@ -107,6 +109,51 @@ hearth::result<std::string> write_bundle(const bundle& b, const response_format&
   auto tree = tree_of(b);
   if (!tree) return hearth::unexpected(std::move(tree).error());
   return write_resource(*tree, fmt, defs);
+}
+
+std::string entry_full_url(std::string_view base_url, const store::resource_version& v) {
+  return std::string(base_url) + "/" + v.type + "/" + v.id;
+}
+
+fhir::json_value search_tail(std::string_view mode) {
+  fhir::json_value tail = fhir::json_value::object();
+  fhir::json_value s = fhir::json_value::object();
+  s.set("mode", mode);
+  tail.set("search", std::move(s));
+  return tail;
+}
+
+namespace {
+
+std::string link_url(std::string_view base_url, const std::string& path, const param_list& params) {
+  std::string url = std::string(base_url) + path;
+  if (!params.empty()) url += "?" + join_params(params);
+  return url;
+}
+
+}  // namespace
+
+void add_page_links(bundle& b, std::string_view base_url, const std::string& path, const param_list& used,
+                    const std::string& next_cursor) {
+  b.links.emplace_back("self", link_url(base_url, path, used));
+  if (next_cursor.empty()) return;
+  param_list next;
+  for (const auto& p : used) {
+    if (p.first != "_cursor") next.push_back(p);
+  }
+  next.emplace_back("_cursor", next_cursor);
+  b.links.emplace_back("next", link_url(base_url, path, next));
+}
+
+http_response bundle_response(const bundle& b, const response_format& fmt, const fhir::definitions& defs,
+                              std::string_view request_id) {
+  auto body = write_bundle(b, fmt, defs);
+  if (!body) return internal_error(request_id, fmt, defs);
+  http_response res;
+  res.status = 200;
+  res.body = std::move(*body);
+  res.set_header("Content-Type", content_type(fmt.format));
+  return res;
 }
 
 }  // namespace hearth::server::rest

@@ -6,15 +6,18 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
 #include <hearth/core/result.hpp>
 #include <hearth/fhir/definitions.hpp>
 #include <hearth/fhir/json_value.hpp>
+#include <hearth/server/http_message.hpp>
 #include <hearth/store/resource_version.hpp>
 
 #include "rest_format.hpp"
+#include "rest_target.hpp"
 
 namespace hearth::server::rest {
 
@@ -48,5 +51,27 @@ struct bundle {
 /// Errors: a stored body that does not parse, or XML that cannot be written
 /// (the caller answers 500: stored resources were checked when written).
 hearth::result<std::string> write_bundle(const bundle& b, const response_format& fmt, const fhir::definitions& defs);
+
+// Shared by the interactions that answer with a Bundle (search, history,
+// Patient/$everything).
+
+/// `base/Type/id`: Bundle.entry.fullUrl (R4 bundle.html#bundle-unique).
+std::string entry_full_url(std::string_view base_url, const store::resource_version& v);
+
+/// The tail of a searchset entry: {"search":{"mode":mode}} (R4
+/// bundle.html#searchset: match, include, outcome).
+fhir::json_value search_tail(std::string_view mode);
+
+/// Adds the self link and, when `next_cursor` is not empty, the next link
+/// (R4 search.html#paging, http.html#paging): `base_url` + `path` with the
+/// parameters `used`; next has `_cursor=next_cursor` in place of any
+/// earlier _cursor.
+void add_page_links(bundle& b, std::string_view base_url, const std::string& path, const param_list& used,
+                    const std::string& next_cursor);
+
+/// A 200 carrying `b` in `fmt`; the 500 of internal_error (with
+/// `request_id`) when it cannot be written.
+http_response bundle_response(const bundle& b, const response_format& fmt, const fhir::definitions& defs,
+                              std::string_view request_id);
 
 }  // namespace hearth::server::rest

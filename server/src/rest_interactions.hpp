@@ -49,6 +49,10 @@ http_response vread(const context& c, const std::string& type, const std::string
 http_response create(const context& c, const std::string& type);
 http_response update(const context& c, const std::string& type, const std::string& id);
 http_response remove(const context& c, const std::string& type, const std::string& id);
+// R4 http.html#cond-update and #cdelete: PUT and DELETE [type]?[search]
+// (rest_conditional.cpp).
+http_response conditional_update(const context& c, const std::string& type);
+http_response conditional_delete(const context& c, const std::string& type);
 // R4 http.html#search: GET [type]?..., POST [type]/_search (`form` true), and
 // the Patient compartment (`compartment` set).
 http_response search(const context& c, const std::string& type, bool form,
@@ -69,6 +73,10 @@ http_response resource_response(const context& c, int status, const store::resou
 /// `what`; Location when `status` is 201.
 http_response write_response(const context& c, int status, const store::resource_version& v,
                              std::string_view what);
+/// The answer to a delete that succeeded (R4 http.html#delete): 204, or 200
+/// with an OperationOutcome when Prefer: return=OperationOutcome; the ETag of
+/// the tombstone.
+http_response delete_response(const context& c, const store::write_outcome& w);
 /// The If-Match version; `bad` set when the header is there but malformed.
 std::optional<std::int64_t> if_match_of(const context& c, bool& bad);
 

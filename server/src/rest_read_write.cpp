@@ -8,6 +8,7 @@
 
 #include "rest_interactions.hpp"
 #include "rest_outcome.hpp"
+#include "rest_subset.hpp"
 
 namespace hearth::server::rest {
 
@@ -160,6 +161,8 @@ http_response store_failure(const context& c, const hearth::error& e, bool if_ma
 }
 
 http_response read(const context& c, const std::string& type, const std::string& id) {
+  auto subset = subset_of_read(c, type);  // _summary, _elements (R4 search.html#summary)
+  if (!subset) return error_response(400, subset.error(), c.fmt, c.defs);
   auto v = c.store.read(type, id);
   if (!v) return store_failure(c, v.error());
   // Conditional read (R4 http.html#cread): the client has this version.
@@ -171,7 +174,7 @@ http_response read(const context& c, const std::string& type, const std::string&
       return res;
     }
   }
-  return resource_response(c, 200, *v);
+  return subset_response(c, 200, *v, *subset);
 }
 
 http_response vread(const context& c, const std::string& type, const std::string& id, const std::string& vid) {
@@ -180,6 +183,8 @@ http_response vread(const context& c, const std::string& type, const std::string
   if (r.ec != std::errc() || r.ptr != vid.data() + vid.size() || n < 1) {
     return error_response(404, "not-found", "no such version of this resource", c.fmt, c.defs);
   }
+  auto subset = subset_of_read(c, type);  // _summary, _elements (R4 search.html#summary)
+  if (!subset) return error_response(400, subset.error(), c.fmt, c.defs);
   auto v = c.store.vread(type, id, n);
   if (!v) return store_failure(c, v.error());
   if (v->deleted) {
@@ -188,7 +193,7 @@ http_response vread(const context& c, const std::string& type, const std::string
     set_version_headers(res, *v);
     return res;
   }
-  return resource_response(c, 200, *v);
+  return subset_response(c, 200, *v, *subset);
 }
 
 http_response create(const context& c, const std::string& type) {
@@ -233,17 +238,21 @@ http_response remove(const context& c, const std::string& type, const std::strin
   o.expected_version = expected;
   auto w = c.store.remove(type, id, o);
   if (!w) return store_failure(c, w.error(), expected.has_value());
+  return delete_response(c, *w);
+}
+
+http_response delete_response(const context& c, const store::write_outcome& w) {
   // R4 http.html#delete: 200 with an OperationOutcome, or 204; deleting a
   // resource that is not there (or deleted already) is not an error.
   http_response res;
   if (c.return_pref == return_preference::outcome) {
     const fhir::issue i{fhir::issue_severity::information, "informational",
-                        w->changed ? "deleted" : "nothing to delete", {}};
+                        w.changed ? "deleted" : "nothing to delete", {}};
     res = outcome_response(200, std::span<const fhir::issue>(&i, 1), c.fmt, c.defs);
   } else {
     res.status = 204;
   }
-  if (w->version.version_id > 0) res.set_header("ETag", etag(w->version.version_id));
+  if (w.version.version_id > 0) res.set_header("ETag", etag(w.version.version_id));
   return res;
 }
 

@@ -11,6 +11,7 @@
 #include "rest_bundle.hpp"
 #include "rest_interactions.hpp"
 #include "rest_outcome.hpp"
+#include "rest_subset.hpp"
 
 namespace hearth::server::rest {
 
@@ -18,14 +19,7 @@ namespace {
 
 /// `base/Type/id`: Bundle.entry.fullUrl (R4 bundle.html#bundle-unique).
 std::string full_url(const context& c, const store::resource_version& v) {
-  return c.opts.base_url + "/" + v.type + "/" + v.id;
-}
-
-/// A Bundle link to `path` with `params`.
-std::string link_url(const context& c, const std::string& path, const param_list& params) {
-  std::string url = c.opts.base_url + path;
-  if (!params.empty()) url += "?" + join_params(params);
-  return url;
+  return entry_full_url(c.opts.base_url, v);
 }
 
 /// The self and next links: the parameters as given (less those ignored
@@ -33,33 +27,14 @@ std::string link_url(const context& c, const std::string& path, const param_list
 /// store's cursor in place of any earlier one (search.html#paging).
 void add_links(const context& c, bundle& b, const std::string& path, const param_list& used,
                const std::string& next_cursor) {
-  b.links.emplace_back("self", link_url(c, path, used));
-  if (next_cursor.empty()) return;
-  param_list next;
-  for (const auto& p : used) {
-    if (p.first != "_cursor") next.push_back(p);
-  }
-  next.emplace_back("_cursor", next_cursor);
-  b.links.emplace_back("next", link_url(c, path, next));
+  add_page_links(b, c.opts.base_url, path, used, next_cursor);
 }
 
 http_response bundle_response(const context& c, const bundle& b) {
-  auto body = write_bundle(b, c.fmt, c.defs);
-  if (!body) return internal_error(c.req.request_id, c.fmt, c.defs);
-  http_response res;
-  res.status = 200;
-  res.body = std::move(*body);
-  res.set_header("Content-Type", content_type(c.fmt.format));
-  return res;
+  return rest::bundle_response(b, c.fmt, c.defs, c.req.request_id);
 }
 
-fhir::json_value search_mode(std::string_view mode) {
-  fhir::json_value tail = fhir::json_value::object();
-  fhir::json_value s = fhir::json_value::object();
-  s.set("mode", mode);
-  tail.set("search", std::move(s));
-  return tail;
-}
+fhir::json_value search_mode(std::string_view mode) { return search_tail(mode); }
 
 /// The OperationOutcome entry of a searchset listing what lenient handling
 /// left out (search.html#errors: "the server SHOULD return ... an
@@ -130,6 +105,9 @@ std::optional<http_response> read_history_params(const context& c, store::histor
       q.at_high = instant_of(d->high) + std::chrono::milliseconds(1);  // the range is inclusive, _at's half-open
     } else if (name == "_cursor") {
       q.cursor = value;
+    } else if (name == "_summary" || name == "_elements") {
+      // Read by subset_of_params (R4 search.html#summary, #elements apply to
+      // history Bundles as to searchsets); kept in the links.
     } else if (c.handling == store::search_handling::strict) {
       return error_response(400, "not-supported", "parameter '" + name + "' is not supported by history", c.fmt,
                             c.defs);
@@ -180,6 +158,14 @@ http_response search(const context& c, const std::string& type, bool form,
   if (!params) return error;
   auto req = store::parse_search(c.defs, type, *params, c.handling, compartment);
   if (!req) return store_failure(c, req.error());
+  // _summary and _elements (search.html#summary, #elements): parse_search
+  // read them; the resources are subsetted here. _summary=count makes the
+  // store count and return no resources.
+  auto subset = subset_of_search(*req);
+  if (!subset) return error_response(400, subset.error(), c.fmt, c.defs);
+  if (auto r = check_element_names(*subset, type, c.defs, c.handling, &req->ignored); !r) {
+    return error_response(400, r.error(), c.fmt, c.defs);
+  }
   auto page = c.store.search(*req);
   if (!page) return store_failure(c, page.error());
 
@@ -188,7 +174,10 @@ http_response search(const context& c, const std::string& type, bool form,
   b.total = page->total;
   param_list used;
   for (const auto& p : *params) {
-    const bool ignored = std::any_of(req->ignored.begin(), req->ignored.end(),
+    // An _elements with names ignored stays in the links: its other names
+    // shaped the result.
+    const bool ignored = p.first != "_elements" &&
+                         std::any_of(req->ignored.begin(), req->ignored.end(),
                                      [&](const store::ignored_parameter& i) { return i.name == p.first; });
     if (!ignored) used.push_back(p);
   }
@@ -200,6 +189,8 @@ http_response search(const context& c, const std::string& type, bool form,
   for (const store::resource_version& v : page->included) {
     b.entries.push_back(bundle_entry{full_url(c, v), &v, {}, search_mode("include")});
   }
+  // Matches and includes alike (the outcome entry is not added yet).
+  if (auto r = subset_entries(b, *subset, c.defs); !r) return internal_error(c.req.request_id, c.fmt, c.defs);
   if (!req->ignored.empty()) b.entries.push_back(outcome_entry(req->ignored));
   return bundle_response(c, b);
 }
@@ -210,6 +201,20 @@ http_response history(const context& c, const std::string& type, const std::stri
   q.id = id;
   param_list used;
   if (auto bad = read_history_params(c, q, used)) return std::move(*bad);
+  auto subset = subset_of_params(c.params);
+  if (!subset) return error_response(400, subset.error(), c.fmt, c.defs);
+  if (subset->mode == subset_mode::count) {
+    // A history Bundle has no total Hearth could count without reading
+    // every version; search.html#summary defines count for search only.
+    return error_response(400, "not-supported", "_summary=count is not supported by history", c.fmt, c.defs);
+  }
+  // Element names are checked against the type where there is one; a
+  // system history lists every type, so unknown names are simply unmatched.
+  if (!type.empty()) {
+    if (auto r = check_element_names(*subset, type, c.defs, c.handling); !r) {
+      return error_response(400, r.error(), c.fmt, c.defs);
+    }
+  }
   auto page = c.store.history(q);
   if (!page) return store_failure(c, page.error());
 
@@ -223,6 +228,7 @@ http_response history(const context& c, const std::string& type, const std::stri
     // Deleted versions are listed without a resource (R4 http.html#history).
     b.entries.push_back(bundle_entry{full_url(c, v), &v, {}, history_tail(v)});
   }
+  if (auto r = subset_entries(b, *subset, c.defs); !r) return internal_error(c.req.request_id, c.fmt, c.defs);
   return bundle_response(c, b);
 }
 

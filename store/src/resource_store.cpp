@@ -73,7 +73,7 @@ hearth::result<void> check_type_and_id(std::string_view type, std::string_view i
 /// A new logical id: a random (version 4) UUID, 36 characters of the R4 id
 /// alphabet. 122 random bits: ids never collide in practice, and they reveal
 /// neither order nor count.
-std::string new_id() {
+std::string random_id() {
   thread_local std::random_device random;
   std::array<std::uint8_t, 16> b;
   for (std::size_t i = 0; i < b.size(); i += 4) {
@@ -347,7 +347,7 @@ hearth::result<write_outcome> update_prepared(resource_tx::state& s, std::string
 
 hearth::result<write_outcome> resource_tx::create(std::string_view type, fhir::json_value resource) {
   if (auto r = check_type(type); !r) return hearth::unexpected(r.error());
-  const std::string id = new_id();
+  const std::string id = random_id();
   auto body = prepare_write(s_->ix, std::move(resource), type, id, true);
   if (!body) return hearth::unexpected(std::move(body).error());
   return create_prepared(*s_, type, id, *body);
@@ -439,9 +439,11 @@ hearth::result<write_outcome> single_write(resource_store& store, Op&& op) {
 // before queueing for the writer: many callers do that work in parallel, and
 // the one writer thread only writes.
 
+std::string resource_store::new_id() { return random_id(); }
+
 hearth::result<write_outcome> resource_store::create(std::string_view type, fhir::json_value resource) {
   if (auto r = check_type(type); !r) return hearth::unexpected(r.error());
-  const std::string id = new_id();
+  const std::string id = random_id();
   auto body = prepare_write(*indexer_, std::move(resource), type, id, true);
   if (!body) return hearth::unexpected(std::move(body).error());
   return single_write(*this, [&](resource_tx& tx) { return create_prepared(*tx.s_, type, id, *body); });

@@ -43,15 +43,31 @@ struct capability_options {
   /// how requests are authorised (or that they are not yet).
   std::string security_description;
   /// rest.resource.interaction for every resource type (R4 TypeRestfulInteraction).
-  std::vector<std::string> type_interactions = {"read",   "vread",           "update",       "delete",
+  std::vector<std::string> type_interactions = {"read",   "vread",  "update",           "patch",        "delete",
                                                 "history-instance", "history-type", "create", "search-type"};
-  /// rest.interaction (R4 SystemRestfulInteraction).
-  std::vector<std::string> system_interactions = {"history-system", "search-system"};
+  /// rest.interaction (R4 SystemRestfulInteraction). Not search-system:
+  /// a search across all types is answered 400.
+  std::vector<std::string> system_interactions = {"transaction", "batch", "history-system"};
   /// rest.resource.conditionalUpdate / conditionalDelete.
-  bool conditional_update = false;
-  conditional_delete_support conditional_delete = conditional_delete_support::not_supported;
-  /// patchFormat; empty: PATCH not offered.
-  std::vector<std::string> patch_formats;
+  bool conditional_update = true;
+  conditional_delete_support conditional_delete = conditional_delete_support::single;
+  /// patchFormat; empty: PATCH not offered. JSON Patch, and FHIRPath Patch
+  /// (a Parameters resource) in either format.
+  std::vector<std::string> patch_formats = {"application/json-patch+json", "application/fhir+json",
+                                            "application/fhir+xml"};
+  /// The operations offered (R4 CapabilityStatement.rest.operation and
+  /// rest.resource.operation).
+  struct operation {
+    std::string name;        ///< without '$'
+    std::string definition;  ///< the OperationDefinition's canonical URL
+    std::string type;        ///< the one resource type it is offered on; empty: every type (rest.operation)
+  };
+  std::vector<operation> operations = {
+      {"meta", "http://hl7.org/fhir/OperationDefinition/Resource-meta", ""},
+      {"meta-add", "http://hl7.org/fhir/OperationDefinition/Resource-meta-add", ""},
+      {"meta-delete", "http://hl7.org/fhir/OperationDefinition/Resource-meta-delete", ""},
+      {"validate", "http://hl7.org/fhir/OperationDefinition/Resource-validate", ""},
+      {"everything", "http://hl7.org/fhir/OperationDefinition/Patient-everything", "Patient"}};
 };
 
 /// The CapabilityStatement (kind instance, status active, fhirVersion 4.0.1,

@@ -165,6 +165,13 @@ class resource_store {
   /// The same, answering through a future; `fn` is kept until it has run.
   std::future<hearth::result<void>> transaction_async(std::function<hearth::result<void>(resource_tx&)> fn);
 
+  /// A new logical id as create assigns: a random (version 4) UUID, 36
+  /// characters of the R4 id alphabet, revealing neither order nor count. For
+  /// callers that must know an id before they write (a transaction Bundle's
+  /// creates, referred to by the other entries: R4 http.html#trules), then
+  /// write it with update (update-as-create).
+  static std::string new_id();
+
   /// The clock that stamps meta.lastUpdated (system clock by default). Set it
   /// before the first write; tests use it to place versions in time. Hearth
   /// never lets lastUpdated go backwards: a version is stamped no earlier than
