@@ -1,6 +1,6 @@
 # Hearth — the commands. `make run` sets everything up and starts Hearth;
 # `make test` sets everything up and runs every test.
-.PHONY: all bootstrap definitions configure build run test bench bench-store check-sanitize fuzz clean
+.PHONY: all bootstrap definitions configure build run test bench bench-store bench-rest check-sanitize fuzz clean
 
 BUILD      ?= build
 ASAN_BUILD ?= build-asan
@@ -31,10 +31,10 @@ configure: definitions
 build: configure
 	@cmake --build $(BUILD) -j $(JOBS)
 
-# Until the FHIR server lands, `hearth` with no command prints its version and
-# the commands it has.
+# The FHIR server on SQLite in ./data, with the example resources of
+# examples/fhir loaded (at their fixed ids: restarting adds no versions).
 run: build
-	@$(BUILD)/bin/hearth serve --data ./data
+	@$(BUILD)/bin/hearth serve --data ./data --examples examples/fhir
 
 test: build
 	@ctest --test-dir $(BUILD) --output-on-failure -j $(JOBS)
@@ -50,6 +50,11 @@ bench: build
 # Apart from `bench`: at the default size it takes many minutes.
 bench-store: build
 	@bench/run_store $(BUILD) $(PATIENTS)
+
+# The REST API under wrk (read-by-id, create, token search) beside a do-nothing
+# Beast server, with the fsync rate (fio), in one run: about a minute.
+bench-rest: build
+	@bench/run_rest $(BUILD)
 
 check-sanitize: definitions
 	@cmake -S . -B $(ASAN_BUILD) -DHEARTH_SANITIZE=ON -DHEARTH_BENCH=OFF -DHEARTH_ASIO_BEAST=OFF \

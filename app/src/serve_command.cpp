@@ -16,12 +16,14 @@
 #include <hearth/server/fhir_api.hpp>
 #include <hearth/server/http_listener.hpp>
 #include <hearth/server/metrics.hpp>
+#include <hearth/server/rate_limiter.hpp>
 #include <hearth/server/request_pipeline.hpp>
 #include <hearth/server/server_config.hpp>
 #include <hearth/store/database.hpp>
 #include <hearth/store/indexer.hpp>
 #include <hearth/store/resource_store.hpp>
 
+#include "examples_loader.hpp"
 #include "fhir_commands.hpp"
 
 namespace hearth::app {
@@ -73,10 +75,7 @@ int serve_main(const std::vector<std::string>& args) {
   }
   const srv::server_config& cfg = *config;
   // Settings this build reads but cannot honour yet: refused, never ignored.
-  for (const auto& [set, name] : {std::pair{cfg.tls_enabled(), "tls_cert_file/tls_key_file (HTTPS)"},
-                                  std::pair{cfg.rate_limit_per_second != 0, "rate_limit_per_second"},
-                                  std::pair{!cfg.examples_dir.empty(), "examples_dir"},
-                                  std::pair{cfg.max_pipelined != 1, "max_pipelined other than 1"}}) {
+  for (const auto& [set, name] : {std::pair{cfg.max_pipelined != 1, "max_pipelined other than 1"}}) {
     if (set) {
       std::cerr << "hearth serve: " << name << " is not supported by this build yet\n";
       return 2;
@@ -109,6 +108,18 @@ int serve_main(const std::vector<std::string>& args) {
   }
   const store::indexer ix(*defs);
   store::resource_store rs(**db, ix);
+  // Examples go in before the listener opens: the first request sees them.
+  if (!cfg.examples_dir.empty()) {
+    auto loaded = load_examples(cfg.examples_dir, rs, *defs);
+    if (!loaded) {
+      fail("cannot load the examples", loaded.error());
+      return 1;
+    }
+    // Counts only: the resources, invented or not, stay out of the log.
+    log_line(R"("level":"info","msg":"examples loaded","files":)" + std::to_string(loaded->files) +
+             R"(,"created":)" + std::to_string(loaded->created) + R"(,"updated":)" +
+             std::to_string(loaded->updated) + R"(,"unchanged":)" + std::to_string(loaded->unchanged));
+  }
 
   srv::server_metrics metrics;
   metrics.db_pool_size.set(static_cast<double>(db_config->pool_size));
@@ -128,6 +139,17 @@ int serve_main(const std::vector<std::string>& args) {
   lo.read_timeout = cfg.read_timeout;
   lo.write_timeout = cfg.write_timeout;
   lo.keep_alive_timeout = cfg.keep_alive_timeout;
+  // HTTPS: the handshake is the first thing read from a connection, under
+  // the same slow-client deadline as a request.
+  lo.tls_cert_file = cfg.tls_cert_file;
+  lo.tls_key_file = cfg.tls_key_file;
+  lo.handshake_timeout = cfg.read_timeout;
+  srv::counter& tls_failures =
+      metrics.registry()
+          .add_counter("hearth_tls_handshake_failures_total",
+                       "TLS handshakes that did not complete (timeouts, protocol errors, clients closing).")
+          .get();
+  lo.on_tls_handshake_failure = [&tls_failures] { tls_failures.inc(); };
   auto listener = srv::http_listener::start(lo, [&pipeline](srv::http_request& req) {
     const srv::request_pipeline* p = pipeline.load();
     if (p == nullptr) {
@@ -140,6 +162,12 @@ int serve_main(const std::vector<std::string>& args) {
     return p->handle(req);
   });
   if (!listener) {
+    // "invalid": the configuration (the host, a TLS certificate or key the
+    // message names) cannot be used, reported as load_server_config's errors.
+    if (listener.error().code == "invalid") {
+      std::cerr << "hearth serve: " << listener.error().message << "\n";
+      return 2;
+    }
     fail("cannot start the HTTP listener", listener.error());
     return 1;
   }
@@ -161,6 +189,12 @@ int serve_main(const std::vector<std::string>& args) {
   srv::pipeline_options po;
   po.cors_allowed_origins = cfg.cors_allowed_origins;
   po.tls = cfg.tls_enabled();
+  if (cfg.rate_limit_per_second != 0) {
+    srv::rate_limit_options rl;
+    rl.per_second = cfg.rate_limit_per_second;
+    rl.burst = cfg.rate_limit_burst;  // 0: equal to the rate, as the limiter takes it
+    po.rate_limit = std::make_shared<srv::rate_limiter>(rl);
+  }
   po.metrics_text = [&metrics, &listener] {
     metrics.http_connections.set(static_cast<double>((*listener)->stats().connections_open));
     return metrics.registry().render();
@@ -180,10 +214,12 @@ int serve_main(const std::vector<std::string>& args) {
   const double startup_ms =
       std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count();
   // The line tests and scripts wait for (issue 5), on stdout.
-  std::cout << "http listening on " << cfg.http_host << ":" << port << std::endl;
+  std::cout << ((*listener)->tls() ? "https" : "http") << " listening on " << cfg.http_host << ":" << port
+            << std::endl;
   log_line(R"("level":"warning","msg":"requests are not authorised yet (no SMART on FHIR): keep this server on a trusted network")");
-  log_line(R"("level":"info","msg":"started","port":)" + std::to_string(port) + R"(,"startup_ms":)" +
-           std::to_string(startup_ms));
+  log_line(R"("level":"info","msg":"started","port":)" + std::to_string(port) + R"(,"tls":)" +
+           ((*listener)->tls() ? "true" : "false") + R"(,"rate_limit_per_second":)" +
+           std::to_string(cfg.rate_limit_per_second) + R"(,"startup_ms":)" + std::to_string(startup_ms));
 
   int sig = 0;
   sigwait(&stop_signals, &sig);

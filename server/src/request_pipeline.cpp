@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <exception>
+#include <string>
 
 #include <hearth/server/metrics.hpp>
 
@@ -95,6 +96,8 @@ request_kind classify_request(std::string_view method, std::string_view path, co
   return k;
 }
 
+std::string rate_limit_key(const http_request& req) { return "addr:" + req.remote_address; }
+
 request_pipeline::request_pipeline(const fhir_api& api, const fhir::definitions& defs, const access_policy& policy,
                                    pipeline_options opts)
     : api_(api), defs_(defs), policy_(policy), opts_(std::move(opts)) {}
@@ -128,7 +131,7 @@ http_response request_pipeline::handle(http_request& req) const {
 }
 
 http_response request_pipeline::dispatch(http_request& req, const request_kind& kind) const {
-  // 1. No patient data, no authorisation.
+  // 1. No patient data, no authorisation, no rate limit (request_pipeline.hpp says why).
   if (kind.interaction == "healthz") return text_response(200, "text/plain; charset=utf-8", "ok\n");
   if (kind.interaction == "readyz") {
     const bool ready = !opts_.ready || opts_.ready();
@@ -138,9 +141,26 @@ http_response request_pipeline::dispatch(http_request& req, const request_kind& 
     if (!opts_.metrics_text) return outcome(404, "not-found", "no metrics here", defs_);
     return text_response(200, std::string(prometheus_content_type), opts_.metrics_text());
   }
+
+  // 2. Per-client rate limiting, before any other work (the exemptions
+  //    above are explained in the header).
+  if (opts_.rate_limit) {
+    const rate_decision d =
+        opts_.rate_limit->acquire(opts_.client_key ? opts_.client_key(req) : rate_limit_key(req));
+    if (!d.allowed) {
+      // RFC 6585 4: 429 Too Many Requests, with Retry-After (RFC 9110
+      // 10.2.3, delay-seconds); "throttled" is the R4 IssueType for it.
+      http_response r = outcome(429, "throttled", "too many requests from this client: retry after the delay given",
+                                defs_);
+      r.set_header("Retry-After", std::to_string(d.retry_after.count()));
+      return r;
+    }
+  }
+
+  // 3. The CapabilityStatement: no authorisation (R4 http.html#capabilities).
   if (kind.interaction == "capabilities") return api_.handle(req);
 
-  // 2. CORS preflight: the allow-list decides; no FHIR work.
+  // 4. CORS preflight: the allow-list decides; no FHIR work.
   const auto origin = req.header("Origin");
   if (req.method == "OPTIONS" && origin && req.header("Access-Control-Request-Method")) {
     const bool allowed = origin_allowed(*origin);
@@ -156,10 +176,10 @@ http_response request_pipeline::dispatch(http_request& req, const request_kind& 
     return r;
   }
 
-  // 3. Authorisation before anything is read.
+  // 5. Authorisation before anything is read.
   if (auto denied = policy_.check(req)) return std::move(*denied);
 
-  // 4. FHIR.
+  // 6. FHIR.
   return api_.handle(req);
 }
 
@@ -175,7 +195,8 @@ void request_pipeline::finish(const http_request& req, http_response& res) const
   res.set_header("Referrer-Policy", "no-referrer");
   // FHIR answers may hold PHI: no cache keeps them (SECURITY.md).
   res.set_header("Cache-Control", "no-store");
-  if (opts_.tls) res.set_header("Strict-Transport-Security", "max-age=31536000");
+  // RFC 6797 6.1: a year, subdomains included (the issue: "HSTS then").
+  if (opts_.tls) res.set_header("Strict-Transport-Security", "max-age=31536000; includeSubDomains");
   if (const auto origin = req.header("Origin")) {
     if (origin_allowed(*origin)) {
       res.set_header("Access-Control-Allow-Origin", std::string(*origin));

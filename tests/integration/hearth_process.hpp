@@ -73,6 +73,8 @@ class hearth_process {
   hearth_process& operator=(const hearth_process&) = delete;
 
   std::uint16_t port() const { return port_; }
+  /// The server said "https listening on" (a certificate was configured).
+  bool tls() const { return tls_; }
   const std::filesystem::path& dir() const { return dir_; }
 
   void terminate() { if (pid_ > 0) ::kill(pid_, SIGTERM); }
@@ -97,7 +99,8 @@ class hearth_process {
   }
 
  private:
-  /// Reads stdout until "http listening on HOST:PORT".
+  /// Reads stdout until "http listening on HOST:PORT" (or "https listening
+  /// on HOST:PORT" when serving HTTPS).
   std::uint16_t wait_for_port(std::chrono::seconds limit) {
     std::string seen;
     const auto deadline = std::chrono::steady_clock::now() + limit;
@@ -108,7 +111,11 @@ class hearth_process {
       const ssize_t n = ::read(stdout_fd_, buf, sizeof buf);
       if (n <= 0) break;
       seen.append(buf, static_cast<std::size_t>(n));
-      const auto at = seen.find("http listening on ");
+      auto at = seen.find("http listening on ");
+      if (at == std::string::npos) {
+        at = seen.find("https listening on ");
+        tls_ = at != std::string::npos;
+      }
       const auto eol = at == std::string::npos ? std::string::npos : seen.find('\n', at);
       if (eol != std::string::npos) {
         const std::string line = seen.substr(at, eol - at);
@@ -122,6 +129,7 @@ class hearth_process {
   pid_t pid_ = -1;
   int stdout_fd_ = -1;
   std::uint16_t port_ = 0;
+  bool tls_ = false;
 };
 
 struct http_reply {

@@ -536,6 +536,16 @@ TEST_CASE("config: string formats are checked") {
     REQUIRE(r);
     CHECK(r->cors_allowed_origins == std::vector<std::string>{"https://a.example"});
   }
+  SUBCASE("a rate with or without a burst") {
+    auto r = load_server_config(sources({"--rate-limit", "5", "--rate-limit-burst", "20"}));
+    REQUIRE(r);
+    CHECK(r->rate_limit_per_second == 5);
+    CHECK(r->rate_limit_burst == 20);
+    r = load_server_config(sources({}, {{"HEARTH_RATE_LIMIT", "3"}}));
+    REQUIRE(r);
+    CHECK(r->rate_limit_burst == 0);  // the limiter takes it as equal to the rate
+    CHECK_FALSE(load_server_config(sources({"--rate-limit-burst", "1000001", "--rate-limit", "1"})));
+  }
   SUBCASE("a burst without a rate") {
     const auto e = load_error(sources({}, {{"HEARTH_RATE_LIMIT_BURST", "5"}}));
     CHECK(e.message == "rate_limit_burst (env HEARTH_RATE_LIMIT_BURST): needs rate_limit_per_second above 0");

@@ -1,7 +1,9 @@
 // The HTTP listener on Boost.Beast (http_listener.hpp says what it does).
 // Structure follows Beast's advanced server example: one session object per
 // connection, all of its handlers on one strand; requests go to a thread
-// pool for the handler and come back to the strand to be written.
+// pool for the handler and come back to the strand to be written. One
+// session template serves both plain TCP and TLS: they differ only in the
+// handshake before the first request and the close after the last.
 
 #include <hearth/server/http_listener.hpp>
 
@@ -9,16 +11,21 @@
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/ssl/context.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/asio/thread_pool.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <boost/beast/ssl/ssl_stream.hpp>
+
+#include <openssl/ssl.h>
 
 #include <atomic>
 #include <mutex>
 #include <optional>
 #include <random>
 #include <thread>
+#include <type_traits>
 #include <unordered_map>
 #include <vector>
 
@@ -27,11 +34,26 @@ namespace hearth::server {
 namespace beast = boost::beast;
 namespace http = beast::http;
 namespace net = boost::asio;
+namespace ssl = net::ssl;
 using tcp = net::ip::tcp;
 
 namespace {
 
-class session;
+/// Longest wait for the TLS close (our close_notify out, the peer's back):
+/// both are one small record, so a peer that has not answered in 5 s will
+/// not; bounded so that a silent peer cannot hold the connection, or a
+/// graceful stop, for long.
+constexpr std::chrono::seconds tls_shutdown_timeout{5};
+
+/// TLS 1.2 cipher suites: ECDHE key exchange (forward secrecy) with AEAD
+/// ciphers only (AES-GCM, ChaCha20-Poly1305), ECDSA and RSA certificates;
+/// the TLS 1.2 part of Mozilla's "intermediate" server configuration, and
+/// what NIST SP 800-52r2 3.3.1 recommends. TLS 1.3 suites are all AEAD and
+/// keep OpenSSL's defaults.
+constexpr const char* tls12_ciphers =
+    "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:"
+    "ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:"
+    "ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305";
 
 /// An OperationOutcome for what the listener answers itself (a request it
 /// could not read, the connection limit): constant texts only.
@@ -62,6 +84,64 @@ std::string request_id_for(std::string_view received) {
   return id;
 }
 
+hearth::error tls_error(std::string message) {
+  return hearth::error{"invalid", std::move(message), {}, hearth::error::npos};
+}
+
+/// The server's TLS context (issue: "TLS 1.2+ with OpenSSL when a
+/// certificate is configured"), or an error naming the file that could not
+/// be used. Settings follow NIST SP 800-52r2 and RFC 9325 (BCP 195):
+/// - TLS 1.2 and 1.3 only (RFC 8996 deprecates 1.0 and 1.1; SSL 2/3 long
+///   broken);
+/// - no TLS compression (CRIME, RFC 9325 3.3);
+/// - the server's cipher order, not the client's (RFC 9325 4.2);
+/// - no renegotiation (RFC 9325 3.5: none is needed, and client-initiated
+///   renegotiation is a CPU cost a client can impose at will);
+/// - no TLS 1.2 session tickets: their key would live as long as the
+///   process, and whoever obtains it could decrypt every session it
+///   protected (forward secrecy, RFC 9325 4.2.1); TLS 1.2 resumption still
+///   works through the session cache, TLS 1.3 keeps its own (stateful) one.
+hearth::result<std::unique_ptr<ssl::context>> make_tls_context(const listener_options& o) {
+  auto ctx = std::make_unique<ssl::context>(ssl::context::tls_server);
+  SSL_CTX* native = ctx->native_handle();
+  if (SSL_CTX_set_min_proto_version(native, TLS1_2_VERSION) != 1) {
+    return hearth::unexpected(tls_error("TLS: this OpenSSL cannot require TLS 1.2"));
+  }
+  SSL_CTX_set_options(native, SSL_OP_NO_COMPRESSION | SSL_OP_CIPHER_SERVER_PREFERENCE | SSL_OP_NO_RENEGOTIATION |
+                                  SSL_OP_NO_TICKET);
+  if (SSL_CTX_set_cipher_list(native, tls12_ciphers) != 1) {
+    return hearth::unexpected(tls_error("TLS: this OpenSSL supports none of the TLS 1.2 AEAD cipher suites"));
+  }
+  // An encrypted key would otherwise make OpenSSL prompt on the terminal and
+  // hang the start-up; without a password it fails to load, with an error.
+  ctx->set_password_callback([](std::size_t, ssl::context::password_purpose) { return std::string(); });
+  beast::error_code ec;
+  ctx->use_certificate_chain_file(o.tls_cert_file, ec);
+  if (ec) {
+    return hearth::unexpected(tls_error("cannot load the TLS certificate chain (PEM) from " + o.tls_cert_file + ": " +
+                                        ec.message()));
+  }
+  ctx->use_private_key_file(o.tls_key_file, ssl::context::pem, ec);
+  if (ec) {
+    return hearth::unexpected(tls_error("cannot load the TLS private key (PEM, unencrypted) from " + o.tls_key_file +
+                                        ": " + ec.message()));
+  }
+  if (SSL_CTX_check_private_key(native) != 1) {
+    return hearth::unexpected(tls_error("the TLS private key in " + o.tls_key_file +
+                                        " does not match the certificate in " + o.tls_cert_file));
+  }
+  return ctx;
+}
+
+/// What the listener needs of a session, whatever its stream.
+class session_base {
+ public:
+  virtual ~session_base() = default;
+  /// On the session's strand: closes the connection unless a request is in
+  /// flight (idle_only: gracefully, the TLS close included) or at once.
+  virtual void close(bool idle_only) = 0;
+};
+
 }  // namespace
 
 struct http_listener::impl {
@@ -70,6 +150,16 @@ struct http_listener::impl {
 
   listener_options opts;
   request_handler handler;
+
+  // Declared before ioc, so destroyed after it: a session whose handler is
+  // still queued when the io_context goes away is destroyed with it, and its
+  // destructor uses these.
+  std::atomic<std::uint64_t> connections{0};
+  std::mutex sessions_mu;
+  std::unordered_map<session_base*, std::weak_ptr<session_base>> sessions;  // guarded by sessions_mu
+  /// HTTPS when set; shared by every connection.
+  std::unique_ptr<ssl::context> tls;
+
   net::io_context ioc;
   /// Keeps ioc.run() going while nothing is pending on it: once stop() has
   /// closed the acceptor, a request with a worker has no operation on the
@@ -81,13 +171,10 @@ struct http_listener::impl {
   std::vector<std::thread> io_threads;
   std::uint16_t port = 0;
 
-  std::atomic<std::uint64_t> connections{0};
   std::atomic<std::uint64_t> in_flight{0};
+  std::atomic<std::uint64_t> tls_handshake_failures{0};
   std::atomic<bool> stopping{false};
   std::once_flag stopped;
-
-  std::mutex sessions_mu;
-  std::unordered_map<session*, std::weak_ptr<session>> sessions;  // guarded by sessions_mu
 
   void accept();
   void close_sessions(bool idle_only);
@@ -95,12 +182,20 @@ struct http_listener::impl {
 
 namespace {
 
-class session : public std::enable_shared_from_this<session> {
+/// One connection: `Stream` is beast::tcp_stream (HTTP) or
+/// beast::ssl_stream<beast::tcp_stream> (HTTPS). Lifetime: owned by the
+/// handlers of its pending operations (shared_from_this); the listener
+/// holds only a weak reference. Thread-safety: every member function but
+/// close() runs on the connection's strand.
+template <class Stream>
+class session final : public session_base, public std::enable_shared_from_this<session<Stream>> {
+  static constexpr bool is_tls = !std::is_same_v<Stream, beast::tcp_stream>;
+
  public:
   session(tcp::socket&& socket, http_listener::impl& owner, bool over_limit)
-      : stream_(std::move(socket)), owner_(owner), over_limit_(over_limit) {}
+      : stream_(make_stream(std::move(socket), owner)), owner_(owner), over_limit_(over_limit) {}
 
-  ~session() {
+  ~session() override {
     --owner_.connections;
     std::lock_guard lock(owner_.sessions_mu);
     owner_.sessions.erase(this);
@@ -109,46 +204,79 @@ class session : public std::enable_shared_from_this<session> {
   void start() {
     {
       std::lock_guard lock(owner_.sessions_mu);
-      owner_.sessions.emplace(this, weak_from_this());
+      owner_.sessions.emplace(this, this->weak_from_this());
     }
-    net::dispatch(stream_.get_executor(), [self = shared_from_this()] {
+    net::dispatch(stream_.get_executor(), [self = this->shared_from_this()] {
+      if (self->owner_.stopping) return self->drop();
       if (self->over_limit_) {
-        self->answer_and_close(http::status::service_unavailable, "transient",
-                               "too many connections: try again later");
+        // Over TLS the 503 would first cost a handshake (public-key work)
+        // on a server that is already over its limit: closed at once.
+        if constexpr (is_tls) return self->drop();
+        return self->answer_and_close(http::status::service_unavailable, "transient",
+                                      "too many connections: try again later");
+      }
+      if constexpr (is_tls) {
+        self->handshake();
       } else {
         self->read();
       }
     });
   }
 
-  /// On the strand: closes the connection unless a request is in flight
-  /// (idle_only) or in any case.
-  void close(bool idle_only) {
-    net::dispatch(stream_.get_executor(), [self = shared_from_this(), idle_only] {
-      if (idle_only && self->busy_) return;
-      beast::error_code ec;
-      self->stream_.socket().shutdown(tcp::socket::shutdown_both, ec);
-      self->stream_.close();
+  void close(bool idle_only) override {
+    net::dispatch(stream_.get_executor(), [self = this->shared_from_this(), idle_only] {
+      if (idle_only) {
+        // The pending read (or handshake) ends with operation_aborted, and
+        // its handler closes the connection as after any last exchange.
+        if (!self->busy_) tcp_layer(self->stream_).cancel();
+      } else {
+        self->drop();
+      }
     });
   }
 
  private:
+  static Stream make_stream(tcp::socket&& socket, http_listener::impl& owner) {
+    if constexpr (is_tls) {
+      return Stream(std::move(socket), *owner.tls);
+    } else {
+      return Stream(std::move(socket));
+    }
+  }
+
+  static beast::tcp_stream& tcp_layer(Stream& s) { return beast::get_lowest_layer(s); }
+
+  /// TLS only: the handshake, under its own deadline (a client that
+  /// connects and sends nothing, or a byte a second, is cut off).
+  void handshake() {
+    tcp_layer(stream_).expires_after(owner_.opts.handshake_timeout);
+    stream_.async_handshake(ssl::stream_base::server, [self = this->shared_from_this()](beast::error_code ec) {
+      if (ec) {
+        // Counted, never logged here: the listener knows nothing of the
+        // client worth logging, and the error would only echo its bytes.
+        if (!self->owner_.stopping) {
+          ++self->owner_.tls_handshake_failures;
+          if (self->owner_.opts.on_tls_handshake_failure) self->owner_.opts.on_tls_handshake_failure();
+        }
+        return self->drop();
+      }
+      self->handshaken_ = true;
+      self->read();
+    });
+  }
+
   void read() {
     if (owner_.stopping) return shut();
     parser_.emplace();
     parser_->header_limit(static_cast<std::uint32_t>(owner_.opts.max_header_bytes));
     parser_->body_limit(owner_.opts.max_body_bytes);
-    stream_.expires_after(first_ ? owner_.opts.read_timeout : owner_.opts.keep_alive_timeout);
+    tcp_layer(stream_).expires_after(first_ ? owner_.opts.read_timeout : owner_.opts.keep_alive_timeout);
     first_ = false;
     http::async_read(stream_, buffer_, *parser_,
-                     [self = shared_from_this()](beast::error_code ec, std::size_t) { self->on_read(ec); });
+                     [self = this->shared_from_this()](beast::error_code ec, std::size_t) { self->on_read(ec); });
   }
 
   void on_read(beast::error_code ec) {
-    if (ec == http::error::end_of_stream || ec == beast::error::timeout || ec == net::error::operation_aborted ||
-        ec == net::error::connection_reset || ec == net::error::bad_descriptor) {
-      return shut();
-    }
     if (ec == http::error::body_limit) {
       return answer_and_close(http::status::payload_too_large, "too-long", "the request body is too large");
     }
@@ -156,7 +284,17 @@ class session : public std::enable_shared_from_this<session> {
       return answer_and_close(http::status::request_header_fields_too_large, "too-long",
                               "the request headers are too large");
     }
-    if (ec) return answer_and_close(http::status::bad_request, "structure", "the HTTP request could not be read");
+    // The client closed cleanly (TLS: with its close_notify), or stop()
+    // cancelled the wait: a graceful close.
+    if (ec == http::error::end_of_stream || ec == net::error::operation_aborted) return shut();
+    // The client's bytes were not HTTP: a 400.
+    if (ec && ec.category() == http::make_error_code(http::error::bad_method).category()) {
+      return answer_and_close(http::status::bad_request, "structure", "the HTTP request could not be read");
+    }
+    // Anything else ended the connection (reset, timeout, a TLS alert or
+    // truncation): nothing can be sent, and after a TLS error not even a
+    // close_notify (OpenSSL SSL_shutdown(3)).
+    if (ec) return drop();
 
     http::request<http::string_body> req = parser_->release();
     keep_alive_ = req.keep_alive() && owner_.opts.keep_alive_timeout.count() > 0;
@@ -167,14 +305,14 @@ class session : public std::enable_shared_from_this<session> {
     for (const auto& f : req) in.headers.push_back(http_header{std::string(f.name_string()), std::string(f.value())});
     in.body = std::move(req.body());
     beast::error_code addr_ec;
-    const auto peer = stream_.socket().remote_endpoint(addr_ec);
+    const auto peer = tcp_layer(stream_).socket().remote_endpoint(addr_ec);
     if (!addr_ec) in.remote_address = peer.address().to_string();
     in.request_id = request_id_for(in.header("X-Request-Id").value_or(std::string_view()));
 
     busy_ = true;
     ++owner_.in_flight;
     // The handler may block on the database: a worker thread, not the strand.
-    net::post(owner_.workers, [self = shared_from_this(), in = std::move(in)]() mutable {
+    net::post(owner_.workers, [self = this->shared_from_this(), in = std::move(in)]() mutable {
       http_response out;
       try {
         out = self->owner_.handler(in);
@@ -199,11 +337,12 @@ class session : public std::enable_shared_from_this<session> {
     // After stop(): answer what is in flight, then close.
     res_.keep_alive(keep_alive_ && !owner_.stopping);
     res_.prepare_payload();
-    stream_.expires_after(owner_.opts.write_timeout);
-    http::async_write(stream_, res_, [self = shared_from_this()](beast::error_code ec, std::size_t) {
+    tcp_layer(stream_).expires_after(owner_.opts.write_timeout);
+    http::async_write(stream_, res_, [self = this->shared_from_this()](beast::error_code ec, std::size_t) {
       self->busy_ = false;
       --self->owner_.in_flight;
-      if (ec || !self->res_.keep_alive()) return self->shut();
+      if (ec) return self->drop();
+      if (!self->res_.keep_alive()) return self->shut();
       self->read();
     });
   }
@@ -217,26 +356,46 @@ class session : public std::enable_shared_from_this<session> {
     res_.body() = outcome_json(code, diagnostics);
     res_.keep_alive(false);
     res_.prepare_payload();
-    stream_.expires_after(owner_.opts.write_timeout);
-    http::async_write(stream_, res_,
-                      [self = shared_from_this()](beast::error_code, std::size_t) { self->shut(); });
+    tcp_layer(stream_).expires_after(owner_.opts.write_timeout);
+    http::async_write(stream_, res_, [self = this->shared_from_this()](beast::error_code ec, std::size_t) {
+      if (ec) return self->drop();
+      self->shut();
+    });
   }
 
+  /// Ends the connection gracefully: over TLS a close_notify exchange
+  /// (RFC 8446 6.1, under tls_shutdown_timeout), then the TCP close; over
+  /// plain TCP a half-close, so the answer already sent is not lost to a
+  /// reset.
   void shut() {
-    beast::error_code ec;
-    stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
-    stream_.close();
+    if constexpr (is_tls) {
+      if (!handshaken_ || shutting_down_ || !tcp_layer(stream_).socket().is_open()) return drop();
+      shutting_down_ = true;
+      tcp_layer(stream_).expires_after(tls_shutdown_timeout);
+      stream_.async_shutdown([self = this->shared_from_this()](beast::error_code) { self->drop(); });
+    } else {
+      drop();
+    }
   }
 
-  beast::tcp_stream stream_;
+  /// Closes the connection at once.
+  void drop() {
+    beast::error_code ec;
+    tcp_layer(stream_).socket().shutdown(tcp::socket::shutdown_send, ec);
+    tcp_layer(stream_).close();
+  }
+
+  Stream stream_;
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::string_body>> parser_;
   http::response<http::string_body> res_;
   http_listener::impl& owner_;
   const bool over_limit_;
   bool keep_alive_ = false;
-  bool first_ = true;  ///< no request read yet on this connection
-  bool busy_ = false;  ///< a request of this connection is with a worker (strand only)
+  bool first_ = true;           ///< no request read yet on this connection
+  bool busy_ = false;           ///< a request of this connection is with a worker, or its answer being written
+  bool handshaken_ = false;     ///< TLS: the handshake completed
+  bool shutting_down_ = false;  ///< TLS: the close_notify exchange has begun
 };
 
 }  // namespace
@@ -247,14 +406,18 @@ void http_listener::impl::accept() {
       if (!acceptor.is_open()) return;  // closed by stop()
     } else {
       const bool over = ++connections > opts.max_connections;
-      std::make_shared<session>(std::move(socket), *this, over)->start();
+      if (tls) {
+        std::make_shared<session<beast::ssl_stream<beast::tcp_stream>>>(std::move(socket), *this, over)->start();
+      } else {
+        std::make_shared<session<beast::tcp_stream>>(std::move(socket), *this, over)->start();
+      }
     }
     accept();
   });
 }
 
 void http_listener::impl::close_sessions(bool idle_only) {
-  std::vector<std::shared_ptr<session>> live;
+  std::vector<std::shared_ptr<session_base>> live;
   {
     std::lock_guard lock(sessions_mu);
     for (auto& [raw, weak] : sessions) {
@@ -267,6 +430,14 @@ void http_listener::impl::close_sessions(bool idle_only) {
 hearth::result<std::unique_ptr<http_listener>> http_listener::start(const listener_options& opts,
                                                                     request_handler handler) {
   auto i = std::make_unique<impl>(opts, std::move(handler));
+  if (opts.tls_cert_file.empty() != opts.tls_key_file.empty()) {
+    return hearth::unexpected(tls_error("HTTPS needs both a certificate file and a key file"));
+  }
+  if (opts.tls_enabled()) {
+    auto ctx = make_tls_context(opts);
+    if (!ctx) return hearth::unexpected(std::move(ctx).error());
+    i->tls = std::move(*ctx);
+  }
   beast::error_code ec;
   const auto address = net::ip::make_address(opts.host, ec);
   if (ec) {
@@ -298,8 +469,10 @@ http_listener::~http_listener() { stop(); }
 
 std::uint16_t http_listener::port() const noexcept { return impl_->port; }
 
+bool http_listener::tls() const noexcept { return impl_->tls != nullptr; }
+
 listener_stats http_listener::stats() const noexcept {
-  return listener_stats{impl_->connections.load(), impl_->in_flight.load()};
+  return listener_stats{impl_->connections.load(), impl_->in_flight.load(), impl_->tls_handshake_failures.load()};
 }
 
 void http_listener::stop(std::chrono::milliseconds grace) {
@@ -311,8 +484,11 @@ void http_listener::stop(std::chrono::milliseconds grace) {
       m.acceptor.close(ec);
     });
     m.close_sessions(true);  // idle connections now; busy ones close after their answer
+    // Every connection ends by itself now: answers in flight are written,
+    // then each connection closes (over TLS with its close_notify exchange,
+    // itself bounded by tls_shutdown_timeout). Past the grace, they are cut.
     const auto deadline = std::chrono::steady_clock::now() + grace;
-    while (m.in_flight.load() > 0 && std::chrono::steady_clock::now() < deadline) {
+    while ((m.in_flight.load() > 0 || m.connections.load() > 0) && std::chrono::steady_clock::now() < deadline) {
       std::this_thread::sleep_for(std::chrono::milliseconds(5));
     }
     m.close_sessions(false);

@@ -4,20 +4,34 @@
 // one:
 //   1. operational endpoints that carry no patient data and need no
 //      authorisation: /healthz, /readyz, /metrics;
-//   2. CORS preflight (OPTIONS with Origin), answered from the allow-list;
-//   3. authorisation: the access policy decides before anything is read
+//   2. per-client rate limiting (issue: "per-client rate limiting (429 with
+//      Retry-After)"): a client over its rate gets 429 with Retry-After and
+//      an OperationOutcome (code "throttled"), before any other work. The
+//      stage-1 endpoints are exempt: load balancers and orchestrators probe
+//      /healthz and /readyz, and a monitoring system scrapes /metrics, at a
+//      fixed low rate, often from the same address as the traffic (a proxy,
+//      a node); throttling them would mark a busy server unhealthy and blind
+//      its monitoring (where the 429s are counted) exactly under load. They
+//      read no data and cost little; they are still bounded by the
+//      listener's connection limit. /metadata is limited like any FHIR
+//      request;
+//   3. /metadata (R4 http.html#capabilities), which needs no authorisation;
+//   4. CORS preflight (OPTIONS with Origin), answered from the allow-list;
+//   5. authorisation: the access policy decides before anything is read
 //      (the SMART policy arrives with its issue; until then `open_access`,
 //      which the CapabilityStatement declares);
-//   4. the FHIR API itself;
-//   5. response headers every answer gets: security headers (nosniff, a
+//   6. the FHIR API itself;
+//   7. response headers every answer gets: security headers (nosniff, a
 //      strict CSP, no-store: FHIR answers may hold PHI), CORS for allowed
 //      origins, HSTS over TLS, X-Request-Id;
-//   6. observation: one record per request (metrics and the log line; no
+//   8. observation: one record per request (metrics and the log line; no
 //      PHI: the interaction, the resource type, the status, the time), and
-//      the audit stage once AuditEvents exist.
+//      the audit stage once AuditEvents exist. Answers of every stage are
+//      observed, 429s included.
 
 #include <chrono>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -25,6 +39,7 @@
 
 #include <hearth/server/fhir_api.hpp>
 #include <hearth/server/http_message.hpp>
+#include <hearth/server/rate_limiter.hpp>
 
 namespace hearth::server {
 
@@ -58,7 +73,17 @@ struct request_record {
 struct pipeline_options {
   /// Exact origins ("https://app.example.org"), or "*" for any.
   std::vector<std::string> cors_allowed_origins;
-  bool tls = false;                                ///< adds Strict-Transport-Security
+  /// The server speaks HTTPS: adds Strict-Transport-Security (RFC 6797;
+  /// only over TLS, 7.2: a plain-HTTP answer must not carry it).
+  bool tls = false;
+  /// Stage 2: per-client rate limiting; null: no limit. Shared so that its
+  /// owner need not outlive the pipeline.
+  std::shared_ptr<rate_limiter> rate_limit;
+  /// The key a request is rate limited under; empty function:
+  /// rate_limit_key (the remote address). Once SMART authorisation knows
+  /// the client, a function returning its client id goes here. Called from
+  /// many worker threads at once: must be thread-safe.
+  std::function<std::string(const http_request&)> client_key;
   /// The body of GET /metrics (Prometheus text); empty function: 404.
   std::function<std::string()> metrics_text;
   /// Whether the server is ready for traffic (/readyz: 200 or 503).
@@ -74,6 +99,13 @@ struct request_kind {
   std::string resource_type;
 };
 request_kind classify_request(std::string_view method, std::string_view path, const fhir::definitions& defs);
+
+/// The default rate-limit key of a request: "addr:" and its remote address.
+/// The prefix keeps a later kind of key ("client:" and a SMART client id)
+/// from ever colliding with an address. Behind a reverse proxy every client
+/// has the proxy's address and so shares one bucket: there, a key from the
+/// client id (or a trusted forwarded address) is needed.
+std::string rate_limit_key(const http_request& req);
 
 class request_pipeline {
  public:

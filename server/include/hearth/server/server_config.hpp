@@ -78,7 +78,8 @@ struct server_config {
   /// file descriptors.
   std::size_t max_connections = 1024;
   /// Longest wait for a whole request once it has begun, and for a response
-  /// to be written: slow clients (slowloris) cannot hold a connection.
+  /// to be written: slow clients (slowloris) cannot hold a connection. Over
+  /// HTTPS the TLS handshake of a new connection has read_timeout as well.
   std::chrono::seconds read_timeout{30};
   std::chrono::seconds write_timeout{30};
   /// Longest an idle keep-alive connection stays open. 0: close after each
@@ -89,16 +90,18 @@ struct server_config {
   /// next request once the previous answer is written: 1 is what it does,
   /// and `hearth serve` refuses any other value for now.
   std::size_t max_pipelined = 1;
-  /// PEM certificate chain and private key for HTTPS: both or neither.
-  /// Checked to exist when loaded.
+  /// PEM certificate chain (the server's certificate first) and its
+  /// unencrypted private key for HTTPS: both or neither. Checked to exist
+  /// when loaded; read, and checked to match, when the listener starts.
   std::string tls_cert_file;
   std::string tls_key_file;
   /// Origins allowed by CORS ("https://app.example.org", or "*" for any);
   /// empty: no CORS headers.
   std::vector<std::string> cors_allowed_origins;
-  /// Requests per second allowed per client address, and the burst above
-  /// that rate (token bucket). 0 = no limit. A burst of 0 with a rate means
-  /// a burst equal to the rate.
+  /// Requests per second allowed per client address, and the burst: the
+  /// most requests a client may send at once (the size of its token bucket,
+  /// rate_limiter.hpp). 0 = no limit. A burst of 0 with a rate means a burst
+  /// equal to the rate.
   std::uint32_t rate_limit_per_second = 0;
   std::uint32_t rate_limit_burst = 0;
   log_format log = log_format::json;
