@@ -133,6 +133,7 @@ int serve_main(const std::vector<std::string>& args) {
   lo.port = cfg.http_port;
   lo.io_threads = cfg.io_threads;
   lo.worker_threads = cfg.worker_threads;
+  lo.write_threads = cfg.write_threads;
   lo.max_body_bytes = cfg.max_body_bytes;
   lo.max_header_bytes = cfg.max_header_bytes;
   lo.max_connections = cfg.max_connections;

@@ -97,8 +97,8 @@ std::string check_log_format(std::string_view v) { return v == "json" ? std::str
 
 // The settings, in the order config_help() lists them. Environment variable
 // names are HEARTH_ + the flag in upper case with '-' as '_'.
-const std::array<setting, 21>& settings() {
-  static const std::array<setting, 21> table{{
+const std::array<setting, 22>& settings() {
+  static const std::array<setting, 22> table{{
       {"data_dir", "data", "HEARTH_DATA", "DIR",
        "SQLite data directory (created when missing), when no database URL is given", &server_config::data_dir, 0, 0,
        check_not_empty},
@@ -113,8 +113,11 @@ const std::array<setting, 21>& settings() {
        "base URL clients use (Location, Bundle links); empty: derived from host and port",
        &server_config::public_base_url, 0, 0, check_base_url},
       {"worker_threads", "worker-threads", "HEARTH_WORKER_THREADS", "N",
-       "threads for database work (and database read connections); default: the number of cores, at least 2",
+       "threads for reads (GET, HEAD) and database read connections; default: the number of cores, at least 2",
        &server_config::worker_threads, 1, 1024, nullptr},
+      {"write_threads", "write-threads", "HEARTH_WRITE_THREADS", "N",
+       "threads for every other request (writes wait there for their commit)",
+       &server_config::write_threads, 1, 1024, nullptr},
       {"io_threads", "io-threads", "HEARTH_IO_THREADS", "N", "threads running the network event loop",
        &server_config::io_threads, 1, 64, nullptr},
       {"max_body_bytes", "max-body-bytes", "HEARTH_MAX_BODY_BYTES", "BYTES", "largest request body",

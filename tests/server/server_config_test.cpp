@@ -71,6 +71,7 @@ TEST_CASE("config: defaults with no sources at all") {
   CHECK(c.worker_threads >= 2);
   CHECK(c.worker_threads == server_config::default_worker_threads());
   CHECK(c.io_threads == 1);
+  CHECK(c.write_threads == 32);
   CHECK(c.max_body_bytes == 16u * 1024 * 1024);
   CHECK(c.max_header_bytes == 8u * 1024);
   CHECK(c.max_connections == 1024);

@@ -146,7 +146,10 @@ class session_base {
 
 struct http_listener::impl {
   impl(const listener_options& o, request_handler h)
-      : opts(o), handler(std::move(h)), workers(std::max<std::size_t>(o.worker_threads, 1)) {}
+      : opts(o),
+        handler(std::move(h)),
+        workers(std::max<std::size_t>(o.worker_threads, 1)),
+        writers(std::max<std::size_t>(o.write_threads, 1)) {}
 
   listener_options opts;
   request_handler handler;
@@ -167,7 +170,8 @@ struct http_listener::impl {
   /// worker hands the answer back, leaving it unwritten.
   net::executor_work_guard<net::io_context::executor_type> keep_running{ioc.get_executor()};
   tcp::acceptor acceptor{ioc};
-  net::thread_pool workers;
+  net::thread_pool workers;  ///< GET, HEAD
+  net::thread_pool writers;  ///< every other method (listener_options::write_threads)
   std::vector<std::thread> io_threads;
   std::uint16_t port = 0;
 
@@ -311,8 +315,11 @@ class session final : public session_base, public std::enable_shared_from_this<s
 
     busy_ = true;
     ++owner_.in_flight;
-    // The handler may block on the database: a worker thread, not the strand.
-    net::post(owner_.workers, [self = this->shared_from_this(), in = std::move(in)]() mutable {
+    // The handler may block on the database: a worker thread, not the strand;
+    // a request that may write waits for its commit on a pool of its own.
+    const bool reads_only = in.method == "GET" || in.method == "HEAD";
+    net::post(reads_only ? owner_.workers : owner_.writers,
+              [self = this->shared_from_this(), in = std::move(in)]() mutable {
       http_response out;
       try {
         out = self->owner_.handler(in);
@@ -493,6 +500,7 @@ void http_listener::stop(std::chrono::milliseconds grace) {
     }
     m.close_sessions(false);
     m.workers.join();
+    m.writers.join();
     m.keep_running.reset();
     m.ioc.stop();
     for (std::thread& t : m.io_threads) t.join();

@@ -43,7 +43,11 @@ struct listener_options {
   std::string host = "127.0.0.1";
   std::uint16_t port = 8080;  ///< 0: a free port (see http_listener::port())
   std::size_t io_threads = 1;
+  /// Threads answering GET and HEAD (CPU-bound: about the cores).
   std::size_t worker_threads = 2;
+  /// Threads answering every other method: the writes, which wait for their
+  /// commit (see server_config::write_threads).
+  std::size_t write_threads = 32;
   std::size_t max_header_bytes = 8 * 1024;
   std::size_t max_body_bytes = 16 * 1024 * 1024;
   std::size_t max_connections = 1024;

@@ -66,6 +66,15 @@ struct server_config {
   /// network threads"); the read pool of the database is sized to match.
   /// Default: the number of cores, at least 2.
   std::size_t worker_threads = default_worker_threads();
+  /// Threads for the requests that may write (every method but GET and
+  /// HEAD). A write holds its thread until its transaction commits (one
+  /// fsync of a group commit, DESIGN.md), mostly waiting, so there are many
+  /// more of these than cores: with as few as the cores, no more than that
+  /// many writes could share a commit, and creates/s would be bound by the
+  /// fsync latency instead of the disk's rate (bench/RESULTS.md, REST). 32
+  /// lets the 32 connections of the benchmark all join one group; the
+  /// reads keep their own pool, sized to the cores, which they saturate.
+  std::size_t write_threads = 32;
   /// Threads running the Asio event loop (parse, route, write only).
   std::size_t io_threads = 1;
   /// Largest request body. 16 MiB: a transaction Bundle of a few thousand
