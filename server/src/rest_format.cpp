@@ -137,6 +137,34 @@ std::string http_date(store::instant t) {
   return buf;
 }
 
+std::optional<store::instant> parse_http_date(std::string_view value) {
+  using namespace std::chrono;
+  static constexpr std::string_view days[] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
+  static constexpr std::string_view months[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
+                                                "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
+  // "Sun, 06 Nov 1994 08:49:37 GMT": 29 characters, every one in its place.
+  const std::string_view v = text::trim(value);
+  if (v.size() != 29 || v[3] != ',' || v[4] != ' ' || v[7] != ' ' || v[11] != ' ' || v[16] != ' ' ||
+      v[19] != ':' || v[22] != ':' || v.substr(25) != " GMT") {
+    return std::nullopt;
+  }
+  auto number = [&v](std::size_t at, std::size_t n) -> std::optional<int> {
+    int x = 0;
+    const auto r = std::from_chars(v.data() + at, v.data() + at + n, x);
+    if (r.ec != std::errc() || r.ptr != v.data() + at + n) return std::nullopt;
+    return x;
+  };
+  const auto d = number(5, 2), y = number(12, 4), h = number(17, 2), mi = number(20, 2), s = number(23, 2);
+  unsigned mon = 0;
+  while (mon < 12 && months[mon] != v.substr(8, 3)) ++mon;
+  if (!d || !y || !h || !mi || !s || mon == 12 || *h > 23 || *mi > 59 || *s > 60) return std::nullopt;
+  const year_month_day ymd{year(*y), month(mon + 1), day(static_cast<unsigned>(*d))};
+  if (!ymd.ok()) return std::nullopt;
+  const sys_days date(ymd);
+  if (days[weekday(date).c_encoding()] != v.substr(0, 3)) return std::nullopt;
+  return store::instant(date + hours(*h) + minutes(*mi) + seconds(*s));
+}
+
 std::string etag(std::int64_t version_id) { return "W/\"" + std::to_string(version_id) + "\""; }
 
 std::optional<std::int64_t> parse_etag(std::string_view value) {

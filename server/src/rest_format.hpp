@@ -67,6 +67,11 @@ hearth::result<std::string> write_stored(const std::string& json, const response
 /// Last-Modified (R4 http.html#read).
 std::string http_date(store::instant t);
 
+/// An IMF-fixdate (RFC 9110 5.6.7), as http_date writes it; nullopt for
+/// anything else (the obsolete RFC 850 and asctime forms included: a
+/// recipient ignores a date it cannot read, RFC 9110 13.1.3).
+std::optional<store::instant> parse_http_date(std::string_view value);
+
 /// The weak ETag of a version: W/"3" (R4 http.html#versioning).
 std::string etag(std::int64_t version_id);
 

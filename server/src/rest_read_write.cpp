@@ -165,14 +165,22 @@ http_response read(const context& c, const std::string& type, const std::string&
   if (!subset) return error_response(400, subset.error(), c.fmt, c.defs);
   auto v = c.store.read(type, id);
   if (!v) return store_failure(c, v.error());
-  // Conditional read (R4 http.html#cread): the client has this version.
+  // Conditional read (R4 http.html#cread): the client has this version, or
+  // one at least as recent. If-None-Match decides when both are sent (RFC
+  // 9110 13.1.3: If-Modified-Since is then ignored).
+  bool not_modified = false;
   if (const auto inm = c.req.header("If-None-Match")) {
-    if (parse_etag(*inm) == v->version_id) {
-      http_response res;
-      res.status = 304;
-      set_version_headers(res, *v);
-      return res;
-    }
+    not_modified = parse_etag(*inm) == v->version_id;
+  } else if (const auto ims = c.req.header("If-Modified-Since")) {
+    const auto since = parse_http_date(*ims);
+    // HTTP dates have whole seconds: lastUpdated is compared at that precision.
+    not_modified = since && std::chrono::floor<std::chrono::seconds>(v->last_updated) <= *since;
+  }
+  if (not_modified) {
+    http_response res;
+    res.status = 304;
+    set_version_headers(res, *v);
+    return res;
   }
   return subset_response(c, 200, *v, *subset);
 }

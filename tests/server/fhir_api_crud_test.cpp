@@ -56,6 +56,22 @@ TEST_CASE("api: If-None-Match with the current version answers 304 without a bod
   CHECK(c.get("/Patient/" + id, {{"If-None-Match", "W/\"7\""}}).status == 200);
 }
 
+TEST_CASE("api: If-Modified-Since answers 304 unless the resource changed after it; bad dates are ignored") {
+  api_case c;  // stamped 2024-03-01T12:00:00.250Z, a Friday
+  const std::string id = c.create("Patient", patient("Chalmers"));
+  auto status = [&](std::vector<http_header> h) { return c.get("/Patient/" + id, std::move(h)).status; };
+  CHECK(status({{"If-Modified-Since", "Fri, 01 Mar 2024 12:00:00 GMT"}}) == 304);  // same second
+  CHECK(status({{"If-Modified-Since", "Sat, 02 Mar 2024 00:00:00 GMT"}}) == 304);
+  CHECK(status({{"If-Modified-Since", "Fri, 01 Mar 2024 11:59:59 GMT"}}) == 200);
+  // RFC 9110 13.1.3: a value that is not an IMF-fixdate is ignored.
+  CHECK(status({{"If-Modified-Since", "Thu, 01 Mar 2024 12:00:00 GMT"}}) == 200);  // wrong weekday
+  CHECK(status({{"If-Modified-Since", "Friday, 01-Mar-24 12:00:00 GMT"}}) == 200);
+  CHECK(status({{"If-Modified-Since", "Fri, 31 Feb 2024 12:00:00 GMT"}}) == 200);
+  CHECK(status({{"If-Modified-Since", "yesterday"}}) == 200);
+  // If-None-Match decides when both are there.
+  CHECK(status({{"If-None-Match", "W/\"7\""}, {"If-Modified-Since", "Sat, 02 Mar 2024 00:00:00 GMT"}}) == 200);
+}
+
 TEST_CASE("api: update, wrong If-Match 412, right If-Match 200, vread of each version") {
   api_case c;
   const std::string id = c.create("Patient", patient("Chalmers"));
