@@ -23,18 +23,6 @@ namespace {
 
 using rest::context;
 
-/// The path of a base URL ("http://h:8080/fhir" -> "/fhir"), no trailing
-/// slash: a target starting with it has it removed before routing.
-std::string path_of(std::string_view base_url) {
-  const std::size_t scheme = base_url.find("://");
-  std::string_view rest = scheme == std::string_view::npos ? base_url : base_url.substr(scheme + 3);
-  const std::size_t slash = rest.find('/');
-  if (slash == std::string_view::npos) return {};
-  std::string path(rest.substr(slash));
-  while (!path.empty() && path.back() == '/') path.pop_back();
-  return path;
-}
-
 /// Prefer (RFC 7240; R4 http.html#ops and search.html#errors): every Prefer
 /// header, each a list of `token=value` separated by ',' or ';'.
 void read_prefer(const http_request& req, context& c) {
@@ -178,7 +166,7 @@ struct fhir_api::impl {
   store::resource_store& store;
   const fhir::definitions& defs;
   api_options opts;
-  std::string base_path;  ///< path_of(opts.base_url)
+  std::string base_path;  ///< base_path_of(opts.base_url)
 
   http_response handle(const http_request& req, rest::response_format& fmt) const {
     auto target = rest::split(req.target, base_path);
@@ -212,10 +200,20 @@ struct fhir_api::impl {
 
 fhir_api::fhir_api(store::resource_store& store, const fhir::definitions& defs, api_options opts)
     : impl_(std::make_unique<impl>(impl{store, defs, std::move(opts), {}})) {
-  impl_->base_path = path_of(impl_->opts.base_url);
+  impl_->base_path = base_path_of(impl_->opts.base_url);
 }
 
 fhir_api::~fhir_api() = default;
+
+std::string base_path_of(std::string_view base_url) {
+  const std::size_t scheme = base_url.find("://");
+  std::string_view rest = scheme == std::string_view::npos ? base_url : base_url.substr(scheme + 3);
+  const std::size_t slash = rest.find('/');
+  if (slash == std::string_view::npos) return {};
+  std::string path(rest.substr(slash));
+  while (!path.empty() && path.back() == '/') path.pop_back();
+  return path;
+}
 
 http_response fhir_api::handle(const http_request& req) const {
   // The one catch of this boundary (CONVENTIONS.md): whatever escapes an

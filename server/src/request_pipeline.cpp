@@ -100,13 +100,21 @@ std::string rate_limit_key(const http_request& req) { return "addr:" + req.remot
 
 request_pipeline::request_pipeline(const fhir_api& api, const fhir::definitions& defs, const access_policy& policy,
                                    pipeline_options opts)
-    : api_(api), defs_(defs), policy_(policy), opts_(std::move(opts)) {}
+    : api_(api), base_path_(base_path_of(api.options().base_url)), defs_(defs), policy_(policy),
+      opts_(std::move(opts)) {}
 
 http_response request_pipeline::handle(http_request& req) const {
   const auto started = std::chrono::steady_clock::now();
   const std::string_view target = req.target;
   const auto q = target.find('?');
-  const std::string_view path = target.substr(0, q);
+  std::string_view path = target.substr(0, q);
+  // Under a base URL with a path ("https://h/fhir"), FHIR paths start with
+  // it; the interaction is named from what follows (health, readiness and
+  // metrics stay at the root).
+  if (!base_path_.empty() && path.starts_with(base_path_) &&
+      (path.size() == base_path_.size() || path[base_path_.size()] == '/')) {
+    path.remove_prefix(base_path_.size());
+  }
   const request_kind kind = classify_request(req.method, path, defs_);
   http_response res;
   try {

@@ -133,5 +133,25 @@ TEST_CASE("pipeline: HSTS over TLS only") {
   CHECK(tls.get("/Patient/nope").header("Strict-Transport-Security") == "max-age=31536000; includeSubDomains");
 }
 
+TEST_CASE("pipeline: under a base URL with a path, interactions are named from what follows it") {
+  api_case api;  // base http://test.example/fhir
+  open_access policy;
+  std::vector<std::string> seen;
+  pipeline_options o;
+  o.observe = [&seen](const request_record& r) { seen.emplace_back(r.interaction); };
+  const request_pipeline pipe(api.api, registry(), policy, std::move(o));
+  for (const char* target : {"/fhir/metadata", "/fhir/Patient/x", "/fhir/Patient?name=a", "/fhir", "/healthz"}) {
+    http_request req;
+    req.method = "GET";
+    req.target = target;
+    req.remote_address = "192.0.2.1";
+    req.request_id = "req-8";
+    (void)pipe.handle(req);
+  }
+  CHECK(seen == std::vector<std::string>{"capabilities", "read", "search-type", "unknown", "healthz"});
+  CHECK(base_path_of("https://h.example:8443/fhir/r4/") == "/fhir/r4");
+  CHECK(base_path_of("http://h.example").empty());
+}
+
 }  // namespace
 }  // namespace hearth::server

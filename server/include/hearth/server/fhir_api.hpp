@@ -8,6 +8,7 @@
 #include <cstddef>
 #include <memory>
 #include <string>
+#include <string_view>
 
 #include <hearth/fhir/definitions.hpp>
 #include <hearth/server/http_message.hpp>
@@ -30,6 +31,11 @@ struct api_options {
   /// negotiated format like any resource. Empty: /metadata is 404.
   std::string capability_json;
 };
+
+/// The path of a base URL, no trailing slash ("http://h:8080/fhir" ->
+/// "/fhir", "http://h:8080" -> ""): a request target starting with it has it
+/// removed before routing.
+std::string base_path_of(std::string_view base_url);
 
 /// Thread-safety: handle() may be called from many threads at once (the
 /// worker pool); it holds no mutable state of its own.

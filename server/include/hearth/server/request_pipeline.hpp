@@ -121,6 +121,7 @@ class request_pipeline {
   bool origin_allowed(std::string_view origin) const;
 
   const fhir_api& api_;
+  std::string base_path_;  ///< base_path_of(api_.options().base_url)
   const fhir::definitions& defs_;
   const access_policy& policy_;
   pipeline_options opts_;
