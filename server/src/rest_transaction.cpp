@@ -273,10 +273,9 @@ http_request sub_request(const context& c, const planned& p, std::string_view me
   // representation (the entry's response.lastModified comes from it; the
   // Prefer of the Bundle's own request is applied when the entry is built).
   r.headers.push_back({"Accept", "application/fhir+json"});
-  r.headers.push_back({"Prefer", "return=representation"});
-  for (const http_header& h : c.req.headers) {
-    if (text::iequals(h.name, "Prefer") && h.value.find("handling") != std::string::npos) r.headers.push_back(h);
-  }
+  // The search handling of the Bundle's request holds for its entries.
+  r.headers.push_back({"Prefer", std::string("return=representation, handling=") +
+                                     (c.handling == store::search_handling::strict ? "strict" : "lenient")});
   if (p.if_match) r.headers.push_back({"If-Match", etag(*p.if_match)});
   if (!p.if_none_exist.empty()) r.headers.push_back({"If-None-Exist", p.if_none_exist});
   if (!p.if_none_match.empty()) r.headers.push_back({"If-None-Match", p.if_none_match});

@@ -274,6 +274,20 @@ TEST_CASE("api: batch entries succeed or fail on their own, in order") {
   CHECK(count(c, "Patient", "family=B") == 1);  // the failures did not undo the create
 }
 
+TEST_CASE("api: batch entries follow the Bundle's Prefer: handling=strict for searches, return=minimal for writes") {
+  api_case c;
+  const http_response r = c.post("/", bundle("batch", {entry("GET", "Patient?no-such-param=1"),
+                                                      entry("POST", "Patient", {}, patient("B"))}),
+                                 {{"Prefer", "return=minimal, handling=strict"}});
+  REQUIRE(r.status == 200);
+  const auto es = entries(body_of(r));
+  REQUIRE(es.size() == 2);
+  CHECK(response_status(es[0]) == "400 Bad Request");
+  CHECK(response_status(es[1]) == "201 Created");
+  CHECK(es[1].find("resource") == nullptr);
+  CHECK(str_at(es[1], {"response", "lastModified"}) == "2024-03-01T12:00:00.250Z");
+}
+
 TEST_CASE("api: Bundle errors: not a Bundle, wrong type, too many entries, nested batch") {
   api_case c;
   CHECK(c.post("/", patient("A")).status == 400);
