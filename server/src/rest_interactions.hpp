@@ -68,6 +68,10 @@ void set_version_headers(http_response& res, const store::resource_version& v);
 std::string location_of(const context& c, const store::resource_version& v);
 /// A version with its body in the negotiated format, ETag and Last-Modified.
 http_response resource_response(const context& c, int status, const store::resource_version& v);
+/// The same with the body written already (a subset of the version, say):
+/// 500 when writing it failed.
+http_response versioned_response(const context& c, int status, const store::resource_version& v,
+                                 hearth::result<std::string> body);
 /// The answer to a create, update or patch as Prefer: return asks (R4
 /// http.html#ops): the resource, nothing, or an OperationOutcome saying
 /// `what`; Location when `status` is 201.

@@ -25,9 +25,12 @@ std::string location_of(const context& c, const store::resource_version& v) {
   return c.opts.base_url + "/" + v.type + "/" + v.id + "/_history/" + std::to_string(v.version_id);
 }
 
-/// A version with its body in the negotiated format.
 http_response resource_response(const context& c, int status, const store::resource_version& v) {
-  auto body = write_stored(v.json, c.fmt, c.defs);
+  return versioned_response(c, status, v, write_stored(v.json, c.fmt, c.defs));
+}
+
+http_response versioned_response(const context& c, int status, const store::resource_version& v,
+                                 hearth::result<std::string> body) {
   if (!body) return internal_error(c.req.request_id, c.fmt, c.defs);  // stored bodies were checked when written
   http_response res;
   res.status = status;

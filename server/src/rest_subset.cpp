@@ -371,14 +371,7 @@ http_response subset_response(const context& c, int status, const store::resourc
   auto s = subset_stored(v.json, spec, c.defs);
   if (!s) return internal_error(c.req.request_id, c.fmt, c.defs);  // stored bodies were checked when written
   if (!*s) return resource_response(c, status, v);
-  auto body = write_resource(**s, c.fmt, c.defs);
-  if (!body) return internal_error(c.req.request_id, c.fmt, c.defs);
-  http_response res;
-  res.status = status;
-  res.body = std::move(*body);
-  res.set_header("Content-Type", content_type(c.fmt.format));
-  set_version_headers(res, v);
-  return res;
+  return versioned_response(c, status, v, write_resource(**s, c.fmt, c.defs));
 }
 
 }  // namespace hearth::server::rest

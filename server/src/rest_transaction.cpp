@@ -58,6 +58,8 @@ struct failure {
 std::string entry_path(std::size_t i) { return "Bundle.entry[" + std::to_string(i) + "]"; }
 
 http_response failure_response(const context& c, const failure& f) {
+  // A 500 says nothing but the correlation id (CONVENTIONS.md).
+  if (f.status >= 500) return internal_error(c.req.request_id, c.fmt, c.defs);
   const fhir::issue i{fhir::issue_severity::error, f.code, f.message, entry_path(f.index)};
   return outcome_response(f.status, std::span<const fhir::issue>(&i, 1), c.fmt, c.defs);
 }
@@ -456,10 +458,9 @@ void rewrite_links(fhir::json_value& v, const id_map& ids, std::vector<fhir::jso
 
 /// A failure from a conditional search: "invalid" is the client's (400),
 /// anything else the store's.
-failure search_failure(const context& c, std::size_t i, const hearth::error& e) {
-  int status = status_of_store_error(e.code);
+failure search_failure(std::size_t i, const hearth::error& e) {
+  const int status = status_of_store_error(e.code);
   if (status == 500) return failure{i, 500, "exception", "internal error"};
-  (void)c;
   return failure{i, status, e.code, e.message};
 }
 
@@ -472,7 +473,7 @@ std::optional<failure> resolve_targets(const context& c, std::vector<planned>& p
     if (p.method == verb::post) {
       if (!p.if_none_exist.empty()) {
         auto m = resolve_conditional(c, p.type, p.if_none_exist);
-        if (!m) return search_failure(c, p.index, m.error());
+        if (!m) return search_failure(p.index, m.error());
         if (m->count > 1) return failure{p.index, 412, "duplicate", "ifNoneExist matches more than one resource"};
         if (m->count == 1) {
           p.no_write = true;
@@ -484,7 +485,7 @@ std::optional<failure> resolve_targets(const context& c, std::vector<planned>& p
     } else if (p.id.empty()) {
       // Conditional update, patch, delete (http.html#cond-update, #cdelete).
       auto m = resolve_conditional(c, p.type, p.query);
-      if (!m) return search_failure(c, p.index, m.error());
+      if (!m) return search_failure(p.index, m.error());
       if (m->count > 1) {
         return failure{p.index, 412, "multiple-matches", "the conditional url matches more than one resource"};
       }
@@ -545,7 +546,7 @@ std::optional<failure> resolve_references(const context& c, std::vector<planned>
       const std::string type = r.substr(0, q);
       if (!c.defs.is_resource_type(type)) continue;  // an absolute URL with a query: not ours to resolve
       auto m = resolve_conditional(c, type, std::string_view(r).substr(q + 1));
-      if (!m) return search_failure(c, p.index, m.error());
+      if (!m) return search_failure(p.index, m.error());
       if (m->count != 1) {
         return failure{p.index, 412, m->count == 0 ? "not-found" : "multiple-matches",
                        m->count == 0 ? "a conditional reference matches no resource"
@@ -675,7 +676,7 @@ http_response run_transaction(const context& c, const fhir::json_value::array_ty
     return {};
   });
   if (!committed) {
-    if (failed && failed->status < 500) return failure_response(c, *failed);
+    if (failed) return failure_response(c, *failed);
     return internal_error(c.req.request_id, c.fmt, c.defs);
   }
 
