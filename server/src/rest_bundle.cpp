@@ -1,5 +1,7 @@
 #include "rest_bundle.hpp"
 
+#include "rest_cursor.hpp"
+
 #include <hearth/fhir/json_reader.hpp>
 #include <hearth/fhir/json_writer.hpp>
 
@@ -141,7 +143,7 @@ void add_page_links(bundle& b, std::string_view base_url, const std::string& pat
   for (const auto& p : used) {
     if (p.first != "_cursor") next.push_back(p);
   }
-  next.emplace_back("_cursor", next_cursor);
+  next.emplace_back("_cursor", seal_cursor(next_cursor));  // the store's cursor holds sort values: sealed
   b.links.emplace_back("next", link_url(base_url, path, next));
 }
 

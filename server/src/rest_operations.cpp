@@ -22,6 +22,7 @@
 #include <hearth/store/search_request.hpp>
 
 #include "rest_bundle.hpp"
+#include "rest_cursor.hpp"
 #include "rest_outcome.hpp"
 #include "rest_subset.hpp"
 
@@ -609,7 +610,9 @@ std::optional<http_response> read_everything_params(const context& c, everything
     } else if (name == "_cursor") {
       if (have_cursor || value.empty()) return bad_request(c, "invalid", "_cursor must be given once, not empty");
       have_cursor = true;
-      q.cursor = value;
+      auto plain = open_cursor(value);  // next links carry sealed cursors (rest_cursor.hpp)
+      if (!plain) return bad_request(c, "invalid", "the cursor does not belong to this $everything request");
+      q.cursor = std::move(*plain);
     } else if (name == "start" || name == "end") {
       // Care dates need each type's clinical date parameter (and a rule for
       // resources without one); not offered rather than approximated.

@@ -9,6 +9,7 @@
 #include <hearth/store/history.hpp>
 
 #include "rest_bundle.hpp"
+#include "rest_cursor.hpp"
 #include "rest_interactions.hpp"
 #include "rest_outcome.hpp"
 #include "rest_subset.hpp"
@@ -104,7 +105,9 @@ std::optional<http_response> read_history_params(const context& c, store::histor
       q.at_low = instant_of(d->low);
       q.at_high = instant_of(d->high) + std::chrono::milliseconds(1);  // the range is inclusive, _at's half-open
     } else if (name == "_cursor") {
-      q.cursor = value;
+      auto plain = open_cursor(value);  // next links carry sealed cursors (rest_cursor.hpp)
+      if (!plain) return error_response(400, "invalid", "_cursor is not a cursor of this server", c.fmt, c.defs);
+      q.cursor = std::move(*plain);
     } else if (name == "_summary" || name == "_elements") {
       // Read by subset_of_params (R4 search.html#summary, #elements apply to
       // history Bundles as to searchsets); kept in the links.
@@ -156,7 +159,13 @@ http_response search(const context& c, const std::string& type, bool form,
   http_response error;
   std::optional<param_list> params = form ? form_params(c, error) : std::optional<param_list>(c.params);
   if (!params) return error;
-  auto req = store::parse_search(c.defs, type, *params, c.handling, compartment);
+  // The store gets the cursor a next link sealed (rest_cursor.hpp); the
+  // links keep the sealed one.
+  param_list for_store = *params;
+  if (!open_cursor_params(for_store)) {
+    return error_response(400, "invalid", "_cursor is not a cursor of this server", c.fmt, c.defs);
+  }
+  auto req = store::parse_search(c.defs, type, for_store, c.handling, compartment);
   if (!req) return store_failure(c, req.error());
   // _summary and _elements (search.html#summary, #elements): parse_search
   // read them; the resources are subsetted here. _summary=count makes the

@@ -6,6 +6,8 @@
 
 #include <doctest/doctest.h>
 
+#include <hearth/core/base64.hpp>
+
 #include "server_test_support.hpp"
 
 namespace hearth::server::test {
@@ -61,6 +63,32 @@ TEST_CASE("api: search pages: the next link carries the cursor and is followed t
   }
   CHECK(pages == 3);
   CHECK(seen == created);
+}
+
+TEST_CASE("api: next links carry sealed cursors: no sort value can be read from them, none can be altered") {
+  api_case c;
+  for (const char* family : {"Aardvark", "Bittern", "Cassowary"}) c.create("Patient", patient(family));
+  const http_response first = c.get("/Patient?_sort=family&_count=1");
+  REQUIRE(first.status == 200);
+  const std::string next = target_of(link(body_of(first), "next"));
+  const std::string cursor = next.substr(next.find("_cursor=") + 8);
+  const auto bytes = base64::decode(cursor, true);
+  REQUIRE(bytes);
+  CHECK(bytes->find("Aardvark") == std::string::npos);
+  CHECK(next.find("Aardvark") == std::string::npos);
+  CHECK(c.get(next).status == 200);
+  std::string altered = cursor;
+  altered[cursor.size() / 2] = altered[cursor.size() / 2] == 'A' ? 'g' : 'A';
+  const http_response refused = c.get("/Patient?_sort=family&_count=1&_cursor=" + altered);
+  CHECK(refused.status == 400);
+  CHECK(issue_code(refused) == "invalid");
+  // History pages the same way.
+  const std::string id = c.create("Patient", patient("Dunlin"));
+  CHECK(c.put("/Patient/" + id, patient("Dunlin2", R"("id":")" + id + "\"")).status == 200);
+  const std::string hnext = target_of(link(body_of(c.get("/Patient/" + id + "/_history?_count=1")), "next"));
+  REQUIRE_FALSE(hnext.empty());
+  CHECK(c.get(hnext).status == 200);
+  CHECK(c.get("/Patient/" + id + "/_history?_count=1&_cursor=" + altered).status == 400);
 }
 
 TEST_CASE("api: _summary=count gives the total and no entries; _total=accurate a total on a paged search") {
