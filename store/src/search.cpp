@@ -15,6 +15,7 @@
 #include <set>
 #include <unordered_set>
 
+#include <hearth/core/base64.hpp>
 #include <hearth/store/error_codes.hpp>
 
 #include "detail/body_codec.hpp"
@@ -56,41 +57,10 @@ std::string fingerprint(const search_request& q) {
   return out;
 }
 
-constexpr char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-
 /// base64url without padding (RFC 4648 section 5): a cursor travels in a URL.
 std::string base64url(std::string_view in) {
-  std::string out;
-  std::size_t i = 0;
-  for (; i + 2 < in.size(); i += 3) {
-    const unsigned v = (static_cast<unsigned char>(in[i]) << 16) | (static_cast<unsigned char>(in[i + 1]) << 8) |
-                       static_cast<unsigned char>(in[i + 2]);
-    out += b64[(v >> 18) & 63], out += b64[(v >> 12) & 63], out += b64[(v >> 6) & 63], out += b64[v & 63];
-  }
-  if (i + 1 == in.size()) {
-    const unsigned v = static_cast<unsigned char>(in[i]) << 16;
-    out += b64[(v >> 18) & 63], out += b64[(v >> 12) & 63];
-  } else if (i + 2 == in.size()) {
-    const unsigned v = (static_cast<unsigned char>(in[i]) << 16) | (static_cast<unsigned char>(in[i + 1]) << 8);
-    out += b64[(v >> 18) & 63], out += b64[(v >> 12) & 63], out += b64[(v >> 6) & 63];
-  }
-  return out;
-}
-
-std::optional<std::string> from_base64url(std::string_view in) {
-  std::string out;
-  unsigned acc = 0;
-  int bits = 0;
-  for (const char c : in) {
-    const char* p = std::strchr(b64, c);
-    if (c == '\0' || p == nullptr) return std::nullopt;
-    acc = (acc << 6) | static_cast<unsigned>(p - b64);
-    bits += 6;
-    if (bits >= 8) {
-      bits -= 8;
-      out += static_cast<char>((acc >> bits) & 0xff);
-    }
-  }
+  std::string out = base64::encode(in, true);
+  while (!out.empty() && out.back() == '=') out.pop_back();
   return out;
 }
 
@@ -134,7 +104,7 @@ bool read_number(std::string_view& s, char end, T& out, int base = 10) {
 /// sort key kinds; nullopt when it is not a cursor of this search.
 std::optional<cursor_position> decode_cursor(std::string_view cursor, const std::string& print,
                                              const std::vector<detail::sort_column>& sort) {
-  const auto raw = from_base64url(cursor);
+  const auto raw = base64::decode(cursor, true);
   if (!raw) return std::nullopt;
   std::string_view s = *raw;
   const std::string head = "1." + print;
