@@ -422,11 +422,12 @@ namespace {
 
 /// Runs one operation as a transaction of its own and returns its outcome.
 template <class Op>
-hearth::result<write_outcome> single_write(resource_store& store, Op&& op) {
+hearth::result<write_outcome> single_write(resource_store& store, const write_hook& hook, Op&& op) {
   std::optional<hearth::result<write_outcome>> out;
   auto r = store.transaction([&](resource_tx& tx) -> hearth::result<void> {
     out.emplace(op(tx));
     if (!*out) return hearth::unexpected(out->error());
+    if (hook) return hook(tx, **out);
     return {};
   });
   if (!r) return hearth::unexpected(std::move(r).error());
@@ -441,25 +442,27 @@ hearth::result<write_outcome> single_write(resource_store& store, Op&& op) {
 
 std::string resource_store::new_id() { return random_id(); }
 
-hearth::result<write_outcome> resource_store::create(std::string_view type, fhir::json_value resource) {
+hearth::result<write_outcome> resource_store::create(std::string_view type, fhir::json_value resource,
+                                                     const write_hook& hook) {
   if (auto r = check_type(type); !r) return hearth::unexpected(r.error());
   const std::string id = random_id();
   auto body = prepare_write(*indexer_, std::move(resource), type, id, true);
   if (!body) return hearth::unexpected(std::move(body).error());
-  return single_write(*this, [&](resource_tx& tx) { return create_prepared(*tx.s_, type, id, *body); });
+  return single_write(*this, hook, [&](resource_tx& tx) { return create_prepared(*tx.s_, type, id, *body); });
 }
 
 hearth::result<write_outcome> resource_store::update(std::string_view type, std::string_view id,
-                                                     fhir::json_value resource, const update_options& opts) {
+                                                     fhir::json_value resource, const update_options& opts,
+                                                     const write_hook& hook) {
   if (auto r = check_type_and_id(type, id); !r) return hearth::unexpected(r.error());
   auto body = prepare_write(*indexer_, std::move(resource), type, id, false);
   if (!body) return hearth::unexpected(std::move(body).error());
-  return single_write(*this, [&](resource_tx& tx) { return update_prepared(*tx.s_, type, id, *body, opts); });
+  return single_write(*this, hook, [&](resource_tx& tx) { return update_prepared(*tx.s_, type, id, *body, opts); });
 }
 
 hearth::result<write_outcome> resource_store::remove(std::string_view type, std::string_view id,
-                                                     const delete_options& opts) {
-  return single_write(*this, [&](resource_tx& tx) { return tx.remove(type, id, opts); });
+                                                     const delete_options& opts, const write_hook& hook) {
+  return single_write(*this, hook, [&](resource_tx& tx) { return tx.remove(type, id, opts); });
 }
 
 hearth::result<resource_version> resource_store::read(std::string_view type, std::string_view id) const {

@@ -94,6 +94,14 @@ class resource_tx {
   state* s_;
 };
 
+/// Work run inside the transaction of a single write (create, update,
+/// remove), after the write succeeded and before the commit: what must be
+/// committed with the write or not at all (the AuditEvent that records it,
+/// SECURITY.md "committed in the same transaction as the change it
+/// records"). An error (or a throw) rolls the write back and is the write's
+/// error. Runs on the writer thread, under resource_tx's rules.
+using write_hook = std::function<hearth::result<void>(resource_tx&, const write_outcome&)>;
+
 /// Resources with versions and history over one database.
 ///
 /// Every write goes through the database's writer (group commit): the call
@@ -116,12 +124,15 @@ class resource_store {
  public:
   resource_store(database& db, const indexer& ix);
 
-  /// One-write transactions; see resource_tx.
-  hearth::result<write_outcome> create(std::string_view type, fhir::json_value resource);
+  /// One-write transactions; see resource_tx. `hook`, when set, runs in the
+  /// same transaction after the write (see write_hook).
+  hearth::result<write_outcome> create(std::string_view type, fhir::json_value resource,
+                                       const write_hook& hook = {});
   hearth::result<write_outcome> update(std::string_view type, std::string_view id,
-                                       fhir::json_value resource, const update_options& opts = {});
+                                       fhir::json_value resource, const update_options& opts = {},
+                                       const write_hook& hook = {});
   hearth::result<write_outcome> remove(std::string_view type, std::string_view id,
-                                       const delete_options& opts = {});
+                                       const delete_options& opts = {}, const write_hook& hook = {});
 
   /// R4 read: the current version. Errors: "not-found", "deleted" (410),
   /// "invalid" (bad type or id), "exception".
