@@ -4,12 +4,17 @@
 // once). The listener (http_listener.hpp) converts Beast's messages to and
 // from these at the edge.
 
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
 namespace hearth::server {
+
+namespace auth {
+struct principal;  // access_token.hpp
+}
 
 struct http_header {
   std::string name;  ///< as received / to send; compared case-insensitively
@@ -28,6 +33,10 @@ struct http_request {
   /// X-Request-Id as received when it is acceptable, else one made up by the
   /// listener; echoed in the response and in every log line.
   std::string request_id;
+  /// Who sends it: set by the pipeline's authorisation stage from a verified
+  /// bearer token; null when authorisation is off (`--insecure-no-auth`) or
+  /// before that stage. Batch entries carry their Bundle's.
+  std::shared_ptr<const auth::principal> principal;
 
   /// The first header named `name` (case-insensitive); nullopt when absent.
   std::optional<std::string_view> header(std::string_view name) const;
