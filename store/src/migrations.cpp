@@ -77,6 +77,108 @@ const std::vector<const char*> version_3 = {
     "CREATE INDEX idx_date_multi ON idx_date (param, low, high, resource_pk) WHERE multi = 1",
 };
 
+// Version 4: the AuditEvent trail (DESIGN.md Storage `audit_event`;
+// SECURITY.md "Audit"; audit_log.hpp says what each column holds).
+//
+// audit_event: one row per AuditEvent, in chain order. seq is the position
+//   in the hash chain, assigned by the append from audit_head (1, 2, ...
+//   without gaps: a gap is a deleted event), not by an identity or
+//   AUTOINCREMENT, which may skip values. json is the AuditEvent exactly as
+//   served and hashed (id and meta included), plain text so that an auditor
+//   can read it with SQL. hash = SHA-256(prev_hash || json), both hex; the
+//   first event's prev_hash is 32 zero bytes. The search keys (recorded,
+//   type, subtype, action, outcome) are derived from json by the append, and
+//   checked against it by `hearth audit verify`.
+// audit_event_ref: the references and identifiers an event can be searched
+//   by (kind 1 patient, 2 entity, 3 agent reference, 4 agent identifier;
+//   ref_type is the resource type, or the identifier's system), one row each,
+//   keyed for `kind = ? AND ref_id = ? [AND ref_type = ?]` then seq, and
+//   indexed by seq for the verification, which reads an event's rows back
+//   (that index only ever grows at its right edge). No foreign key: the
+//   search index tables have none either (a lookup per row).
+// audit_head: the chain head, one row: the last seq and its hash. An append
+//   reads it (FOR UPDATE on PostgreSQL: processes sharing the database append
+//   one after the other, so the chain stays linear) and moves it in the same
+//   transaction as the rows.
+// Both audit tables are append-only: triggers refuse UPDATE and DELETE (and
+// TRUNCATE on PostgreSQL), so that no code path and no mistaken statement
+// rewrites the trail. Someone who can drop the triggers can tamper; the hash
+// chain is what reveals it.
+const std::vector<const char*> version_4_sqlite = {
+    "CREATE TABLE audit_event ("
+    " seq INTEGER PRIMARY KEY CHECK (seq >= 1),"
+    " id TEXT NOT NULL UNIQUE,"
+    " recorded INTEGER NOT NULL,"
+    " last_updated INTEGER NOT NULL,"
+    " type_system TEXT NOT NULL,"
+    " type_code TEXT NOT NULL,"
+    " subtype_system TEXT NOT NULL,"
+    " subtype_code TEXT NOT NULL,"
+    " action TEXT NOT NULL,"
+    " outcome TEXT NOT NULL,"
+    " json TEXT NOT NULL,"
+    " prev_hash TEXT NOT NULL,"
+    " hash TEXT NOT NULL)",
+    "CREATE INDEX audit_event_recorded ON audit_event (recorded, seq)",
+    "CREATE TABLE audit_event_ref ("
+    " kind INTEGER NOT NULL,"
+    " ref_id TEXT NOT NULL,"
+    " ref_type TEXT NOT NULL,"
+    " seq INTEGER NOT NULL,"
+    " PRIMARY KEY (kind, ref_id, ref_type, seq)) WITHOUT ROWID",
+    "CREATE INDEX audit_event_ref_seq ON audit_event_ref (seq)",
+    "CREATE TABLE audit_head (id INTEGER PRIMARY KEY CHECK (id = 1), seq INTEGER NOT NULL, hash TEXT NOT NULL)",
+    "INSERT INTO audit_head (id, seq, hash) VALUES (1, 0, "
+    "'0000000000000000000000000000000000000000000000000000000000000000')",
+    "CREATE TRIGGER audit_event_no_update BEFORE UPDATE ON audit_event"
+    " BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only'); END",
+    "CREATE TRIGGER audit_event_no_delete BEFORE DELETE ON audit_event"
+    " BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only'); END",
+    "CREATE TRIGGER audit_event_ref_no_update BEFORE UPDATE ON audit_event_ref"
+    " BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only'); END",
+    "CREATE TRIGGER audit_event_ref_no_delete BEFORE DELETE ON audit_event_ref"
+    " BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only'); END",
+};
+
+const std::vector<const char*> version_4_postgresql = {
+    "CREATE TABLE audit_event ("
+    " seq BIGINT PRIMARY KEY CHECK (seq >= 1),"
+    " id TEXT COLLATE \"C\" NOT NULL UNIQUE,"
+    " recorded BIGINT NOT NULL,"
+    " last_updated BIGINT NOT NULL,"
+    " type_system TEXT COLLATE \"C\" NOT NULL,"
+    " type_code TEXT COLLATE \"C\" NOT NULL,"
+    " subtype_system TEXT COLLATE \"C\" NOT NULL,"
+    " subtype_code TEXT COLLATE \"C\" NOT NULL,"
+    " action TEXT COLLATE \"C\" NOT NULL,"
+    " outcome TEXT COLLATE \"C\" NOT NULL,"
+    " json TEXT NOT NULL,"
+    " prev_hash TEXT NOT NULL,"
+    " hash TEXT NOT NULL)",
+    "CREATE INDEX audit_event_recorded ON audit_event (recorded, seq)",
+    "CREATE TABLE audit_event_ref ("
+    " kind SMALLINT NOT NULL,"
+    " ref_id TEXT COLLATE \"C\" NOT NULL,"
+    " ref_type TEXT COLLATE \"C\" NOT NULL,"
+    " seq BIGINT NOT NULL,"
+    " PRIMARY KEY (kind, ref_id, ref_type, seq))",
+    "CREATE INDEX audit_event_ref_seq ON audit_event_ref (seq)",
+    "CREATE TABLE audit_head (id SMALLINT PRIMARY KEY CHECK (id = 1), seq BIGINT NOT NULL, hash TEXT NOT NULL)",
+    "INSERT INTO audit_head (id, seq, hash) VALUES (1, 0, "
+    "'0000000000000000000000000000000000000000000000000000000000000000')",
+    // No ':' in the function body: SOCI would read it as a placeholder.
+    "CREATE FUNCTION audit_append_only() RETURNS trigger LANGUAGE plpgsql AS"
+    " 'BEGIN RAISE EXCEPTION ''the audit trail is append-only''; END'",
+    "CREATE TRIGGER audit_event_append_only BEFORE UPDATE OR DELETE ON audit_event"
+    " FOR EACH ROW EXECUTE FUNCTION audit_append_only()",
+    "CREATE TRIGGER audit_event_no_truncate BEFORE TRUNCATE ON audit_event"
+    " FOR EACH STATEMENT EXECUTE FUNCTION audit_append_only()",
+    "CREATE TRIGGER audit_event_ref_append_only BEFORE UPDATE OR DELETE ON audit_event_ref"
+    " FOR EACH ROW EXECUTE FUNCTION audit_append_only()",
+    "CREATE TRIGGER audit_event_ref_no_truncate BEFORE TRUNCATE ON audit_event_ref"
+    " FOR EACH STATEMENT EXECUTE FUNCTION audit_append_only()",
+};
+
 const std::vector<migration>& all_migrations() {
   static const std::vector<migration> list = {
       {1,
@@ -299,6 +401,7 @@ const std::vector<migration>& all_migrations() {
            "CREATE TABLE index_job (fingerprint TEXT NOT NULL, next_pk BIGINT NOT NULL, started_at TEXT NOT NULL)",
        }},
       {3, "date index: span classes and multi-valued parameters", version_3, version_3},
+      {4, "the AuditEvent trail, hash-chained", version_4_sqlite, version_4_postgresql},
   };
   return list;
 }

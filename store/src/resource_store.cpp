@@ -17,22 +17,10 @@
 #include "detail/content_hash.hpp"
 #include "detail/database_impl.hpp"
 #include "detail/db_error.hpp"
+#include "detail/resource_tx_state.hpp"  // resource_tx::state
 #include "detail/sql.hpp"
 
 namespace hearth::store {
-
-/// What a resource_tx works on: the writer's session, inside the group
-/// transaction and the job's savepoint.
-struct resource_tx::state {
-  database::impl& db;
-  soci::session& sql;
-  const indexer& ix;
-  const std::function<instant()>& clock;
-  /// Set when a statement failed: on PostgreSQL the transaction is then
-  /// unusable until rolled back, and on either engine a write may be half
-  /// done, so the whole transaction is rolled back whatever fn returns.
-  std::optional<hearth::error> poisoned;
-};
 
 namespace {
 

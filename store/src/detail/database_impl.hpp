@@ -12,6 +12,7 @@
 
 #include <hearth/store/database.hpp>
 
+#include "detail/audit_writer.hpp"
 #include "detail/group_writer.hpp"
 #include "detail/index_writer.hpp"
 #include "detail/version_writer.hpp"
@@ -38,6 +39,10 @@ struct database::impl {
   std::unique_ptr<detail::index_writer> index_writer;
   std::unique_ptr<detail::version_writer> version_writer;
   std::uint64_t statements_generation = 0;  ///< writer->session_generation() they were built at
+  /// The audit log's statements on writer_session (audit_log.cpp), built on
+  /// first use like the two above, at audit_generation. Writer thread only.
+  std::unique_ptr<detail::audit_writer> audit_writer;
+  std::uint64_t audit_generation = 0;
 
   /// SQLite only: the checkpointer. The writer's connection does not
   /// checkpoint (wal_autocheckpoint = 0): a checkpoint syncs the database
@@ -73,6 +78,7 @@ namespace detail {
 inline void drop_writer_statements(database::impl& db) {
   db.index_writer.reset();
   db.version_writer.reset();
+  db.audit_writer.reset();
 }
 
 /// Prepares the writer's statements on `sql` unless they are there, built on

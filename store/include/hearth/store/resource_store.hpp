@@ -88,6 +88,10 @@ class resource_tx {
 
   struct state;  ///< private (src/ only)
   explicit resource_tx(state& s) noexcept : s_(&s) {}
+  /// The transaction's state, for the store's own components (src/ only: the
+  /// type is complete nowhere else), e.g. the audit log appending the
+  /// AuditEvent of a write in its transaction (audit_log.hpp).
+  state& internals() noexcept { return *s_; }
 
  private:
   friend class resource_store;  // writes bodies it prepared off the writer thread
