@@ -4,6 +4,7 @@
 // once). The listener (http_listener.hpp) converts Beast's messages to and
 // from these at the edge.
 
+#include <atomic>
 #include <memory>
 #include <optional>
 #include <string>
@@ -37,10 +38,23 @@ struct http_request {
   /// bearer token; null when authorisation is off (`--insecure-no-auth`) or
   /// before that stage. Batch entries carry their Bundle's.
   std::shared_ptr<const auth::principal> principal;
+  /// Set (to a fresh false) by the pipeline for every request it audits;
+  /// the write hook (api_options::make_write_hook) sets it true once the
+  /// AuditEvent of the write was appended in the write's own transaction,
+  /// so that the pipeline does not record that request a second time.
+  /// Shared: the hook runs on the writer thread. Null: nobody is told (batch
+  /// entries; the Bundle's own request is audited by the pipeline).
+  std::shared_ptr<std::atomic<bool>> audited_in_tx;
 
   /// The first header named `name` (case-insensitive); nullopt when absent.
   std::optional<std::string_view> header(std::string_view name) const;
 };
+
+/// The RFC 9110 section 15 reason phrase of a status ("Not Found"); empty
+/// for a status Hearth does not send. For Bundle.entry.response.status
+/// ("201 Created", bundle.html#transaction-response) and an AuditEvent's
+/// outcomeDesc: fixed text that quotes nothing of a request.
+std::string_view reason_phrase(int status) noexcept;
 
 struct http_response {
   int status = 200;
