@@ -67,7 +67,9 @@ hearth::result<std::string> mint_access_token(const jwt::key& signing_key, std::
                                               std::chrono::system_clock::time_point now);
 
 /// The server's signing key: `<data_dir>/auth/signing-key.pem`, created
-/// (ES256, mode 0600, directory 0700) when absent.
+/// (ES256, mode 0600, directory 0700) when absent. A key file or directory
+/// that group or others may access is refused (error "insecure", naming the
+/// path), as ssh refuses such a private key: anyone who reads it mints tokens.
 hearth::result<jwt::key> load_or_create_signing_key(const std::filesystem::path& data_dir);
 
 /// An issuer whose tokens are accepted besides Hearth's own.
@@ -96,6 +98,10 @@ struct verifier_options {
 /// Verifies bearer tokens. Thread-safe.
 class token_verifier {
  public:
+  /// Throws std::invalid_argument (start-up configuration) for an external
+  /// issuer that is empty, listed twice, or equal to base_url: each issuer's
+  /// tokens are verified with its own keys only, so no issuer may share a
+  /// name with another.
   explicit token_verifier(verifier_options opts);
   ~token_verifier();
   token_verifier(const token_verifier&) = delete;
@@ -106,6 +112,16 @@ class token_verifier {
   /// the base URL, exp/nbf/iat with leeway, not revoked, `scope` present.
   /// Errors carry jwt's codes plus "revoked"; never the token text.
   hearth::result<std::shared_ptr<const principal>> verify(std::string_view token) const;
+
+  /// The principal of a token verify() accepted and still holds in its
+  /// cache, checked again for expiry and revocation; null when the token is
+  /// not cached (or no longer valid): then call verify(). Costs a SHA-256
+  /// and a lookup, never a signature check, so the pipeline can learn the
+  /// client before rate limiting without verifying a token twice.
+  std::shared_ptr<const principal> find_cached(std::string_view token) const;
+
+  /// Tokens in the cache now (at most verifier_options::cache_entries).
+  std::size_t cache_size() const;
 
  private:
   struct impl;
