@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cctype>
 #include <charconv>
 #include <cstdlib>
 #include <fstream>
@@ -13,8 +14,11 @@
 #include <utility>
 #include <variant>
 
+#include <hearth/core/text.hpp>
 #include <hearth/fhir/json_reader.hpp>
 #include <hearth/fhir/json_value.hpp>
+#include <hearth/fhir/json_writer.hpp>
+#include <hearth/server/password_hash.hpp>
 
 namespace hearth::server {
 
@@ -299,6 +303,339 @@ hearth::result<std::string> read_file(const std::filesystem::path& path, const s
   return text;
 }
 
+// --- the "auth" section ------------------------------------------------------
+
+/// Reads the "auth" object of a config file. Errors name the element
+/// ("auth.clients[1].redirect_uris[0]") and the file, never a value: a
+/// password hash or a key is not repeated.
+class auth_reader {
+ public:
+  auth_reader(std::string file, std::filesystem::path dir) : file_(std::move(file)), dir_(std::move(dir)) {}
+
+  hearth::result<auth_settings> read(const fhir::json_value& v) {
+    auth_settings out;
+    if (!v.is_object()) return fail("auth", "must be a JSON object");
+    for (const fhir::json_member& m : v.members()) {
+      const std::string path = "auth." + m.key;
+      if (m.key == "access_token_lifetime") {
+        auto n = seconds(m.value, path, 1, 3600);  // SECURITY.md: access tokens at most 1 h
+        if (!n) return hearth::unexpected(std::move(n).error());
+        out.access_token_lifetime = *n;
+      } else if (m.key == "backend_access_token_lifetime") {
+        auto n = seconds(m.value, path, 1, 300);  // SMART Backend Services: at most 5 min
+        if (!n) return hearth::unexpected(std::move(n).error());
+        out.backend_access_token_lifetime = *n;
+      } else if (m.key == "refresh_token_lifetime") {
+        auto n = seconds(m.value, path, 60, 365 * 24 * 3600);  // a minute to a year
+        if (!n) return hearth::unexpected(std::move(n).error());
+        out.refresh_token_lifetime = *n;
+      } else if (m.key == "clients") {
+        if (!m.value.is_array()) return fail(path, "must be an array of objects");
+        for (std::size_t i = 0; i < m.value.size(); ++i) {
+          auto c = client(m.value.items()[i], path + "[" + std::to_string(i) + "]");
+          if (!c) return hearth::unexpected(std::move(c).error());
+          for (const auth_client& other : out.clients) {
+            if (other.client_id == c->client_id) {
+              return fail(path + "[" + std::to_string(i) + "].client_id", "is used by another client");
+            }
+          }
+          out.clients.push_back(std::move(*c));
+        }
+      } else if (m.key == "users") {
+        if (!m.value.is_array()) return fail(path, "must be an array of objects");
+        for (std::size_t i = 0; i < m.value.size(); ++i) {
+          auto u = user(m.value.items()[i], path + "[" + std::to_string(i) + "]");
+          if (!u) return hearth::unexpected(std::move(u).error());
+          for (const auth_user& other : out.users) {
+            if (other.username == u->username) {
+              return fail(path + "[" + std::to_string(i) + "].username", "is used by another user");
+            }
+          }
+          out.users.push_back(std::move(*u));
+        }
+      } else if (m.key == "external_issuers") {
+        if (!m.value.is_array()) return fail(path, "must be an array of objects");
+        for (std::size_t i = 0; i < m.value.size(); ++i) {
+          auto e = issuer(m.value.items()[i], path + "[" + std::to_string(i) + "]");
+          if (!e) return hearth::unexpected(std::move(e).error());
+          for (const auth_external_issuer& other : out.external_issuers) {
+            if (other.issuer == e->issuer) {
+              return fail(path + "[" + std::to_string(i) + "].issuer", "is listed twice");
+            }
+          }
+          out.external_issuers.push_back(std::move(*e));
+        }
+      } else {
+        return fail(path, "is not a setting of \"auth\"");  // a name, safe to quote
+      }
+    }
+    return out;
+  }
+
+ private:
+  hearth::unexpected<hearth::error> fail(const std::string& path, std::string_view message,
+                                         std::string_view code = "invalid") const {
+    const std::string where = file_ + " key " + path;
+    return hearth::unexpected(make_error(std::string(code), path + " (" + where + "): " + std::string(message), where));
+  }
+
+  hearth::result<std::chrono::seconds> seconds(const fhir::json_value& v, const std::string& path, std::uint64_t min,
+                                               std::uint64_t max) const {
+    const std::string range = "must be a whole number of seconds from " + std::to_string(min) + " to " +
+                              std::to_string(max);
+    if (!v.is_number()) return fail(path, range);
+    const std::string& t = v.number_text();
+    std::uint64_t n = 0;
+    const auto [end, ec] = std::from_chars(t.data(), t.data() + t.size(), n);
+    if (ec != std::errc() || end != t.data() + t.size() || n < min || n > max) return fail(path, range);
+    return std::chrono::seconds(static_cast<std::chrono::seconds::rep>(n));
+  }
+
+  hearth::result<std::string> string(const fhir::json_value& v, const std::string& path, std::size_t max_bytes) const {
+    if (!v.is_string()) return fail(path, "must be a JSON string");
+    if (v.str().empty() || v.str().size() > max_bytes) {
+      return fail(path, "must hold 1 to " + std::to_string(max_bytes) + " bytes");
+    }
+    return v.str();
+  }
+
+  hearth::result<std::vector<std::string>> strings(const fhir::json_value& v, const std::string& path,
+                                                   std::size_t max_items, std::size_t max_bytes) const {
+    if (!v.is_array()) return fail(path, "must be an array of strings");
+    if (v.size() > max_items) return fail(path, "holds more than " + std::to_string(max_items) + " items");
+    std::vector<std::string> out;
+    for (std::size_t i = 0; i < v.size(); ++i) {
+      auto s = string(v.items()[i], path + "[" + std::to_string(i) + "]", max_bytes);
+      if (!s) return hearth::unexpected(std::move(s).error());
+      out.push_back(std::move(*s));
+    }
+    return out;
+  }
+
+  /// The key set of "jwks" (an inline JWK Set object) or "jwks_file" (its
+  /// path, relative to the config file's directory): exactly one.
+  hearth::result<jwt::key_set> keys(const fhir::json_value* inline_jwks, const fhir::json_value* file,
+                                    const std::string& path) const {
+    if ((inline_jwks == nullptr) == (file == nullptr)) return fail(path, "needs exactly one of jwks and jwks_file");
+    std::string text;
+    std::string where = path + (inline_jwks != nullptr ? ".jwks" : ".jwks_file");
+    if (inline_jwks != nullptr) {
+      if (!inline_jwks->is_object()) return fail(where, "must be a JWK Set object ({\"keys\": [...]})");
+      text = fhir::to_json(*inline_jwks);
+    } else {
+      auto name = string(*file, where, 4096);
+      if (!name) return hearth::unexpected(std::move(name).error());
+      std::filesystem::path p(*name);
+      if (p.is_relative()) p = dir_ / p;
+      std::error_code ec;
+      if (!std::filesystem::is_regular_file(p, ec)) return fail(where, "no such file", "not-found");
+      const auto size = std::filesystem::file_size(p, ec);
+      if (ec || size > jwt::key_set::max_jwks_bytes) return fail(where, "is larger than 256 KiB");
+      std::ifstream in(p, std::ios::binary);
+      text.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+      if (!in && !in.eof()) return fail(where, "cannot be read", "not-found");
+    }
+    auto set = jwt::key_set::from_jwks(text);
+    // jwt's messages say what is wrong with a key, never its material.
+    if (!set) return fail(where, "is not a usable JWK Set: " + set.error().message);
+    if (set->keys().empty()) return fail(where, "holds no key this server can use");
+    return std::move(*set);
+  }
+
+  hearth::result<auth_client> client(const fhir::json_value& v, const std::string& path) const {
+    if (!v.is_object()) return fail(path, "must be a JSON object");
+    auth_client c;
+    const fhir::json_value* jwks = nullptr;
+    const fhir::json_value* jwks_file = nullptr;
+    bool has_id = false, has_type = false, has_scope = false;
+    for (const fhir::json_member& m : v.members()) {
+      const std::string p = path + "." + m.key;
+      if (m.key == "client_id") {
+        auto id = string(m.value, p, 128);
+        if (!id) return hearth::unexpected(std::move(id).error());
+        // RFC 6749 A.1: client-id = *VSCHAR (%x20-7E); no space here, so a
+        // client_id is one token in logs and in the assertion's iss.
+        if (!std::all_of(id->begin(), id->end(), [](char ch) { return ch > 0x20 && ch < 0x7F; })) {
+          return fail(p, "must be printable ASCII without spaces");
+        }
+        c.client_id = std::move(*id);
+        has_id = true;
+      } else if (m.key == "type") {
+        if (!m.value.is_string()) return fail(p, "must be \"public\" or \"confidential-asymmetric\"");
+        if (m.value.str() == "public") {
+          c.type = auth_client_type::public_client;
+        } else if (m.value.str() == "confidential-asymmetric") {
+          c.type = auth_client_type::confidential_asymmetric;
+        } else {
+          return fail(p, "must be \"public\" or \"confidential-asymmetric\"");
+        }
+        has_type = true;
+      } else if (m.key == "redirect_uris") {
+        // A few per client (development, production); 2 KiB as browsers' URL limits.
+        auto uris = strings(m.value, p, 32, 2048);
+        if (!uris) return hearth::unexpected(std::move(uris).error());
+        for (std::size_t i = 0; i < uris->size(); ++i) {
+          if (std::string e = check_redirect_uri((*uris)[i]); !e.empty()) {
+            return fail(p + "[" + std::to_string(i) + "]", e);
+          }
+        }
+        c.redirect_uris = std::move(*uris);
+      } else if (m.key == "scope") {
+        auto scope = string(m.value, p, 8 * 1024);  // smart_scopes.hpp scope_limits::max_input_bytes
+        if (!scope) return hearth::unexpected(std::move(scope).error());
+        c.scope = std::move(*scope);
+        has_scope = true;
+      } else if (m.key == "jwks") {
+        jwks = &m.value;
+      } else if (m.key == "jwks_file") {
+        jwks_file = &m.value;
+      } else if (m.key == "introspect") {
+        if (!m.value.is_bool()) return fail(p, "must be true or false");
+        c.introspect = m.value.as_bool();
+      } else {
+        return fail(p, "is not a setting of a client");
+      }
+    }
+    if (!has_id) return fail(path + ".client_id", "is required");
+    if (!has_type) return fail(path + ".type", "is required");
+    if (!has_scope) return fail(path + ".scope", "is required");
+    if (c.type == auth_client_type::public_client) {
+      if (jwks != nullptr || jwks_file != nullptr) return fail(path, "a public client has no keys");
+      if (c.introspect) return fail(path + ".introspect", "needs a confidential-asymmetric client");
+      if (c.redirect_uris.empty()) return fail(path + ".redirect_uris", "a public client needs at least one");
+      return c;
+    }
+    auto set = keys(jwks, jwks_file, path);
+    if (!set) return hearth::unexpected(std::move(set).error());
+    for (const jwt::key& k : set->keys()) {
+      // SMART Backend Services "Authenticating": RS384 or ES384.
+      if (!k.accepts(jwt::algorithm::rs384) && !k.accepts(jwt::algorithm::es384)) {
+        return fail(path + (jwks != nullptr ? ".jwks" : ".jwks_file"),
+                    "holds a key that takes neither RS384 nor ES384 (SMART Backend Services)");
+      }
+    }
+    c.keys = std::move(*set);
+    return c;
+  }
+
+  hearth::result<auth_user> user(const fhir::json_value& v, const std::string& path) const {
+    if (!v.is_object()) return fail(path, "must be a JSON object");
+    auth_user u;
+    bool has_name = false, has_hash = false;
+    for (const fhir::json_member& m : v.members()) {
+      const std::string p = path + "." + m.key;
+      if (m.key == "username") {
+        auto name = string(m.value, p, 256);
+        if (!name) return hearth::unexpected(std::move(name).error());
+        if (std::any_of(name->begin(), name->end(),
+                        [](char ch) { return static_cast<unsigned char>(ch) < 0x20 || ch == 0x7F; })) {
+          return fail(p, "must not hold control characters");
+        }
+        u.username = std::move(*name);
+        has_name = true;
+      } else if (m.key == "password_hash") {
+        if (!m.value.is_string() || !auth::is_password_hash(m.value.str())) {
+          return fail(p, "must be an Argon2id PHC string ($argon2id$v=19$m=...,t=...,p=...$salt$hash) "
+                         "with m at most 262144, t at most 10, p at most 8");
+        }
+        u.password_hash = m.value.str();
+        has_hash = true;
+      } else if (m.key == "fhir_user") {
+        auto ref = string(m.value, p, 200);
+        if (!ref) return hearth::unexpected(std::move(ref).error());
+        if (!relative_reference(*ref)) return fail(p, "must be a relative reference Type/id (\"Practitioner/123\")");
+        u.fhir_user = std::move(*ref);
+      } else if (m.key == "patients") {
+        auto ids = strings(m.value, p, 1000, 64);  // the picker lists them all: a page, not a registry
+        if (!ids) return hearth::unexpected(std::move(ids).error());
+        for (std::size_t i = 0; i < ids->size(); ++i) {
+          if (!fhir_id((*ids)[i])) return fail(p + "[" + std::to_string(i) + "]", "must be a FHIR id");
+        }
+        u.patients = std::move(*ids);
+      } else {
+        return fail(p, "is not a setting of a user");
+      }
+    }
+    if (!has_name) return fail(path + ".username", "is required");
+    if (!has_hash) return fail(path + ".password_hash", "is required");
+    return u;
+  }
+
+  hearth::result<auth_external_issuer> issuer(const fhir::json_value& v, const std::string& path) const {
+    if (!v.is_object()) return fail(path, "must be a JSON object");
+    auth_external_issuer e;
+    const fhir::json_value* jwks = nullptr;
+    const fhir::json_value* jwks_file = nullptr;
+    for (const fhir::json_member& m : v.members()) {
+      const std::string p = path + "." + m.key;
+      if (m.key == "issuer") {
+        auto iss = string(m.value, p, 2048);
+        if (!iss) return hearth::unexpected(std::move(iss).error());
+        if (std::string err = check_base_url(*iss); !err.empty()) return fail(p, err);
+        e.issuer = std::move(*iss);
+      } else if (m.key == "jwks") {
+        jwks = &m.value;
+      } else if (m.key == "jwks_file") {
+        jwks_file = &m.value;
+      } else {
+        return fail(p, "is not a setting of an external issuer");
+      }
+    }
+    if (e.issuer.empty()) return fail(path + ".issuer", "is required");
+    auto set = keys(jwks, jwks_file, path);
+    if (!set) return hearth::unexpected(std::move(set).error());
+    e.keys = std::move(*set);
+    return e;
+  }
+
+  /// RFC 6749 3.1.2: an absolute URI (RFC 3986 4.3) without a fragment. A
+  /// private-use scheme ("com.example.app:/cb", RFC 8252 7.1) is allowed for
+  /// native apps.
+  static std::string check_redirect_uri(std::string_view uri) {
+    const std::size_t colon = uri.find(':');
+    const auto scheme_char = [](char ch) {
+      return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') || ch == '+' ||
+             ch == '-' || ch == '.';
+    };
+    if (colon == std::string_view::npos || colon == 0 || !std::isalpha(static_cast<unsigned char>(uri[0])) ||
+        !std::all_of(uri.begin(), uri.begin() + static_cast<std::ptrdiff_t>(colon), scheme_char) ||
+        colon + 1 == uri.size()) {
+      return "must be an absolute URI (scheme:...)";
+    }
+    if (uri.find('#') != std::string_view::npos) return "must not hold a fragment (RFC 6749 3.1.2)";
+    if (std::any_of(uri.begin(), uri.end(), [](char ch) {
+          return static_cast<unsigned char>(ch) <= 0x20 || static_cast<unsigned char>(ch) >= 0x7F;
+        })) {
+      return "must be printable ASCII without spaces (percent-encode the rest)";
+    }
+    const std::string_view scheme = uri.substr(0, colon);
+    if ((text::iequals(scheme, "http") || text::iequals(scheme, "https")) && !uri.substr(colon).starts_with("://")) {
+      return "an http(s) URI must name a host";
+    }
+    return {};
+  }
+
+  /// R4 datatypes.html#id.
+  static bool fhir_id(std::string_view id) {
+    return !id.empty() && id.size() <= 64 && std::all_of(id.begin(), id.end(), [](char ch) {
+      return std::isalnum(static_cast<unsigned char>(ch)) || ch == '-' || ch == '.';
+    });
+  }
+
+  /// "Type/id" with a resource-type-like name (R4 references.html#literal).
+  static bool relative_reference(std::string_view ref) {
+    const std::size_t slash = ref.find('/');
+    if (slash == std::string_view::npos || slash == 0) return false;
+    const std::string_view type = ref.substr(0, slash);
+    return std::isupper(static_cast<unsigned char>(type[0])) &&
+           std::all_of(type.begin(), type.end(), [](char ch) { return std::isalpha(static_cast<unsigned char>(ch)); }) &&
+           fhir_id(ref.substr(slash + 1));
+  }
+
+  std::string file_;           ///< "file x.json": the source, for errors
+  std::filesystem::path dir_;  ///< the config file's directory: relative jwks_file paths start there
+};
+
 /// Applies the settings of a config file.
 hearth::result<void> apply_file(server_config& cfg, std::map<std::string_view, std::string>& origin,
                                 const std::filesystem::path& path, const std::string& named_by) {
@@ -306,7 +643,9 @@ hearth::result<void> apply_file(server_config& cfg, std::map<std::string_view, s
   if (!text) return hearth::unexpected(std::move(text).error());
   fhir::json_read_options opts;
   opts.max_bytes = max_config_file_bytes;
-  opts.max_depth = 8;  // an object of strings, numbers and arrays of strings
+  // Settings are strings, numbers and arrays of strings; "auth" nests
+  // deepest: auth.clients[i].jwks.keys[j].x5c[k] is depth 8 below the root.
+  opts.max_depth = 10;
   opts.fhir_rules = false;
   auto json = fhir::parse_json(*text, opts);
   const std::string file = "file " + path.string();
@@ -320,6 +659,15 @@ hearth::result<void> apply_file(server_config& cfg, std::map<std::string_view, s
     return hearth::unexpected(make_error("invalid", "config file (" + named_by + "): must hold a JSON object", file));
   }
   for (const fhir::json_member& m : json->members()) {
+    if (m.key == "auth") {
+      std::error_code ec;
+      const std::filesystem::path abs = std::filesystem::absolute(path, ec);
+      auth_reader reader(file, ec ? path.parent_path() : abs.parent_path());
+      auto a = reader.read(m.value);
+      if (!a) return hearth::unexpected(std::move(a).error());
+      cfg.auth = std::move(*a);
+      continue;
+    }
     const setting* s = find_by_key(m.key);
     if (s == nullptr) {
       // The key is a name, not a value: quoting it is safe and needed.
@@ -418,6 +766,16 @@ hearth::result<void> validate(const server_config& cfg, const std::map<std::stri
 }
 
 }  // namespace
+
+std::string_view to_string(auth_client_type t) noexcept {
+  switch (t) {
+    case auth_client_type::public_client:
+      return "public";
+    case auth_client_type::confidential_asymmetric:
+      return "confidential-asymmetric";
+  }
+  return "public";
+}
 
 std::string_view to_string(log_format f) noexcept {
   switch (f) {
@@ -578,6 +936,12 @@ std::string config_help() {
     if (s.max != 0) out << "  range: " << s.min << ".." << s.max;
     out << '\n';
   }
+  out << "\nThe built-in OAuth 2.0 / SMART authorisation server's clients, users, external\n"
+         "token issuers and token lifetimes are read from the config file only, under\n"
+         "the key \"auth\" (see examples/config/): \"clients\", \"users\",\n"
+         "\"external_issuers\", \"access_token_lifetime\" (default 3600),\n"
+         "\"backend_access_token_lifetime\" (default 300), \"refresh_token_lifetime\"\n"
+         "(default 2592000).\n";
   return out.str();
 }
 

@@ -9,7 +9,13 @@
 #include <string>
 #include <vector>
 
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+
 #include <unistd.h>
+
+#include <hearth/fhir/json_writer.hpp>
+#include <hearth/server/password_hash.hpp>
 
 namespace hearth::server {
 namespace {
@@ -593,6 +599,178 @@ TEST_CASE("config: config_help lists every flag, variable and file key") {
         "default: ./data", "default: 127.0.0.1"}) {
     CAPTURE(part);
     CHECK(contains(help, part));
+  }
+}
+
+// --- the "auth" section ----------------------------------------------------------
+
+/// The public JWK of a new key made by OpenSSL: "P-384", "P-256" or "RSA".
+std::string public_jwk(const char* kind) {
+  EVP_PKEY* pkey = std::string_view(kind) == "RSA" ? EVP_PKEY_Q_keygen(nullptr, nullptr, "RSA", std::size_t{2048})
+                                                   : EVP_PKEY_Q_keygen(nullptr, nullptr, "EC", kind);
+  REQUIRE(pkey != nullptr);
+  BIO* bio = BIO_new(BIO_s_mem());
+  REQUIRE(PEM_write_bio_PrivateKey(bio, pkey, nullptr, nullptr, 0, nullptr, nullptr) == 1);
+  char* data = nullptr;
+  const long len = BIO_get_mem_data(bio, &data);
+  const std::string pem(data, static_cast<std::size_t>(len));
+  BIO_free(bio);
+  EVP_PKEY_free(pkey);
+  auto k = jwt::key::from_private_pem(pem);
+  REQUIRE(k);
+  return fhir::to_json(k->public_jwk());
+}
+
+/// A cheap but well-formed Argon2id hash.
+std::string test_hash() {
+  static const std::string h = *auth::hash_password("pw", auth::argon2_params{64, 1, 1});
+  return h;
+}
+
+TEST_CASE("config: the auth section: clients, users, external issuers, token lifetimes") {
+  temp_dir d;
+  const std::string p384 = public_jwk("P-384");
+  const std::string rsa = public_jwk("RSA");
+  d.write("lab.jwks.json", R"({"keys":[)" + rsa + "]}");
+  d.write("idp.jwks.json", R"({"keys":[)" + public_jwk("P-256") + "]}");
+  const fs::path file = d.write("hearth.json", R"({
+    "http_port": 9090,
+    "auth": {
+      "access_token_lifetime": 900,
+      "backend_access_token_lifetime": 120,
+      "refresh_token_lifetime": 86400,
+      "clients": [
+        {"client_id": "growth-chart", "type": "public",
+         "redirect_uris": ["https://app.example.org/cb", "com.example.app:/callback"],
+         "scope": "launch/patient openid fhirUser patient/*.rs"},
+        {"client_id": "backend", "type": "confidential-asymmetric", "scope": "system/Observation.rs",
+         "jwks": {"keys": [)" + p384 + R"(]}, "introspect": true},
+        {"client_id": "lab", "type": "confidential-asymmetric", "scope": "system/*.rs",
+         "jwks_file": "lab.jwks.json"}
+      ],
+      "users": [
+        {"username": "alice", "password_hash": ")" + test_hash() + R"(",
+         "fhir_user": "Practitioner/p-1", "patients": ["pat-1", "pat-2"]},
+        {"username": "bob", "password_hash": ")" + test_hash() + R"("}
+      ],
+      "external_issuers": [{"issuer": "https://idp.example.org", "jwks_file": "idp.jwks.json"}]
+    }
+  })");
+  // A relative config path: jwks_file is still read beside the config file.
+  auto r = load_server_config(sources({"--config", file.string()}));
+  REQUIRE_MESSAGE(r, (r ? std::string() : r.error().message));
+  const auth_settings& a = r->auth;
+  CHECK(r->http_port == 9090);
+  CHECK(a.access_token_lifetime == std::chrono::seconds(900));
+  CHECK(a.backend_access_token_lifetime == std::chrono::seconds(120));
+  CHECK(a.refresh_token_lifetime == std::chrono::seconds(86400));
+  REQUIRE(a.clients.size() == 3);
+  CHECK(a.clients[0].client_id == "growth-chart");
+  CHECK(a.clients[0].type == auth_client_type::public_client);
+  CHECK(a.clients[0].redirect_uris == std::vector<std::string>{"https://app.example.org/cb", "com.example.app:/callback"});
+  CHECK(a.clients[0].keys.keys().empty());
+  CHECK_FALSE(a.clients[0].introspect);
+  CHECK(a.clients[1].type == auth_client_type::confidential_asymmetric);
+  REQUIRE(a.clients[1].keys.keys().size() == 1);
+  CHECK(a.clients[1].keys.keys()[0].accepts(jwt::algorithm::es384));
+  CHECK(a.clients[1].introspect);
+  REQUIRE(a.clients[2].keys.keys().size() == 1);
+  CHECK(a.clients[2].keys.keys()[0].accepts(jwt::algorithm::rs384));
+  REQUIRE(a.users.size() == 2);
+  CHECK(a.users[0].username == "alice");
+  CHECK(a.users[0].fhir_user == "Practitioner/p-1");
+  CHECK(a.users[0].patients == std::vector<std::string>{"pat-1", "pat-2"});
+  CHECK(a.users[1].patients.empty());
+  REQUIRE(a.external_issuers.size() == 1);
+  CHECK(a.external_issuers[0].issuer == "https://idp.example.org");
+  CHECK(a.external_issuers[0].keys.keys().size() == 1);
+  CHECK(to_string(auth_client_type::confidential_asymmetric) == "confidential-asymmetric");
+
+  // Without the section: nothing configured, default lifetimes.
+  auto plain = load_server_config(sources({}));
+  REQUIRE(plain);
+  CHECK(plain->auth.clients.empty());
+  CHECK(plain->auth.access_token_lifetime == std::chrono::seconds(3600));
+  CHECK(plain->auth.backend_access_token_lifetime == std::chrono::seconds(300));
+  CHECK(contains(config_help(), "\"auth\""));
+}
+
+TEST_CASE("config: the sample in examples/config loads, and its user's password is the one its README gives") {
+  const fs::path sample = fs::path(HEARTH_TEST_DATA) / ".." / ".." / "examples" / "config" / "hearth-auth.json";
+  auto r = load_server_config(sources({"--config", sample.string()}));
+  REQUIRE_MESSAGE(r, (r ? std::string() : r.error().message));
+  REQUIRE(r->auth.clients.size() == 2);
+  CHECK(r->auth.clients[1].keys.keys().size() == 1);
+  REQUIRE(r->auth.users.size() == 1);
+  CHECK(auth::verify_password("change-me-at-once", r->auth.users[0].password_hash));
+  CHECK(r->auth.users[0].password_hash.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"));
+}
+
+TEST_CASE("config: auth section errors name the element and never repeat a value") {
+  temp_dir d;
+  const std::string p384 = public_jwk("P-384");
+  const std::string p256 = public_jwk("P-256");
+  const std::string hash = test_hash();
+  const std::string pub = R"({"client_id": "a", "type": "public", "redirect_uris": ["https://a.example/cb"], "scope": "openid"})";
+  struct bad_case {
+    std::string auth;      // the value of "auth"
+    std::string location;  // expected in message and location
+  };
+  const std::vector<bad_case> cases{
+      {R"([])", "auth"},
+      {R"({"nope": 1})", "auth.nope"},
+      {R"({"access_token_lifetime": 3601})", "auth.access_token_lifetime"},
+      {R"({"access_token_lifetime": 0})", "auth.access_token_lifetime"},
+      {R"({"backend_access_token_lifetime": 301})", "auth.backend_access_token_lifetime"},
+      {R"({"refresh_token_lifetime": "1d"})", "auth.refresh_token_lifetime"},
+      {R"({"clients": {}})", "auth.clients"},
+      {R"({"clients": [)" + pub + "," + pub + "]}", "auth.clients[1].client_id"},
+      {R"({"clients": [{"type": "public", "redirect_uris": ["https://a/cb"], "scope": "openid"}]})",
+       "auth.clients[0].client_id"},
+      {R"({"clients": [{"client_id": "a b", "type": "public", "redirect_uris": ["https://a/cb"], "scope": "x"}]})",
+       "auth.clients[0].client_id"},
+      {R"({"clients": [{"client_id": "a", "type": "secret", "scope": "x"}]})", "auth.clients[0].type"},
+      {R"({"clients": [{"client_id": "a", "type": "public", "scope": "openid"}]})", "auth.clients[0].redirect_uris"},
+      {R"({"clients": [{"client_id": "a", "type": "public", "redirect_uris": ["https://a/cb#frag"], "scope": "x"}]})",
+       "auth.clients[0].redirect_uris[0]"},
+      {R"({"clients": [{"client_id": "a", "type": "public", "redirect_uris": ["/relative"], "scope": "x"}]})",
+       "auth.clients[0].redirect_uris[0]"},
+      {R"({"clients": [{"client_id": "a", "type": "public", "redirect_uris": ["https://a/cb"]}]})",
+       "auth.clients[0].scope"},
+      {R"({"clients": [{"client_id": "a", "type": "public", "redirect_uris": ["https://a/cb"], "scope": "x", "colour": 1}]})",
+       "auth.clients[0].colour"},
+      {R"({"clients": [{"client_id": "a", "type": "confidential-asymmetric", "scope": "x"}]})", "auth.clients[0]"},
+      {R"({"clients": [{"client_id": "a", "type": "confidential-asymmetric", "scope": "x", "jwks_file": "none.json"}]})",
+       "auth.clients[0].jwks_file"},
+      {R"({"clients": [{"client_id": "a", "type": "confidential-asymmetric", "scope": "x", "jwks": {"keys": [)" + p256 +
+           "]}}]}",
+       "auth.clients[0].jwks"},
+      {R"({"clients": [{"client_id": "a", "type": "confidential-asymmetric", "scope": "x", "jwks": {"keys": [{"kty": "EC"}]}}]})",
+       "auth.clients[0].jwks"},
+      {R"({"clients": [{"client_id": "a", "type": "public", "redirect_uris": ["https://a/cb"], "scope": "x", "jwks": {"keys": [)" +
+           p384 + "]}}]}",
+       "auth.clients[0]"},
+      {R"({"users": [{"username": "u", "password_hash": "plain-text-password"}]})", "auth.users[0].password_hash"},
+      {R"({"users": [{"username": "u"}]})", "auth.users[0].password_hash"},
+      {R"({"users": [{"username": "u", "password_hash": ")" + hash + R"(", "fhir_user": "nobody"}]})",
+       "auth.users[0].fhir_user"},
+      {R"({"users": [{"username": "u", "password_hash": ")" + hash + R"(", "patients": ["no spaces"]}]})",
+       "auth.users[0].patients[0]"},
+      {R"({"users": [{"username": "u", "password_hash": ")" + hash + R"("}, {"username": "u", "password_hash": ")" +
+           hash + R"("}]})",
+       "auth.users[1].username"},
+      {R"({"external_issuers": [{"issuer": "not a url", "jwks": {"keys": [)" + p384 + "]}}]}",
+       "auth.external_issuers[0].issuer"},
+      {R"({"external_issuers": [{"issuer": "https://idp"}]})", "auth.external_issuers[0]"},
+  };
+  for (const bad_case& bc : cases) {
+    CAPTURE(bc.location);
+    const fs::path file = d.write("bad.json", R"({"auth": )" + bc.auth + "}");
+    const hearth::error e = load_error(sources({"--config", file.string()}));
+    CHECK(contains(e.message, bc.location));
+    CHECK(contains(e.location, bc.location));
+    CHECK_FALSE(contains(e.message, "plain-text-password"));
+    CHECK_FALSE(contains(e.message, hash));
   }
 }
 

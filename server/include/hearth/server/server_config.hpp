@@ -31,6 +31,7 @@
 #include <vector>
 
 #include <hearth/core/result.hpp>
+#include <hearth/server/jwt.hpp>
 #include <hearth/store/database.hpp>
 
 namespace hearth::server {
@@ -41,6 +42,104 @@ enum class log_format : std::uint8_t { json };
 
 /// "json".
 std::string_view to_string(log_format f) noexcept;
+
+// --- the built-in authorisation server (auth_server.hpp) -------------------
+//
+// These come from the config file only, under the key "auth" (a structure
+// has no sensible flag or environment form):
+//
+//   "auth": {
+//     "access_token_lifetime": 3600,          seconds, 1..3600
+//     "backend_access_token_lifetime": 300,   seconds, 1..300 (client_credentials)
+//     "refresh_token_lifetime": 2592000,      seconds, 60..31536000
+//     "clients": [
+//       {"client_id": "growth-chart", "type": "public",
+//        "redirect_uris": ["https://app.example.org/callback"],
+//        "scope": "launch launch/patient openid fhirUser offline_access patient/*.rs"},
+//       {"client_id": "lab-feed", "type": "confidential-asymmetric",
+//        "scope": "system/Observation.crus", "jwks_file": "lab-feed.jwks.json",
+//        "introspect": true}
+//     ],
+//     "users": [
+//       {"username": "alice", "password_hash": "$argon2id$v=19$m=19456,t=2,p=1$...",
+//        "fhir_user": "Practitioner/example", "patients": ["example", "pat-2"]}
+//     ],
+//     "external_issuers": [
+//       {"issuer": "https://idp.example.org", "jwks_file": "idp.jwks.json"}
+//     ]
+//   }
+//
+// A relative jwks_file is read from the config file's directory. Every key
+// of these objects is checked: an unknown one is an error, as at the top.
+
+/// What kind of OAuth client (RFC 6749 2.1; SMART App Launch 2.2
+/// client-authentication).
+enum class auth_client_type : std::uint8_t {
+  /// "public": cannot keep a secret (a browser or native app); PKCE only,
+  /// authorization_code and refresh_token grants.
+  public_client,
+  /// "confidential-asymmetric": authenticates with private_key_jwt (RFC 7523
+  /// 2.2, SMART "client-confidential-asymmetric"); every grant, Backend
+  /// Services (client_credentials) included.
+  confidential_asymmetric,
+};
+
+/// "public", "confidential-asymmetric".
+std::string_view to_string(auth_client_type t) noexcept;
+
+/// One registered client.
+struct auth_client {
+  /// RFC 6749 2.2; printable ASCII without spaces, 1..128 characters, unique.
+  std::string client_id;
+  auth_client_type type = auth_client_type::public_client;
+  /// Exact redirect URIs (RFC 6749 3.1.2: absolute, no fragment); compared
+  /// byte for byte (SECURITY.md). At least one for a public client.
+  std::vector<std::string> redirect_uris;
+  /// The scopes the client may be granted (SMART syntax). Parsed strictly
+  /// by the authorisation server, which knows the resource types.
+  std::string scope;
+  /// confidential-asymmetric: the public keys its assertions are signed
+  /// with ("jwks" inline, or "jwks_file"); every key takes RS384 (RSA) or
+  /// ES384 (EC P-384), SMART Backend Services' algorithms. Empty for public.
+  jwt::key_set keys;
+  /// May call the introspection endpoint about any token (a resource
+  /// server); without it a client introspects only its own tokens.
+  bool introspect = false;
+};
+
+/// One user who signs in at the authorisation endpoint.
+struct auth_user {
+  /// 1..256 bytes, no control characters; unique. The access token's `sub`.
+  std::string username;
+  /// Argon2id PHC string (password_hash.hpp, is_password_hash).
+  std::string password_hash;
+  /// The user's FHIR resource ("Practitioner/123"), the `fhirUser` claim;
+  /// may be empty.
+  std::string fhir_user;
+  /// Patient ids the user may pick for launch/patient (the patient picker).
+  std::vector<std::string> patients;
+};
+
+/// An issuer whose access tokens are accepted besides Hearth's own
+/// (access_token.hpp, verifier_options::external).
+struct auth_external_issuer {
+  std::string issuer;  ///< http(s) URL, exact `iss`; unique
+  jwt::key_set keys;   ///< "jwks" inline or "jwks_file"
+};
+
+/// The "auth" section of the config file.
+struct auth_settings {
+  std::vector<auth_client> clients;
+  std::vector<auth_user> users;
+  std::vector<auth_external_issuer> external_issuers;
+  /// Access tokens of authorization_code and refresh_token grants
+  /// (SECURITY.md: at most 1 h).
+  std::chrono::seconds access_token_lifetime{3600};
+  /// Access tokens of client_credentials (SMART Backend Services: at most 5 min).
+  std::chrono::seconds backend_access_token_lifetime{300};
+  /// Refresh tokens (each rotation starts a new period). 30 days.
+  std::chrono::seconds refresh_token_lifetime{30 * 24 * 3600};
+};
 
 /// Every setting of `hearth serve`. Plain value; copyable. The defaults are
 /// what `hearth serve` does with no configuration at all (DESIGN.md
@@ -117,6 +216,9 @@ struct server_config {
   /// A directory of FHIR resources (JSON) loaded at start-up; empty: none.
   /// Checked to exist when loaded.
   std::string examples_dir;
+  /// The built-in authorisation server's clients, users, external issuers
+  /// and token lifetimes (config file key "auth", above). Empty by default.
+  auth_settings auth;
 
   /// The number of cores, at least 2.
   static std::size_t default_worker_threads() noexcept;
