@@ -9,6 +9,8 @@
 
 #include <hearth/core/text.hpp>
 
+#include "rest_audit.hpp"
+#include "rest_auth.hpp"
 #include "rest_format.hpp"
 #include "rest_interactions.hpp"
 #include "rest_operations.hpp"
@@ -128,6 +130,40 @@ http_response route_instance(const context& c, const std::vector<std::string>& s
   return not_found(c, "no such path");
 }
 
+/// [base]/AuditEvent...: the trail (api_options::audit_log), read-only.
+/// SECURITY.md "Audit": the trail is immutable (writes: the usual refusal,
+/// 405 with Allow: GET) and reading it needs an explicit AuditEvent scope
+/// (rest_auth.hpp); the pipeline audits these reads like any other.
+http_response route_audit(const context& c, const std::vector<std::string>& s) {
+  const std::string& m = c.req.method;
+  const store::audit_log& log = *c.opts.audit_log;
+  const bool search_get = s.size() == 1 && m == "GET";
+  const bool search_post = s.size() == 2 && s[1] == "_search" && m == "POST";
+  if (search_get || search_post) {
+    const rest::access a = rest::authorize(c, auth::interaction::search_type, "AuditEvent");
+    if (!a.allowed) return rest::forbidden(c, a);
+    return rest::search_audit_events(c, log, search_post);
+  }
+  if (s.size() == 2 && m == "GET" && !is_operation(s[1]) && s[1] != "_history" && s[1] != "_search") {
+    if (!rest::valid_id(s[1])) {
+      return rest::error_response(400, "invalid", "not a valid resource id (R4 datatypes.html#id)", c.fmt, c.defs);
+    }
+    const rest::access a = rest::authorize(c, auth::interaction::read, "AuditEvent");
+    if (!a.allowed) return rest::forbidden(c, a);
+    return rest::read_audit_event(c, log, s[1]);
+  }
+  // Writes: the immutability refusal (rest_auth.hpp), as for every path.
+  if (m != "GET" && m != "HEAD" && !(s.size() == 2 && s[1] == "_search")) {
+    const rest::access a = rest::authorize(c, auth::interaction::create, "AuditEvent");
+    if (!a.allowed) return rest::forbidden(c, a);
+  }
+  // History, vread and operations are not offered on the trail (one version
+  // per event; the CapabilityStatement lists read and search-type only).
+  return rest::error_response(404, "not-supported",
+                              "AuditEvent supports read and search only: history, vread and operations are not offered",
+                              c.fmt, c.defs);
+}
+
 http_response route(const context& c, const std::vector<std::string>& s) {
   const std::string& m = c.req.method;
   if (s.empty()) {
@@ -140,6 +176,7 @@ http_response route(const context& c, const std::vector<std::string>& s) {
   if (s[0] == "_history" && s.size() == 1) return m == "GET" ? rest::history(c, "", "") : not_allowed(c, {"GET"});
   const std::string& type = s[0];
   if (!c.defs.is_resource_type(type)) return not_found(c, "unknown resource type");
+  if (type == "AuditEvent" && c.opts.audit_log != nullptr) return route_audit(c, s);
   if (s.size() == 1) {
     if (m == "GET") return rest::search(c, type, false, std::nullopt);
     if (m == "POST") return rest::create(c, type);
@@ -163,10 +200,14 @@ http_response route(const context& c, const std::vector<std::string>& s) {
 }  // namespace
 
 struct fhir_api::impl {
+  impl(store::resource_store& s, const fhir::definitions& d, api_options o)
+      : store(s), defs(d), opts(std::move(o)), base_path(base_path_of(opts.base_url)), indexer(d, opts.indexer) {}
+
   store::resource_store& store;
   const fhir::definitions& defs;
   api_options opts;
   std::string base_path;  ///< base_path_of(opts.base_url)
+  rest::indexer_source indexer;
 
   http_response handle(const http_request& req, rest::response_format& fmt) const {
     auto target = rest::split(req.target, base_path);
@@ -180,13 +221,20 @@ struct fhir_api::impl {
                                   defs);
     }
     fmt = *negotiated;
-    context c{req, store, defs, opts, target->params, fmt, opts.default_handling, {}};
+    context c{req, store, defs, opts, target->params, fmt, opts.default_handling, {}, &indexer};
     read_prefer(req, c);
+    // The fail-closed backstop of SMART enforcement (rest_auth.hpp): the
+    // pipeline refuses a request without a valid token before it gets
+    // here. GET /metadata needs none (R4 http.html#capabilities; SMART App
+    // Launch 2.2 discovers the endpoints from it).
+    const bool metadata = target->segments.size() == 1 && target->segments[0] == "metadata";
+    if (opts.enforce_authorization && !req.principal && !metadata) return rest::unauthenticated(c);
     if (target->segments.empty() && req.method == "POST") {
       // R4 http.html#transaction: a batch's entries are answered as requests
       // of their own, through this same function.
-      // The authorisation stage of the pipeline sees the Bundle's request
-      // only: SMART (issue 6) must check each entry's as well.
+      // Each entry carries the Bundle's principal (rest_transaction.cpp
+      // sub_request) and is checked as a request of its own; a
+      // transaction's entries are all checked before anything commits.
       return rest::batch_or_transaction(c, [this](const http_request& entry) {
         http_request r = entry;
         r.target = base_path + r.target;
@@ -199,9 +247,7 @@ struct fhir_api::impl {
 };
 
 fhir_api::fhir_api(store::resource_store& store, const fhir::definitions& defs, api_options opts)
-    : impl_(std::make_unique<impl>(impl{store, defs, std::move(opts), {}})) {
-  impl_->base_path = base_path_of(impl_->opts.base_url);
-}
+    : impl_(std::make_unique<impl>(store, defs, std::move(opts))) {}
 
 fhir_api::~fhir_api() = default;
 

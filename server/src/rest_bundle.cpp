@@ -4,6 +4,7 @@
 
 #include <hearth/fhir/json_reader.hpp>
 #include <hearth/fhir/json_writer.hpp>
+#include <hearth/fhir/operation_outcome.hpp>
 
 #include "rest_outcome.hpp"
 
@@ -123,6 +124,18 @@ fhir::json_value search_tail(std::string_view mode) {
   s.set("mode", mode);
   tail.set("search", std::move(s));
   return tail;
+}
+
+bundle_entry outcome_entry(const std::vector<store::ignored_parameter>& ignored) {
+  fhir::issue_list issues;
+  for (const store::ignored_parameter& p : ignored) {
+    issues.push_back(fhir::issue{fhir::issue_severity::warning, "not-supported",
+                                 "parameter '" + p.name + "' ignored: " + p.reason, {}});
+  }
+  bundle_entry e;
+  e.built = fhir::to_operation_outcome(issues);
+  e.tail = search_tail("outcome");
+  return e;
 }
 
 namespace {

@@ -15,6 +15,7 @@
 #include <hearth/fhir/json_value.hpp>
 #include <hearth/server/http_message.hpp>
 #include <hearth/store/resource_version.hpp>
+#include <hearth/store/search_request.hpp>
 
 #include "rest_format.hpp"
 #include "rest_target.hpp"
@@ -61,6 +62,11 @@ std::string entry_full_url(std::string_view base_url, const store::resource_vers
 /// The tail of a searchset entry: {"search":{"mode":mode}} (R4
 /// bundle.html#searchset: match, include, outcome).
 fhir::json_value search_tail(std::string_view mode);
+
+/// The OperationOutcome entry of a searchset listing what lenient handling
+/// left out (search.html#errors: "the server SHOULD return ... an
+/// OperationOutcome ... with search.mode = outcome").
+bundle_entry outcome_entry(const std::vector<store::ignored_parameter>& ignored);
 
 /// Adds the self link and, when `next_cursor` is not empty, the next link
 /// (R4 search.html#paging, http.html#paging): `base_url` + `path` with the

@@ -4,6 +4,7 @@
 // deleted in between is never overwritten unseen: that write fails with a
 // conflict (409, or 412 when the client sent If-Match).
 
+#include "rest_auth.hpp"
 #include "rest_interactions.hpp"
 #include "rest_outcome.hpp"
 
@@ -33,6 +34,11 @@ std::optional<std::int64_t> expected(const std::optional<std::int64_t>& if_match
 }  // namespace
 
 http_response conditional_update(const context& c, const std::string& type) {
+  // SMART: u, and the search runs with the token's search grants
+  // (resolve_conditional); the resource found and the new content must both
+  // be reached by the update grant (rest_auth.hpp).
+  const access a = authorize(c, auth::interaction::update, type);
+  if (!a.allowed) return forbidden(c, a);
   const std::string condition = condition_of(c);
   if (condition.empty()) {
     return error_response(400, "invalid", "a conditional update needs search parameters in the URL", c.fmt, c.defs);
@@ -44,6 +50,9 @@ http_response conditional_update(const context& c, const std::string& type) {
   }
   auto body = read_resource_body(c, type);
   if (!body.resource) return std::move(body.error);
+  if (!reaches_content(c, a, *body.resource)) {
+    return forbidden(c, a, "the resource is outside what the granted scopes reach");
+  }
   auto m = resolve_conditional(c, type, condition);
   if (!m) return store_failure(c, m.error());
   if (m->count > 1) {
@@ -64,11 +73,14 @@ http_response conditional_update(const context& c, const std::string& type) {
     }
     o.expected_version = expected(if_match, *m->match);
     o.allow_create = false;
+    if (auto ok = reaches(c, a, *m->match); !ok || !*ok) {
+      return ok ? forbidden(c, a, "the resource is outside what the granted scopes reach") : store_failure(c, ok.error());
+    }
   } else {
     if (if_match) return error_response(412, "conflict", "If-Match names a version, but nothing matches", c.fmt, c.defs);
     if (body_id == nullptr) {
       // "No matches, no id provided: The server creates the resource."
-      auto w = c.store.create(type, std::move(*body.resource));
+      auto w = c.store.create(type, std::move(*body.resource), write_hook_of(c));
       if (!w) return write_failure(c, w.error(), false);
       return write_response(c, 201, w->version, "created");
     }
@@ -84,12 +96,14 @@ http_response conditional_update(const context& c, const std::string& type) {
     }
   }
   body.resource->set("id", id);
-  auto w = c.store.update(type, id, std::move(*body.resource), o);
+  auto w = c.store.update(type, id, std::move(*body.resource), o, write_hook_of(c));
   if (!w) return write_failure(c, w.error(), if_match.has_value());
   return write_response(c, w->created ? 201 : 200, w->version, w->created ? "created" : "updated");
 }
 
 http_response conditional_delete(const context& c, const std::string& type) {
+  const access a = authorize(c, auth::interaction::remove, type);
+  if (!a.allowed) return forbidden(c, a);
   const std::string condition = condition_of(c);
   if (condition.empty()) {
     return error_response(400, "invalid", "a conditional delete needs search parameters in the URL", c.fmt, c.defs);
@@ -112,9 +126,12 @@ http_response conditional_delete(const context& c, const std::string& type) {
     // resource" — which succeeds without deleting anything.
     return delete_response(c, store::write_outcome{});
   }
+  if (auto ok = reaches(c, a, *m->match); !ok || !*ok) {
+    return ok ? forbidden(c, a, "the resource is outside what the granted scopes reach") : store_failure(c, ok.error());
+  }
   store::delete_options o;
   o.expected_version = expected(if_match, *m->match);
-  auto w = c.store.remove(type, m->match->id, o);
+  auto w = c.store.remove(type, m->match->id, o, write_hook_of(c));
   if (!w) return store_failure(c, w.error(), if_match.has_value());
   return delete_response(c, *w);
 }

@@ -24,6 +24,8 @@
 
 namespace hearth::server::rest {
 
+class indexer_source;  // rest_auth.hpp
+
 /// Prefer: return=... (R4 http.html#ops): what a create or update answers with.
 enum class return_preference : unsigned char { representation, minimal, outcome };
 
@@ -40,6 +42,8 @@ struct context {
   /// Prefer: handling=..., or the configured default.
   store::search_handling handling = store::search_handling::lenient;
   return_preference return_pref = return_preference::representation;
+  /// The indexer of the authorisation checks (rest_auth.hpp); never null.
+  const indexer_source* indexer = nullptr;
 };
 
 // R4 http.html#read, #vread.

@@ -10,6 +10,7 @@
 #include <chrono>
 #include <cstdint>
 #include <deque>
+#include <map>
 #include <optional>
 #include <span>
 #include <string_view>
@@ -21,6 +22,7 @@
 #include <hearth/store/error_codes.hpp>
 #include <hearth/store/search_request.hpp>
 
+#include "rest_auth.hpp"
 #include "rest_bundle.hpp"
 #include "rest_cursor.hpp"
 #include "rest_outcome.hpp"
@@ -135,6 +137,14 @@ http_response meta_answer(const context& c, const store::resource_version& v) {
 /// R4 resource-operations.html#meta: instance and version levels.
 http_response meta_op(const context& c, const op_target& t) {
   if (c.req.method != "GET" && c.req.method != "POST") return not_allowed(c, "GET, POST");
+  // SMART (rest_auth.hpp): $meta reads; across a type or the system it is a
+  // search, at a resource a read, at a version a vread.
+  const auth::interaction what = t.level == op_level::system   ? auth::interaction::search_system
+                                 : t.level == op_level::type     ? auth::interaction::search_type
+                                 : t.level == op_level::instance ? auth::interaction::read
+                                                                 : auth::interaction::vread;
+  const access a = authorize(c, what, t.type);
+  if (!a.allowed) return forbidden(c, a);
   if (t.level == op_level::system || t.level == op_level::type) {
     return error_response(501, "not-supported",
                           "$meta is supported for a resource or one of its versions ([type]/[id]/$meta), not "
@@ -143,12 +153,20 @@ http_response meta_op(const context& c, const op_target& t) {
                           c.fmt, c.defs);
   }
   if (t.level == op_level::instance) {
-    auto v = c.store.read(t.type, t.id);
-    if (!v) return store_failure(c, v.error());
+    http_response answer;
+    auto v = current_for_read(c, a, std::string(t.type), std::string(t.id), answer);
+    if (!v) return answer;
     return meta_answer(c, *v);
   }
   auto v = c.store.vread(t.type, t.id, t.vid);
   if (!v) return store_failure(c, v.error());
+  if (!a.unrestricted()) {
+    // As vread: what the grant does not reach (a tombstone included) is absent.
+    if (v->deleted) return hidden(c, true);
+    auto ok = reaches(c, a, *v);
+    if (!ok) return store_failure(c, ok.error());
+    if (!*ok) return hidden(c, true);
+  }
   if (v->deleted) return error_response(410, "deleted", "this version is a deletion", c.fmt, c.defs);
   return meta_answer(c, *v);
 }
@@ -260,6 +278,12 @@ constexpr int max_meta_attempts = 3;
 /// conflict. Nothing to change writes nothing, and answers the current meta.
 http_response meta_change(const context& c, const op_target& t, bool add) {
   if (c.req.method != "POST") return not_allowed(c, "POST");
+  // SMART (rest_auth.hpp): an update that answers with the resource's meta,
+  // so u and r, each reaching the resource (and u the changed content).
+  const access write = authorize(c, auth::interaction::update, t.type);
+  if (!write.allowed) return forbidden(c, write);
+  const access read = authorize(c, auth::interaction::read, t.type);
+  if (t.level == op_level::instance && !read.allowed) return forbidden(c, read);
   if (t.level != op_level::instance) {
     return bad_request(c, "not-supported", std::string(add ? "$meta-add" : "$meta-delete") +
                                                " is invoked on a resource: POST [type]/[id]/" +
@@ -269,15 +293,23 @@ http_response meta_change(const context& c, const op_target& t, bool add) {
   const auto change = meta_parameter(c, error);
   if (!change) return error;
   for (int attempt = 0; attempt < max_meta_attempts; ++attempt) {
-    auto v = c.store.read(t.type, t.id);
-    if (!v) return store_failure(c, v.error());  // 404, 410
+    http_response answer;
+    auto v = current_for_read(c, read, std::string(t.type), std::string(t.id), answer);
+    if (!v) return answer;  // 404, 410; 404 for what the read grant does not reach
+    if (auto ok = reaches(c, write, *v); !ok || !*ok) {
+      return ok ? forbidden(c, write, "the resource is outside what the granted scopes reach")
+                : store_failure(c, ok.error());
+    }
     auto tree = fhir::parse_json(v->json);
     if (!tree) return internal_error(c.req.request_id, c.fmt, c.defs);
     if (!apply_meta_change(*tree, *change, add)) return meta_answer(c, *v);
+    if (!reaches_content(c, write, *tree)) {
+      return forbidden(c, write, "the changed resource would be outside what the granted scopes reach");
+    }
     store::update_options o;
     o.expected_version = v->version_id;
     o.allow_create = false;
-    auto w = c.store.update(t.type, t.id, std::move(*tree), o);
+    auto w = c.store.update(t.type, t.id, std::move(*tree), o, write_hook_of(c));
     if (w) return meta_answer(c, w->version);
     if (w.error().code != ec::conflict) return write_failure(c, w.error(), false);
   }
@@ -412,8 +444,16 @@ http_response validate(const context& c, const op_target& t) {
     // delete; deleting what is absent or deleted is not an error either (R4
     // http.html#delete), so that case is a warning, not an error.
     auto v = c.store.read(t.type, t.id);
-    if (!v) {
-      if (v.error().code != ec::not_found && v.error().code != ec::deleted) return store_failure(c, v.error());
+    // $validate needs no data permission (rest_auth.hpp), so it must not
+    // tell a resource the token cannot read from an absent one.
+    bool absent = !v;
+    if (v) {
+      auto readable = may_read(c, *v);
+      if (!readable) return store_failure(c, readable.error());
+      absent = !*readable;
+    }
+    if (absent) {
+      if (!v && v.error().code != ec::not_found && v.error().code != ec::deleted) return store_failure(c, v.error());
       issues.push_back(fhir::issue{fhir::issue_severity::warning, "not-found",
                                    "there is no current resource to delete: a delete would change nothing", {}});
     }
@@ -664,10 +704,30 @@ http_response everything(const context& c, const op_target& t) {
                           "$everything is supported for one patient (Patient/[id]/$everything), not for all patients",
                           c.fmt, c.defs);
   }
+  // SMART (rest_auth.hpp): the Patient must be one the token may read or
+  // search (for patient-level grants: the patient in context; any other is
+  // answered as absent), and each compartment type is searched as the token
+  // may search or read it: left out when it may not, restricted by its
+  // granular filters (left out when they cannot be applied exactly).
+  const access patient_access = either(authorize(c, auth::interaction::read, "Patient"),
+                                       authorize(c, auth::interaction::search_type, "Patient"));
+  if (!patient_access.allowed) return forbidden(c, patient_access);
   everything_query q;
   if (auto bad = read_everything_params(c, q)) return std::move(*bad);
-  auto patient = c.store.read("Patient", t.id);
-  if (!patient) return store_failure(c, patient.error());  // 404, 410
+  http_response answer;
+  auto patient = current_for_read(c, patient_access, "Patient", std::string(t.id), answer);
+  if (!patient) return answer;  // 404, 410
+  std::map<std::string_view, param_list> restriction;  // per type kept: criteria to add
+  if (enforced(c)) {
+    std::erase_if(q.types, [&](std::string_view type) {
+      const access a = either(authorize(c, auth::interaction::search_type, type),
+                              authorize(c, auth::interaction::read, type));
+      auto criteria = compartment_criteria(c, a, t.id);
+      if (!criteria) return true;
+      restriction.emplace(type, std::move(*criteria));
+      return false;
+    });
+  }
 
   const std::string print = everything_print(t.id, q);
   everything_position pos;
@@ -698,6 +758,9 @@ http_response everything(const context& c, const op_target& t) {
     param_list params;
     params.emplace_back("_count", std::to_string(room));
     if (q.since) params.emplace_back("_lastUpdated", "ge" + *q.since);
+    if (const auto r = restriction.find(type); r != restriction.end()) {
+      params.insert(params.end(), r->second.begin(), r->second.end());
+    }
     if (i == pos.type_index && !pos.store_cursor.empty()) params.emplace_back("_cursor", pos.store_cursor);
     auto req = store::parse_search(c.defs, type, params, store::search_handling::strict, compartment);
     if (!req) return store_failure(c, req.error());

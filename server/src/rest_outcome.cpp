@@ -11,6 +11,7 @@ int status_of_store_error(std::string_view code) noexcept {
   if (code == ec::deleted) return 410;  // R4 http.html#delete
   if (code == ec::conflict) return 409;  // R4 http.html#concurrency; 412 when If-Match was sent
   if (code == ec::invalid || code == ec::too_costly || code == ec::not_supported) return 400;
+  if (code == "forbidden") return 403;  // an authorisation check (rest_auth.hpp)
   return 500;  // "exception" and anything unforeseen
 }
 

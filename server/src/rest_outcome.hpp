@@ -17,7 +17,8 @@ namespace hearth::server::rest {
 
 /// The HTTP status of a store error code (store/error_codes.hpp), for a
 /// request that carried no If-Match: not-found 404, deleted 410, conflict
-/// 409, invalid / too-costly / not-supported 400, anything else 500.
+/// 409, invalid / too-costly / not-supported 400, forbidden (the
+/// authorisation checks' own, rest_auth.hpp) 403, anything else 500.
 int status_of_store_error(std::string_view code) noexcept;
 
 /// A response carrying `issues` as an OperationOutcome in `fmt` (JSON when

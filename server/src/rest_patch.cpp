@@ -20,6 +20,7 @@
 #include <hearth/fhir/resource_check.hpp>
 #include <hearth/store/error_codes.hpp>
 
+#include "rest_auth.hpp"
 #include "rest_outcome.hpp"
 
 namespace hearth::server::rest {
@@ -1413,6 +1414,10 @@ hearth::result<void, patch_error> apply_fhirpath_patch(json_value& resource, con
 }
 
 http_response patch(const context& c, const std::string& type, const std::string& id) {
+  // SMART u (rest_auth.hpp): the version patched and the result must both be
+  // reached by the grant.
+  const access a = authorize(c, auth::interaction::patch, type);
+  if (!a.allowed) return forbidden(c, a);
   bool bad_if_match = false;
   const auto expected = if_match_of(c, bad_if_match);
   if (bad_if_match) {
@@ -1424,6 +1429,9 @@ http_response patch(const context& c, const std::string& type, const std::string
   for (int attempt = 1;; ++attempt) {
     auto current = c.store.read(type, id);
     if (!current) return store_failure(c, current.error());  // 404, 410 (R4 http.html#read)
+    if (auto ok = reaches(c, a, *current); !ok || !*ok) {
+      return ok ? forbidden(c, a, "the resource is outside what the granted scopes reach") : store_failure(c, ok.error());
+    }
     if (expected && *expected != current->version_id) {
       // R4 http.html#concurrency: the client's version is not the current one.
       return error_response(412, "conflict", "If-Match does not name the current version", c.fmt, c.defs);
@@ -1446,20 +1454,35 @@ http_response patch(const context& c, const std::string& type, const std::string
     // patch operation is a not a valid resource"; likewise for JSON Patch.
     const fhir::issue_list issues = fhir::check_resource(*resource, c.defs);
     if (fhir::has_errors(issues)) return outcome_response(422, issues, c.fmt, c.defs);
+    if (!reaches_content(c, a, *resource)) {
+      return forbidden(c, a, "the patched resource would be outside what the granted scopes reach");
+    }
 
     store::update_options o;
     o.expected_version = current->version_id;  // the version patched; If-Match equals it when given
     o.allow_create = false;
-    auto w = c.store.update(type, id, std::move(*resource), o);
+    auto w = c.store.update(type, id, std::move(*resource), o, write_hook_of(c));
     if (!w) {
       if (w.error().code == store::error_codes::conflict && !expected && attempt < max_patch_attempts) continue;
       return write_failure(c, w.error(), expected.has_value());
+    }
+    // Write does not imply read (SMART App Launch 2.2): the patched resource
+    // holds what the request did not send, so it is returned only to a
+    // token that may read it; otherwise the answer is as return=minimal.
+    auto readable = may_read(c, w->version);
+    if (!readable) return store_failure(c, readable.error());
+    if (!*readable && c.return_pref == return_preference::representation) {
+      context minimal = c;
+      minimal.return_pref = return_preference::minimal;
+      return write_response(minimal, 200, w->version, "patched");
     }
     return write_response(c, 200, w->version, "patched");
   }
 }
 
 http_response conditional_patch(const context& c, const std::string& type) {
+  const access a = authorize(c, auth::interaction::patch, type);
+  if (!a.allowed) return forbidden(c, a);
   const bool has_criteria = std::any_of(c.params.begin(), c.params.end(), [](const auto& p) {
     return p.first != "_format" && p.first != "_pretty";
   });

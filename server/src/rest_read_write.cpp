@@ -6,6 +6,7 @@
 #include <hearth/fhir/resource_check.hpp>
 #include <hearth/store/error_codes.hpp>
 
+#include "rest_auth.hpp"
 #include "rest_interactions.hpp"
 #include "rest_outcome.hpp"
 #include "rest_subset.hpp"
@@ -124,10 +125,15 @@ hearth::result<conditional_match> resolve_conditional(const context& c, const st
   if (auto r = parse_params(query, false, params); !r) return hearth::unexpected(std::move(r).error());
   std::erase_if(params, [](const auto& p) { return p.first == "_format" || p.first == "_pretty"; });
   if (params.empty()) return hearth::unexpected(hearth::error{"invalid", "the condition holds no search parameters", ""});
+  // The condition is a search, and runs as one with the token's grants
+  // (rest_auth.hpp): it needs s, and cannot find what the token cannot see.
+  const access a = authorize(c, auth::interaction::search_type, type);
+  if (!a.allowed) return hearth::unexpected(forbidden_error(a, "a conditional interaction searches, which needs s"));
   // Strict: a criterion left out would widen the search and make an existing
   // resource look like a match (or hide a duplicate).
   auto req = store::parse_search(c.defs, type, params, store::search_handling::strict);
   if (!req) return hearth::unexpected(std::move(req).error());
+  if (auto r = restrict_search(c, a, *req); !r) return hearth::unexpected(std::move(r).error());
   req->count = 2;  // enough to tell none, one and many apart
   req->includes.clear();
   req->revincludes.clear();
@@ -164,10 +170,13 @@ http_response store_failure(const context& c, const hearth::error& e, bool if_ma
 }
 
 http_response read(const context& c, const std::string& type, const std::string& id) {
+  const access a = authorize(c, auth::interaction::read, type);
+  if (!a.allowed) return forbidden(c, a);
   auto subset = subset_of_read(c, type);  // _summary, _elements (R4 search.html#summary)
   if (!subset) return error_response(400, subset.error(), c.fmt, c.defs);
-  auto v = c.store.read(type, id);
-  if (!v) return store_failure(c, v.error());
+  http_response answer;
+  auto v = current_for_read(c, a, type, id, answer);
+  if (!v) return answer;
   // Conditional read (R4 http.html#cread): the client has this version, or
   // one at least as recent. If-None-Match decides when both are sent (RFC
   // 9110 13.1.3: If-Modified-Since is then ignored).
@@ -189,6 +198,8 @@ http_response read(const context& c, const std::string& type, const std::string&
 }
 
 http_response vread(const context& c, const std::string& type, const std::string& id, const std::string& vid) {
+  const access a = authorize(c, auth::interaction::vread, type);
+  if (!a.allowed) return forbidden(c, a);
   std::int64_t n = 0;
   const auto r = std::from_chars(vid.data(), vid.data() + vid.size(), n);
   if (r.ec != std::errc() || r.ptr != vid.data() + vid.size() || n < 1) {
@@ -197,7 +208,14 @@ http_response vread(const context& c, const std::string& type, const std::string
   auto subset = subset_of_read(c, type);  // _summary, _elements (R4 search.html#summary)
   if (!subset) return error_response(400, subset.error(), c.fmt, c.defs);
   auto v = c.store.vread(type, id, n);
-  if (!v) return store_failure(c, v.error());
+  if (!v) return store_failure(c, v.error());  // not-found is the same body for every token
+  if (!a.unrestricted()) {
+    // A tombstone holds nothing to check against the grant: as absent.
+    if (v->deleted) return hidden(c, true);
+    auto ok = reaches(c, a, *v);
+    if (!ok) return store_failure(c, ok.error());
+    if (!*ok) return hidden(c, true);
+  }
   if (v->deleted) {
     // R4 http.html#vread: a deleted version answers 410 Gone.
     http_response res = error_response(410, "deleted", "this version is a deletion", c.fmt, c.defs);
@@ -208,17 +226,24 @@ http_response vread(const context& c, const std::string& type, const std::string
 }
 
 http_response create(const context& c, const std::string& type) {
+  const access a = authorize(c, auth::interaction::create, type);
+  if (!a.allowed) return forbidden(c, a);
   auto body = read_resource_body(c, type);
   if (!body.resource) return std::move(body.error);
+  if (!reaches_content(c, a, *body.resource)) {
+    return forbidden(c, a, "the resource is outside what the granted scopes reach");
+  }
   if (const auto ine = c.req.header("If-None-Exist")) {
     if (auto answer = conditional_create(c, type, *ine)) return std::move(*answer);
   }
-  auto w = c.store.create(type, std::move(*body.resource));
+  auto w = c.store.create(type, std::move(*body.resource), write_hook_of(c));
   if (!w) return write_failure(c, w.error(), false);
   return write_response(c, 201, w->version, "created");
 }
 
 http_response update(const context& c, const std::string& type, const std::string& id) {
+  const access a = authorize(c, auth::interaction::update, type);
+  if (!a.allowed) return forbidden(c, a);
   bool bad_if_match = false;
   const auto expected = if_match_of(c, bad_if_match);
   if (bad_if_match) {
@@ -234,12 +259,24 @@ http_response update(const context& c, const std::string& type, const std::strin
   }
   store::update_options o;
   o.expected_version = expected;
-  auto w = c.store.update(type, id, std::move(*body.resource), o);
+  if (!a.unrestricted()) {
+    // The new content and the version it replaces must both be reached.
+    if (!reaches_content(c, a, *body.resource)) {
+      return forbidden(c, a, "the resource is outside what the granted scopes reach");
+    }
+    auto old = current_for_write(c, a, type, id);
+    if (!old) return store_failure(c, old.error());
+    // The write must meet the version checked (a concurrent change is a conflict).
+    if (*old && !o.expected_version) o.expected_version = (*old)->version_id;
+  }
+  auto w = c.store.update(type, id, std::move(*body.resource), o, write_hook_of(c));
   if (!w) return write_failure(c, w.error(), expected.has_value());
   return write_response(c, w->created ? 201 : 200, w->version, w->created ? "created" : "updated");
 }
 
 http_response remove(const context& c, const std::string& type, const std::string& id) {
+  const access a = authorize(c, auth::interaction::remove, type);
+  if (!a.allowed) return forbidden(c, a);
   bool bad_if_match = false;
   const auto expected = if_match_of(c, bad_if_match);
   if (bad_if_match) {
@@ -247,7 +284,10 @@ http_response remove(const context& c, const std::string& type, const std::strin
   }
   store::delete_options o;
   o.expected_version = expected;
-  auto w = c.store.remove(type, id, o);
+  auto old = current_for_write(c, a, type, id);
+  if (!old) return store_failure(c, old.error(), expected.has_value());
+  if (*old && !o.expected_version) o.expected_version = (*old)->version_id;
+  auto w = c.store.remove(type, id, o, write_hook_of(c));
   if (!w) return store_failure(c, w.error(), expected.has_value());
   return delete_response(c, *w);
 }

@@ -3,11 +3,13 @@
 
 #include <algorithm>
 #include <charconv>
+#include <map>
 
 #include <hearth/fhir/operation_outcome.hpp>
 #include <hearth/store/date_range.hpp>
 #include <hearth/store/history.hpp>
 
+#include "rest_auth.hpp"
 #include "rest_bundle.hpp"
 #include "rest_cursor.hpp"
 #include "rest_interactions.hpp"
@@ -37,20 +39,6 @@ http_response bundle_response(const context& c, const bundle& b) {
 
 fhir::json_value search_mode(std::string_view mode) { return search_tail(mode); }
 
-/// The OperationOutcome entry of a searchset listing what lenient handling
-/// left out (search.html#errors: "the server SHOULD return ... an
-/// OperationOutcome ... with search.mode = outcome").
-bundle_entry outcome_entry(const std::vector<store::ignored_parameter>& ignored) {
-  fhir::issue_list issues;
-  for (const store::ignored_parameter& p : ignored) {
-    issues.push_back(fhir::issue{fhir::issue_severity::warning, "not-supported",
-                                 "parameter '" + p.name + "' ignored: " + p.reason, {}});
-  }
-  bundle_entry e;
-  e.built = fhir::to_operation_outcome(issues);
-  e.tail = search_mode("outcome");
-  return e;
-}
 
 /// The parameters of POST [type]/_search: the URL's, then the form body's
 /// (R4 http.html#search: "the parameters ... may be in the URL, the body,
@@ -156,6 +144,9 @@ fhir::json_value history_tail(const store::resource_version& v) {
 
 http_response search(const context& c, const std::string& type, bool form,
                      const std::optional<store::search_compartment>& compartment) {
+  // SMART s (rest_auth.hpp): checked before anything is read.
+  const access a = authorize(c, auth::interaction::search_type, type);
+  if (!a.allowed) return forbidden(c, a);
   http_response error;
   std::optional<param_list> params = form ? form_params(c, error) : std::optional<param_list>(c.params);
   if (!params) return error;
@@ -175,8 +166,14 @@ http_response search(const context& c, const std::string& type, bool form,
   if (auto r = check_element_names(*subset, type, c.defs, c.handling, &req->ignored); !r) {
     return error_response(400, r.error(), c.fmt, c.defs);
   }
+  // Patient-level grants: the compartment of the patient in context;
+  // granular ones: their filters as criteria. The total then counts what
+  // the token may see only (SECURITY.md).
+  if (auto r = restrict_search(c, a, *req); !r) return store_failure(c, r.error());
   auto page = c.store.search(*req);
   if (!page) return store_failure(c, page.error());
+  // _include/_revinclude: what the token may not read is left out.
+  if (auto r = drop_unreadable(c, page->included); !r) return store_failure(c, r.error());
 
   bundle b;
   b.type = "searchset";
@@ -205,6 +202,24 @@ http_response search(const context& c, const std::string& type, bool form,
 }
 
 http_response history(const context& c, const std::string& type, const std::string& id) {
+  // SMART: r for an instance's history, s for a type's or the system's
+  // (rest_auth.hpp). The store cannot restrict type or system history to a
+  // compartment or a granular filter: those need an unrestricted grant.
+  const auth::interaction what = !id.empty()     ? auth::interaction::history_instance
+                                 : !type.empty() ? auth::interaction::history_type
+                                                 : auth::interaction::history_system;
+  const access a = authorize(c, what, type);
+  if (!a.allowed) return forbidden(c, a);
+  if (id.empty() && !a.unrestricted()) {
+    return forbidden(c, a, "history of a type or of the system needs a grant without patient or granular "
+                           "restriction");
+  }
+  std::optional<store::resource_version> current;
+  if (!id.empty() && !a.unrestricted()) {
+    http_response answer;
+    current = current_for_read(c, a, type, id, answer);
+    if (!current) return answer;
+  }
   store::history_query q;
   q.type = type;
   q.id = id;
@@ -226,6 +241,22 @@ http_response history(const context& c, const std::string& type, const std::stri
   }
   auto page = c.store.history(q);
   if (!page) return store_failure(c, page.error());
+  if (current) {
+    // Versions of the resource the grant does not reach are left out.
+    if (auto r = filter_instance_history(c, a, *current, page->entries); !r) return store_failure(c, r.error());
+  } else if (type.empty() && enforced(c)) {
+    // The system's history lists every type: those the token may not
+    // search without restriction are left out (AuditEvent, which "*" does
+    // not cover).
+    std::map<std::string, bool, std::less<>> allowed;
+    std::erase_if(page->entries, [&](const store::resource_version& v) {
+      auto it = allowed.find(v.type);
+      if (it == allowed.end()) {
+        it = allowed.emplace(v.type, authorize(c, auth::interaction::history_type, v.type).unrestricted()).first;
+      }
+      return !it->second;
+    });
+  }
 
   bundle b;
   b.type = "history";

@@ -15,6 +15,7 @@
 #include <hearth/fhir/json_reader.hpp>
 #include <hearth/store/error_codes.hpp>
 
+#include "rest_auth.hpp"
 #include "rest_bundle.hpp"
 #include "rest_outcome.hpp"
 #include "rest_patch.hpp"
@@ -40,6 +41,14 @@ struct planned {
   std::string if_modified_since;         ///< request.ifModifiedSince (GET)
   std::string full_url;                  ///< entry.fullUrl
 
+  // Authorisation (rest_auth.hpp), set before the writes.
+  /// The version the checks found the resource at: the write must meet it
+  /// (a concurrent change is a conflict), as If-Match would make it.
+  std::optional<std::int64_t> checked_version;
+  /// A PATCH under a restricted grant: its result is checked inside the
+  /// store transaction, where it is computed.
+  std::optional<access> patch_access;
+
   // Transaction results.
   bool no_write = false;  ///< a conditional create that matched, a conditional delete that matched nothing
   std::optional<store::resource_version> existing;  ///< the match of a conditional create
@@ -64,32 +73,6 @@ http_response failure_response(const context& c, const failure& f) {
   return outcome_response(f.status, std::span<const fhir::issue>(&i, 1), c.fmt, c.defs);
 }
 
-/// RFC 9110 section 15 reason phrases, for Bundle.entry.response.status
-/// ("201 Created": bundle.html#transaction-response).
-std::string_view reason_phrase(int status) noexcept {
-  switch (status) {
-    case 200: return "OK";
-    case 201: return "Created";
-    case 204: return "No Content";
-    case 304: return "Not Modified";
-    case 400: return "Bad Request";
-    case 401: return "Unauthorized";
-    case 403: return "Forbidden";
-    case 404: return "Not Found";
-    case 405: return "Method Not Allowed";
-    case 406: return "Not Acceptable";
-    case 409: return "Conflict";
-    case 410: return "Gone";
-    case 412: return "Precondition Failed";
-    case 413: return "Content Too Large";
-    case 415: return "Unsupported Media Type";
-    case 422: return "Unprocessable Content";
-    case 429: return "Too Many Requests";
-    case 500: return "Internal Server Error";
-    case 501: return "Not Implemented";
-    default: return "";
-  }
-}
 
 std::string status_line(int status) {
   std::string s = std::to_string(status);
@@ -271,6 +254,9 @@ http_request sub_request(const context& c, const planned& p, std::string_view me
   r.target = "/" + p.url;
   r.remote_address = c.req.remote_address;
   r.request_id = c.req.request_id;
+  // SECURITY.md "Batch/transaction: authorise every entry": an entry is
+  // checked as a request of its own, with the Bundle's principal.
+  r.principal = c.req.principal;
   // Always JSON (it is parsed back into the response Bundle) and always the
   // representation (the entry's response.lastModified comes from it; the
   // Prefer of the Bundle's own request is applied when the entry is built).
@@ -569,15 +555,102 @@ failure write_failure_of(const planned& p, const hearth::error& e) {
   return failure{p.index, status, e.code, e.message};
 }
 
+/// A denied entry of a transaction. An AuditEvent write is 403 here, not the
+/// 405 it is alone: the POST [base] that carries it is allowed.
+failure denied(std::size_t index, const access& a, std::string_view why = {}) {
+  if (a.immutable) {
+    return failure{index, 403, "forbidden",
+                   "AuditEvent resources cannot be created, changed or deleted through the API: the audit trail is "
+                   "immutable"};
+  }
+  const hearth::error e = forbidden_error(a, why);
+  return failure{index, 403, e.code, e.message};
+}
+
+/// The interaction and type of a GET entry's url (R4 http.html#general),
+/// for the check made before the writes; nullopt for urls whose answer the
+/// router checks alone after the commit (operations) or refuses.
+std::optional<std::pair<auth::interaction, std::string>> read_kind(const context& c, std::string_view url) {
+  url = url.substr(0, url.find('?'));
+  std::vector<std::string_view> s;
+  while (!url.empty() && s.size() < 5) {
+    const std::size_t slash = url.find('/');
+    s.push_back(url.substr(0, slash));
+    url = slash == std::string_view::npos ? std::string_view() : url.substr(slash + 1);
+  }
+  if (!url.empty() || s.empty()) return std::nullopt;
+  using auth::interaction;
+  if (s.size() == 1 && s[0] == "_history") return std::pair{interaction::history_system, std::string()};
+  if (!c.defs.is_resource_type(s[0])) return std::nullopt;
+  const std::string type(s[0]);
+  if (s.size() == 1) return std::pair{interaction::search_type, type};
+  if (s.size() == 2 && s[1] == "_history") return std::pair{interaction::history_type, type};
+  if (s[1].starts_with('_') || s[1].starts_with('$')) return std::nullopt;
+  if (s.size() == 2) return std::pair{interaction::read, type};
+  if (s[2] == "_history") {
+    if (s.size() == 3) return std::pair{interaction::history_instance, type};
+    if (s.size() == 4) return std::pair{interaction::vread, type};
+    return std::nullopt;
+  }
+  if (s.size() == 3 && c.defs.is_resource_type(s[2])) return std::pair{interaction::search_type, std::string(s[2])};
+  return std::nullopt;
+}
+
+/// SMART scopes (rest_auth.hpp) for every entry, before anything commits:
+/// the letter of each write, and under a patient-level or granular grant
+/// the version replaced or deleted and the new content; GET entries at the
+/// type level (what they find is checked when they run, as requests of
+/// their own). The conditional searches ran restricted already
+/// (resolve_conditional).
+std::optional<failure> authorize_entries(const context& c, std::vector<planned>& plan) {
+  using auth::interaction;
+  for (planned& p : plan) {
+    if (p.method == verb::get || p.method == verb::head) {
+      if (!enforced(c)) continue;
+      const auto kind = read_kind(c, p.url);
+      if (!kind) continue;
+      const access a = authorize(c, kind->first, kind->second);
+      if (!a.allowed) return denied(p.index, a);
+      const bool wide = kind->first == interaction::history_type || kind->first == interaction::history_system;
+      if (wide && !a.unrestricted()) {
+        return denied(p.index, a, "history of a type or of the system needs a grant without patient or granular "
+                                  "restriction");
+      }
+      continue;
+    }
+    const interaction what = p.method == verb::post    ? interaction::create
+                             : p.method == verb::put   ? interaction::update
+                             : p.method == verb::patch ? interaction::patch
+                                                       : interaction::remove;
+    const access a = authorize(c, what, p.type);
+    if (!a.allowed) return denied(p.index, a);
+    if (a.unrestricted() || p.no_write) continue;
+    if ((p.method == verb::post || p.method == verb::put) && !reaches_content(c, a, p.resource)) {
+      return denied(p.index, a, "the resource is outside what the granted scopes reach");
+    }
+    if (p.method != verb::post) {
+      auto old = current_for_write(c, a, p.type, p.id);
+      if (!old) {
+        if (old.error().code == "forbidden") return failure{p.index, 403, old.error().code, old.error().message};
+        return search_failure(p.index, old.error());
+      }
+      if (*old) p.checked_version = (*old)->version_id;
+    }
+    if (p.method == verb::patch) p.patch_access = a;
+  }
+  return std::nullopt;
+}
+
 /// One write inside the store transaction. A failure that is not the
 /// store's (a patch that cannot be applied) is put in `failed`.
-hearth::result<void> write_entry(store::resource_tx& tx, const context& c, planned& p,
+hearth::result<void> write_entry(store::resource_tx& tx, const context& c, planned& p, const store::write_hook& hook,
                                  std::optional<failure>& failed) {
+  const std::optional<std::int64_t> expected = p.if_match ? p.if_match : p.checked_version;
   hearth::result<store::write_outcome> w = hearth::unexpected(hearth::error{"exception", "no write", "", hearth::error::npos});
   switch (p.method) {
     case verb::del: {
       store::delete_options o;
-      o.expected_version = p.if_match;
+      o.expected_version = expected;
       w = tx.remove(p.type, p.id, o);
       break;
     }
@@ -588,14 +661,14 @@ hearth::result<void> write_entry(store::resource_tx& tx, const context& c, plann
     }
     case verb::put: {
       store::update_options o;
-      o.expected_version = p.if_match;
+      o.expected_version = expected;
       w = tx.update(p.type, p.id, std::move(p.resource), o);
       break;
     }
     case verb::patch: {
       auto current = tx.read(p.type, p.id);
       if (!current) return hearth::unexpected(std::move(current).error());
-      if (p.if_match && *p.if_match != current->version_id) {
+      if (expected && *expected != current->version_id) {
         return hearth::unexpected(hearth::error{std::string(store::error_codes::conflict), "the resource is at another version",
                                                 "", hearth::error::npos});
       }
@@ -603,6 +676,12 @@ hearth::result<void> write_entry(store::resource_tx& tx, const context& c, plann
       if (!result) {
         failed = std::move(result).error();
         return hearth::unexpected(hearth::error{"invalid", failed->message, "", hearth::error::npos});
+      }
+      if (p.patch_access && !reaches_content(c, *p.patch_access, *result)) {
+        const hearth::error e =
+            forbidden_error(*p.patch_access, "the patched resource would be outside what the granted scopes reach");
+        failed = failure{p.index, 403, e.code, e.message};
+        return hearth::unexpected(e);
       }
       store::update_options o;
       o.expected_version = current->version_id;
@@ -613,6 +692,11 @@ hearth::result<void> write_entry(store::resource_tx& tx, const context& c, plann
     default: return {};
   }
   if (!w) return hearth::unexpected(std::move(w).error());
+  // The request's write hook (api_options::make_write_hook: the AuditEvent)
+  // after each entry's write, in the same transaction.
+  if (hook) {
+    if (auto r = hook(tx, *w); !r) return r;
+  }
   p.outcome = std::move(*w);
   return {};
 }
@@ -656,6 +740,10 @@ http_response run_transaction(const context& c, const fhir::json_value::array_ty
   id_map ids;
   if (const auto f = resolve_targets(c, plan, ids)) return failure_response(c, *f);
   if (const auto f = resolve_references(c, plan, ids)) return failure_response(c, *f);
+  // SECURITY.md: every entry is authorised before anything commits; one
+  // denial fails the whole transaction.
+  if (const auto f = authorize_entries(c, plan)) return failure_response(c, *f);
+  const store::write_hook hook = write_hook_of(c);
 
   // http.html#trules: DELETE, then POST, then PUT and PATCH, then GET/HEAD.
   std::vector<planned*> order;
@@ -668,7 +756,7 @@ http_response run_transaction(const context& c, const fhir::json_value::array_ty
   std::optional<failure> failed;
   auto committed = c.store.transaction([&](store::resource_tx& tx) -> hearth::result<void> {
     for (planned* p : order) {
-      if (auto r = write_entry(tx, c, *p, failed); !r) {
+      if (auto r = write_entry(tx, c, *p, hook, failed); !r) {
         if (!failed) failed = write_failure_of(*p, r.error());
         return r;
       }

@@ -36,15 +36,23 @@ inline store::instant test_epoch() {
 }
 
 /// One case: a database, a store, and the API over it, with base_url `base`.
+/// SMART enforcement (api_options::enforce_authorization) is off unless
+/// `enforce` is true: these cases test the interactions themselves, and
+/// send no principal; fhir_api_auth_test.cpp tests the checks.
 struct api_case {
-  explicit api_case(api_options o = default_options())
-      : sc(), api(sc.rs, registry(), std::move(o)) {
+  explicit api_case(api_options o = default_options(), bool enforce = false)
+      : sc(), api(sc.rs, registry(), authorisation(std::move(o), enforce)) {
     sc.rs.set_clock([this] { return now; });
   }
 
   static api_options default_options() {
     api_options o;
     o.base_url = std::string(base);
+    return o;
+  }
+
+  static api_options authorisation(api_options o, bool enforce) {
+    if (!enforce) o.enforce_authorization = false;
     return o;
   }
 

@@ -6,12 +6,15 @@
 // fhir_api answers the FHIR interactions themselves.
 
 #include <cstddef>
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
 
 #include <hearth/fhir/definitions.hpp>
 #include <hearth/server/http_message.hpp>
+#include <hearth/store/audit_log.hpp>
+#include <hearth/store/indexer.hpp>
 #include <hearth/store/resource_store.hpp>
 #include <hearth/store/search_request.hpp>
 
@@ -30,6 +33,36 @@ struct api_options {
   /// (capability.hpp) as JSON text, built once at start-up; served in the
   /// negotiated format like any resource. Empty: /metadata is 404.
   std::string capability_json;
+  /// SMART on FHIR scope enforcement (issue 6; SMART App Launch 2.2
+  /// scopes-and-launch-context; SECURITY.md): every interaction is checked
+  /// against http_request::principal, and a request without one is refused
+  /// (401, OperationOutcome "login"; GET /metadata excepted). The pipeline
+  /// normally stops such a request earlier: this is the fail-closed
+  /// backstop. false (`--insecure-no-auth`): nothing is checked, except that
+  /// AuditEvents are never written through the API.
+  bool enforce_authorization = true;
+  /// Work committed with every REST write (create, update, update-as-create,
+  /// patch, delete, their conditional forms, $meta-add/$meta-delete, each
+  /// write of a transaction Bundle), inside the write's transaction, after
+  /// it (store::write_hook): the AuditEvent that records it. Called once per
+  /// request that writes (once per transaction Bundle, whose hook then runs
+  /// after each entry's write with that entry's outcome), on a worker
+  /// thread: must be thread-safe. An error from the hook rolls the write
+  /// back and fails the request. Empty, or returning an empty hook: none.
+  std::function<store::write_hook(const http_request&)> make_write_hook;
+  /// The indexer the checks evaluate a resource's compartment membership
+  /// and granular filters with: the store's (it must be built from the same
+  /// definitions). Null: fhir_api builds one the first time a check needs it.
+  const store::indexer* indexer = nullptr;
+  /// The AuditEvent trail (audit_trail::log()): GET [base]/AuditEvent/[id],
+  /// GET [base]/AuditEvent?... and POST [base]/AuditEvent/_search are
+  /// answered from it (rest_audit.hpp), after the scope check (only an
+  /// explicit AuditEvent scope reads it, rest_auth.hpp). Its history and
+  /// vread are 404 "not-supported" (an AuditEvent has one version, read
+  /// answers ETag W/"1"; the CapabilityStatement offers read and
+  /// search-type only). Null: AuditEvent is served from the resource tables
+  /// like any type (tests and tools without a trail). Must outlive the API.
+  const store::audit_log* audit_log = nullptr;
 };
 
 /// The path of a base URL, no trailing slash ("http://h:8080/fhir" ->
