@@ -6,9 +6,11 @@
 #include <string>
 #include <vector>
 
+#include "audit_commands.hpp"
 #include "fhir_commands.hpp"
 #include "hl7_commands.hpp"
 #ifdef HEARTH_WITH_SERVE
+#include "auth_commands.hpp"
 #include "serve_command.hpp"
 #endif
 
@@ -22,12 +24,17 @@ void print_help(std::ostream& out) {
       << "  hearth fhirpath EXPR FILE|- evaluate a FHIRPath expression on a FHIR resource (JSON or XML)\n"
       << "  hearth convert FILE|- --to json|xml [--pretty]\n"
       << "                              convert a FHIR resource between JSON and XML\n"
-      << "  hearth serve [flags]        the FHIR R4 REST server (hearth serve --help: its settings)\n"
+      << "  hearth serve [flags]        the FHIR R4 REST server (hearth serve --help: its settings);\n"
+      << "                              every request needs a bearer token unless --insecure-no-auth\n"
+      << "  hearth token --scope S [--data DIR] [--base-url URL] [--patient ID] [--ttl SECONDS] ...\n"
+      << "                              mint an access token for hearth serve (hearth token --help)\n"
+      << "  hearth audit verify [--data DIR | --database-url URL]\n"
+      << "                              check the AuditEvent hash chain (exit 1 when broken)\n"
       << "  hearth version              print the version\n"
       << "  hearth help                 this text\n"
       << "\n"
       << "Not built yet (see the project's issues): hl7 send, hl7 convert,\n"
-      << "import, validate, audit verify, token, conformance.\n";
+      << "import, validate, conformance.\n";
 }
 
 }  // namespace
@@ -54,7 +61,13 @@ int main(int argc, char** argv) {
     if (args[0] == "serve") {
       return hearth::app::serve_main(std::vector<std::string>(args.begin() + 1, args.end()));
     }
+    if (args[0] == "token") {
+      return hearth::app::token_main(std::vector<std::string>(args.begin() + 1, args.end()));
+    }
 #endif
+    if (args[0] == "audit") {
+      return hearth::app::audit_main(std::vector<std::string>(args.begin() + 1, args.end()));
+    }
     if (args[0] == "hl7") {
       return hearth::app::hl7_main(std::vector<std::string>(args.begin() + 1, args.end()));
     }

@@ -1,17 +1,26 @@
 #include "serve_command.hpp"
 
+#include <arpa/inet.h>
 #include <pthread.h>
 #include <signal.h>
 
 #include <chrono>
 #include <cstdio>
 #include <ctime>
+#include <filesystem>
 #include <iostream>
 #include <memory>
+#include <optional>
 #include <string>
+#include <string_view>
 
 #include <hearth/fhir/definitions.hpp>
+#include <hearth/core/text.hpp>
+#include <hearth/fhir/json_reader.hpp>
 #include <hearth/fhir/json_writer.hpp>
+#include <hearth/server/access_token.hpp>
+#include <hearth/server/audit.hpp>
+#include <hearth/server/auth_server.hpp>
 #include <hearth/server/capability.hpp>
 #include <hearth/server/fhir_api.hpp>
 #include <hearth/server/http_listener.hpp>
@@ -58,10 +67,39 @@ void fail(const std::string& what, const hearth::error& e) {
 
 }  // namespace
 
-int serve_main(const std::vector<std::string>& args) {
+bool is_loopback_host(std::string_view host) {
+  if (text::iequals(host, "localhost")) return true;
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+  const std::string h(host);
+  in_addr v4{};
+  if (::inet_pton(AF_INET, h.c_str(), &v4) == 1) return (ntohl(v4.s_addr) >> 24) == 127;  // 127.0.0.0/8
+  in6_addr v6{};
+  if (::inet_pton(AF_INET6, h.c_str(), &v6) == 1) return IN6_IS_ADDR_LOOPBACK(&v6);  // ::1 only
+  return false;
+}
+
+int serve_main(const std::vector<std::string>& all_args) {
+  // --insecure-no-auth is this command's own flag, not a server_config
+  // setting: it has no environment variable or file key, so that turning
+  // authorisation off is always visible on the command line.
+  bool insecure_no_auth = false;
+  std::vector<std::string> args;
+  for (const std::string& a : all_args) {
+    if (a == "--insecure-no-auth") {
+      insecure_no_auth = true;
+    } else {
+      args.push_back(a);
+    }
+  }
   for (const std::string& a : args) {
     if (a == "--help" || a == "-h") {
-      std::cout << "usage: hearth serve [flags]\n\n" << srv::config_help();
+      std::cout << "usage: hearth serve [--insecure-no-auth] [flags]\n\n"
+                << "Every FHIR request needs a bearer token (RFC 6750) signed by this server's key\n"
+                << "(DATA/auth/signing-key.pem, created at the first start; `hearth token` mints\n"
+                << "one) or by a trusted issuer, for this server's base URL.\n\n"
+                << "  --insecure-no-auth  serve without any authorisation: for development on a\n"
+                << "                      loopback address only (refused on any other address)\n\n"
+                << srv::config_help();
       return 0;
     }
   }
@@ -74,6 +112,15 @@ int serve_main(const std::vector<std::string>& args) {
     return 2;
   }
   const srv::server_config& cfg = *config;
+  // Without authorisation anyone who reaches the port reads and writes every
+  // record: allowed only where nobody else can reach it (SECURITY.md, deny
+  // by default).
+  if (insecure_no_auth && !is_loopback_host(cfg.http_host)) {
+    std::cerr << "hearth serve: --insecure-no-auth is refused: the HTTP listener would bind " << cfg.http_host
+              << ", which is not a loopback address (127.0.0.0/8, ::1, localhost); without authorisation anyone "
+                 "who reaches it could read and change every record\n";
+    return 2;
+  }
   // Settings this build reads but cannot honour yet: refused, never ignored.
   for (const auto& [set, name] : {std::pair{cfg.max_pipelined != 1, "max_pipelined other than 1"}}) {
     if (set) {
@@ -121,9 +168,26 @@ int serve_main(const std::vector<std::string>& args) {
              std::to_string(loaded->updated) + R"(,"unchanged":)" + std::to_string(loaded->unchanged));
   }
 
+  // The key access tokens are signed with (`hearth token`, the token
+  // endpoint) and verified against; made at the first start.
+  std::optional<srv::jwt::key> signing_key;
+  if (!insecure_no_auth) {
+    auto k = srv::auth::load_or_create_signing_key(cfg.data_dir);
+    if (!k) {
+      fail("cannot load the token signing key", k.error());
+      return 1;
+    }
+    signing_key = std::move(*k);
+  }
+
   srv::server_metrics metrics;
   metrics.db_pool_size.set(static_cast<double>(db_config->pool_size));
-  srv::open_access policy;
+
+  // The AuditEvent trail (SECURITY.md "Audit"), on the open database; its
+  // source (base URL) is known once the port is bound, so the trail is made
+  // below; declared here so that it outlives every function that holds it.
+  std::unique_ptr<srv::audit_trail> trail;
+  std::unique_ptr<srv::auth::auth_server> auth;
 
   // The listener binds first (port 0 picks one), the API learns its base URL
   // from the bound port; requests arriving before it is ready get 503.
@@ -176,18 +240,168 @@ int serve_main(const std::vector<std::string>& args) {
 
   srv::api_options api_opts;
   api_opts.base_url = cfg.base_url(port);
+
+  {
+    srv::audit_trail_options ao;
+    ao.source.observer = "hearth";
+    ao.source.base_url = api_opts.base_url;
+    // The error carries no content (audit.hpp): its code and message only.
+    ao.on_append_failure = [](const hearth::error& e) {
+      log_line(R"("level":"error","msg":"audit append failed","code":)" + json_string(e.code));
+    };
+    trail = std::make_unique<srv::audit_trail>(**db, std::move(ao));
+  }
+
+  // The SMART authorisation server (auth_server.hpp), on the final base URL:
+  // the issuer of its tokens and the prefix of every URL it publishes.
+  if (!insecure_no_auth) {
+    srv::auth::auth_server_options ao;
+    ao.base_url = api_opts.base_url;
+    ao.signing_key = *signing_key;
+    ao.settings = cfg.auth;
+    ao.state_dir = std::filesystem::path(cfg.data_dir) / "auth";
+    ao.is_resource_type = [&defs](std::string_view t) { return defs->is_resource_type(t); };
+    // Every token issued and every refusal (IHE IUA ITI-71; BALP): the
+    // event carries ids and the jti, never a secret (auth_event).
+    ao.audit = [t = trail.get(), base = api_opts.base_url](const srv::auth::auth_event& e) {
+      srv::audit_record r;
+      r.interaction = e.endpoint == "login" || e.endpoint == "authorize" ? srv::audit_interaction::login
+                                                                         : srv::audit_interaction::token;
+      r.status = e.success ? 200 : 400;
+      r.outcome = e.success ? srv::audit_outcome::success : srv::audit_outcome::minor_failure;
+      r.request_id = e.request_id;
+      r.remote_address = e.remote_address;
+      r.client_id = e.client_id;
+      r.subject = e.subject;
+      r.issuer = base;
+      r.jti = e.jti;
+      if (!e.patient.empty()) r.patient_ids.push_back(e.patient);
+      // The callback cannot fail the answer; a refused event is counted
+      // (hearth_audit_refused_total) and the trail is unhealthy, so the
+      // next requests are refused with 503 until it recovers.
+      if (!t->record_async(std::move(r)))
+        log_line(R"("level":"error","msg":"audit event of an authorisation decision refused")");
+    };
+    auto created = srv::auth::auth_server::create(std::move(ao));
+    if (!created) {
+      if (created.error().code == "invalid") {
+        std::cerr << "hearth serve: auth: " << created.error().message << "\n";
+        (*listener)->stop();
+        trail->stop();
+        (*db)->stop();
+        return 2;
+      }
+      fail("cannot start the authorisation server", created.error());
+      (*listener)->stop();
+      trail->stop();
+      (*db)->stop();
+      return 1;
+    }
+    auth = std::move(*created);
+  }
   srv::capability_options cap;
   cap.base_url = api_opts.base_url;
   cap.software_version = HEARTH_VERSION;
   cap.cors = !cfg.cors_allowed_origins.empty();
+  cap.smart = !insecure_no_auth;
   cap.security_description =
-      "Requests are not authorised yet: SMART on FHIR scopes arrive with their issue. Do not expose this server "
-      "beyond a trusted network.";
+      insecure_no_auth
+          ? "AUTHORISATION IS OFF (hearth serve --insecure-no-auth): every request is served without a token. "
+            "For development on a loopback address only."
+          : "Every request needs an OAuth 2.0 bearer token (RFC 6750, a JWT access token as RFC 9068 defines) "
+            "issued for this server's base URL; SMART on FHIR scopes (SMART App Launch 2.x, v1 and v2 syntax) "
+            "decide what it may read and write.";
+  // SMART scopes are checked by fhir_api for every interaction; off only
+  // with the pipeline's authentication (the flag turns both off).
+  api_opts.enforce_authorization = !insecure_no_auth;
 
+  if (!insecure_no_auth) {
+    cap.security_description +=
+        " SMART on FHIR (SMART App Launch 2.2): discovery at " + api_opts.base_url +
+        "/.well-known/smart-configuration; authorize " + auth->endpoint_url("authorize") + ", token " +
+        auth->endpoint_url("token") + " (authorization_code with PKCE S256, refresh_token, client_credentials "
+        "with private_key_jwt), introspect " + auth->endpoint_url("introspect") + ", revoke " +
+        auth->endpoint_url("revoke") + ", keys " + auth->endpoint_url("jwks") + ".";
+  }
+  cap.security_description +=
+      " Every interaction is recorded as an AuditEvent (IHE BALP), readable with an explicit AuditEvent scope.";
+  // The trail is served read-only: read and search-type, and only the
+  // parameters the audit log can search (store/audit_query.hpp).
+  cap.type_overrides.push_back({"AuditEvent",
+                                {"read", "search-type"},
+                                {"_id", "date", "patient", "agent", "entity", "type", "subtype", "action", "outcome"}});
+  api_opts.indexer = &ix;
+  api_opts.audit_log = &trail->log();
+  {
+    const std::string base_path = srv::base_path_of(api_opts.base_url);
+    srv::audit_trail* t = trail.get();
+    const store::indexer* index = &ix;
+    const fhir::definitions* d = &*defs;
+    // Each REST write commits its AuditEvent in its own transaction
+    // (SECURITY.md: "committed in the same transaction as the change it
+    // records, or the request fails"), and tells the pipeline it did
+    // (http_request::audited_in_tx), which then records nothing more.
+    api_opts.make_write_hook = [t, index, d, base_path](const srv::http_request& req) -> store::write_hook {
+      std::string_view path = std::string_view(req.target).substr(0, req.target.find('?'));
+      if (!base_path.empty() && path.starts_with(base_path)) path.remove_prefix(base_path.size());
+      const srv::request_kind kind = srv::classify_request(req.method, path, *d);
+      srv::audit_record base;
+      if (auto r = srv::audit_record_of(req, path, kind)) {
+        base = std::move(*r);
+      } else {
+        base.interaction = srv::audit_interaction::operation;  // $meta-add, $meta-delete
+        base.request_id = req.request_id;
+        base.remote_address = req.remote_address;
+      }
+      srv::set_principal(base, req.principal.get());
+      // A transaction Bundle's hook runs after each entry's write.
+      const bool bundle = base.interaction == srv::audit_interaction::batch ||
+                          base.interaction == srv::audit_interaction::transaction;
+      return [t, index, flag = req.audited_in_tx, bundle, base = std::move(base)](
+                 store::resource_tx& tx, const store::write_outcome& w) -> hearth::result<void> {
+        srv::audit_record r = base;
+        r.resource_type = w.version.type;
+        r.resource_id = w.version.id;
+        r.version_id = w.version.version_id;
+        r.status = w.created ? 201 : 200;
+        r.outcome = srv::audit_outcome::success;
+        if (bundle) {
+          r.interaction = srv::audit_interaction::transaction;
+          r.action = w.version.made_by == store::change::create   ? srv::audit_action::create
+                     : w.version.made_by == store::change::remove ? srv::audit_action::remove
+                                                                  : srv::audit_action::update;
+        }
+        // BALP PatientCreate/Update: the patients the written resource
+        // belongs to (a Patient is added by the builder itself).
+        if (!w.version.deleted && !w.version.json.empty() && w.version.type != "Patient") {
+          if (auto parsed = fhir::parse_json(w.version.json)) {
+            for (std::string& p : srv::patient_ids_in(*parsed, *index)) r.patient_ids.push_back(std::move(p));
+          }
+        }
+        auto recorded = t->record_in_tx(tx, r);
+        if (recorded && flag) flag->store(true);
+        return recorded;
+      };
+    };
+  }
   api_opts.capability_json = fhir::to_json(srv::capability_statement(*defs, cap));
   const srv::fhir_api api(rs, *defs, api_opts);
 
   srv::pipeline_options po;
+  if (insecure_no_auth) {
+    po.insecure_no_auth = true;
+  } else {
+    srv::auth::verifier_options vo;
+    // Hearth's own tokens: iss and aud are the base URL clients use (RFC
+    // 9068 2.2, 4), as `hearth token --base-url` and the token endpoint set them.
+    vo.base_url = api_opts.base_url;
+    vo.own_keys = auth->public_keys();
+    for (const srv::auth_external_issuer& x : cfg.auth.external_issuers) vo.external.push_back({x.issuer, x.keys});
+    vo.is_revoked = [a = auth.get()](std::string_view jti) { return a->is_revoked(jti); };
+    vo.is_resource_type = [&defs](std::string_view t) { return defs->is_resource_type(t); };
+    po.verifier = std::make_shared<const srv::auth::token_verifier>(std::move(vo));
+    po.auth_endpoints = auth->endpoints();
+  }
   po.cors_allowed_origins = cfg.cors_allowed_origins;
   po.tls = cfg.tls_enabled();
   if (cfg.rate_limit_per_second != 0) {
@@ -196,37 +410,56 @@ int serve_main(const std::vector<std::string>& args) {
     rl.burst = cfg.rate_limit_burst;  // 0: equal to the rate, as the limiter takes it
     po.rate_limit = std::make_shared<srv::rate_limiter>(rl);
   }
-  po.metrics_text = [&metrics, &listener] {
+  po.metrics_text = [&metrics, &listener, t = trail.get()] {
     metrics.http_connections.set(static_cast<double>((*listener)->stats().connections_open));
-    return metrics.registry().render();
+    return metrics.registry().render() + srv::audit_metrics_text(t->stats());
   };
-  po.ready = [] { return true; };
+  // Not ready while the trail cannot record (every audited request would be 503).
+  po.ready = [t = trail.get()] { return t->healthy(); };
+  po.audit = [t = trail.get()](srv::audit_record r) { return t->record_async(std::move(r)); };
+  po.audit_healthy = [t = trail.get()] { return t->healthy(); };
   po.observe = [&metrics](const srv::request_record& r) {
     metrics.record_request(r.interaction, r.resource_type, r.status, std::chrono::duration<double>(r.duration).count());
     log_line(R"("level":"info","msg":"request","request_id":)" + json_string(r.request_id) +
              R"(,"method":)" + json_string(r.method) + R"(,"interaction":)" + json_string(r.interaction) +
              R"(,"type":)" + json_string(r.resource_type) + R"(,"status":)" + std::to_string(r.status) +
              R"(,"ms":)" + std::to_string(std::chrono::duration<double, std::milli>(r.duration).count()) +
-             R"(,"bytes":)" + std::to_string(r.response_bytes));
+             R"(,"bytes":)" + std::to_string(r.response_bytes) +
+             // SECURITY.md: a token is logged only as its jti.
+             (r.token_id.empty() ? std::string()
+                                 : R"(,"client_id":)" + json_string(r.client_id) + R"(,"jti":)" + json_string(r.token_id)));
   };
-  const srv::request_pipeline pipe(api, *defs, policy, std::move(po));
+  const srv::request_pipeline pipe(api, *defs, std::move(po));
   pipeline.store(&pipe);
 
   const double startup_ms =
       std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count();
-  // The line tests and scripts wait for (issue 5), on stdout.
+  // Which mode is on, then the line tests and scripts wait for (issue 5), on stdout.
+  if (insecure_no_auth) {
+    std::cout << "authorization: OFF (--insecure-no-auth): every request is served without a token\n";
+    log_line(R"("level":"warning","msg":"authorisation is OFF (--insecure-no-auth): every request is served without a token; loopback only, never in production")");
+  } else {
+    std::cout << "authorization: bearer tokens required, issuer and audience " << api_opts.base_url << "\n";
+  }
   std::cout << ((*listener)->tls() ? "https" : "http") << " listening on " << cfg.http_host << ":" << port
             << std::endl;
-  log_line(R"("level":"warning","msg":"requests are not authorised yet (no SMART on FHIR): keep this server on a trusted network")");
   log_line(R"("level":"info","msg":"started","port":)" + std::to_string(port) + R"(,"tls":)" +
-           ((*listener)->tls() ? "true" : "false") + R"(,"rate_limit_per_second":)" +
-           std::to_string(cfg.rate_limit_per_second) + R"(,"startup_ms":)" + std::to_string(startup_ms));
+           ((*listener)->tls() ? "true" : "false") + R"(,"auth":)" + (insecure_no_auth ? "\"off\"" : "\"bearer\"") +
+           R"(,"rate_limit_per_second":)" + std::to_string(cfg.rate_limit_per_second) + R"(,"startup_ms":)" +
+           std::to_string(startup_ms));
 
   int sig = 0;
   sigwait(&stop_signals, &sig);
   log_line(R"("level":"info","msg":"stopping","signal":)" + std::to_string(sig));
   (*listener)->stop();  // answers what is in flight
-  (*db)->stop();        // commits what is queued
+  // The trail drains its queue while the database's writer still runs.
+  if (!trail->flush(std::chrono::seconds(10)))
+    log_line(R"("level":"error","msg":"audit trail did not drain before stopping")");
+  trail->stop();
+  const srv::audit_stats as = trail->stats();
+  if (as.dropped != 0)
+    log_line(R"("level":"error","msg":"audit events dropped at stop","dropped":)" + std::to_string(as.dropped));
+  (*db)->stop();  // commits what is queued
   log_line(R"("level":"info","msg":"stopped")");
   return 0;
 }

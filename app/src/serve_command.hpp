@@ -2,6 +2,7 @@
 // hearth serve: the FHIR REST server (issue 5).
 
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace hearth::app {
@@ -11,6 +12,14 @@ namespace hearth::app {
 /// requests in flight are answered, queued writes committed. Exit status 0
 /// after a clean stop, 1 when start-up fails (the reason on stderr), 2 for a
 /// usage error.
+///
+/// Authorisation is on by default: every FHIR request needs a bearer token
+/// signed by the key in `<data>/auth/signing-key.pem` (created at the first
+/// start) for the server's base URL. `--insecure-no-auth` turns it off, and
+/// is refused (exit 2) unless the listener binds a loopback address.
 int serve_main(const std::vector<std::string>& args);
+
+/// 127.0.0.0/8, ::1 (bracketed or not), or "localhost" (any case).
+bool is_loopback_host(std::string_view host);
 
 }  // namespace hearth::app

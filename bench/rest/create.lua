@@ -12,7 +12,13 @@ function init(args)
   local body = file:read("*a")
   file:close()
   assert(#body > 0, "create.lua: the body file is empty")
-  create = wrk.format("POST", "/Patient", { ["Content-Type"] = "application/fhir+json" }, body)
+  -- With the headers given by wrk -H (bench/run_rest: the bearer token),
+  -- which wrk.format leaves out when it is given headers of its own.
+  local headers = { ["Content-Type"] = "application/fhir+json" }
+  for name, value in pairs(wrk.headers) do
+    if headers[name] == nil then headers[name] = value end
+  end
+  create = wrk.format("POST", "/Patient", headers, body)
 end
 
 function request()

@@ -144,7 +144,37 @@ fhir::json_value capability_statement(const fhir::definitions& defs, const capab
   rest.set("mode", "server");
   {
     json_value security = json_value::object();
+    if (opts.smart) {
+      // SMART App Launch 2.x conformance.html (the CapabilityStatement form
+      // beside .well-known/smart-configuration): the service coding and the
+      // oauth-uris extension with absolute endpoint URLs.
+      json_value ext = json_value::object();
+      ext.set("url", "http://fhir-registry.smarthealthit.org/StructureDefinition/oauth-uris");
+      json_value uris = json_value::array();
+      for (const char* name : {"authorize", "token", "introspect", "revoke"}) {
+        json_value u = json_value::object();
+        u.set("url", json_value(name));
+        u.set("valueUri", json_value(opts.base_url + "/auth/" + name));
+        uris.push_back(std::move(u));
+      }
+      ext.set("extension", std::move(uris));
+      json_value exts = json_value::array();
+      exts.push_back(std::move(ext));
+      security.set("extension", std::move(exts));
+    }
     security.set("cors", json_value(opts.cors));
+    if (opts.smart) {
+      json_value coding = json_value::object();
+      coding.set("system", "http://terminology.hl7.org/CodeSystem/restful-security-service");
+      coding.set("code", "SMART-on-FHIR");
+      json_value codings = json_value::array();
+      codings.push_back(std::move(coding));
+      json_value service = json_value::object();
+      service.set("coding", std::move(codings));
+      json_value services = json_value::array();
+      services.push_back(std::move(service));
+      security.set("service", std::move(services));
+    }
     if (!opts.security_description.empty()) security.set("description", json_value(opts.security_description));
     rest.set("security", std::move(security));
   }
@@ -157,6 +187,27 @@ fhir::json_value capability_statement(const fhir::definitions& defs, const capab
     json_value r = json_value::object();
     r.set("type", json_value(type));
     r.set("profile", json_value("http://hl7.org/fhir/StructureDefinition/" + std::string(type)));
+    const auto over = std::find_if(opts.type_overrides.begin(), opts.type_overrides.end(),
+                                   [type](const capability_options::type_override& o) { return o.type == type; });
+    if (over != opts.type_overrides.end()) {
+      if (!over->interactions.empty()) r.set("interaction", codes(over->interactions));
+      r.set("readHistory", json_value(false));
+      r.set("updateCreate", json_value(false));
+      json_value params = json_value::array();
+      for (const search_parameter* p : defs.search_parameters(type)) {
+        if (!searchable(defs, *p)) continue;
+        if (std::find(over->search_params.begin(), over->search_params.end(), p->code) == over->search_params.end())
+          continue;
+        json_value sp = json_value::object();
+        sp.set("name", json_value(p->code));
+        sp.set("definition", json_value(p->url));
+        sp.set("type", json_value(fhir::to_string(p->type)));
+        params.push_back(std::move(sp));
+      }
+      if (!params.items().empty()) r.set("searchParam", std::move(params));
+      resources.push_back(std::move(r));
+      continue;
+    }
     if (!interactions.items().empty()) r.set("interaction", interactions);
     r.set("versioning", "versioned-update");
     r.set("readHistory", json_value(true));

@@ -3,10 +3,15 @@
 // delete against a running server, and each answer is checked as the client
 // reports it (issue: "A Node script using npm's fhir-kit-client runs ...").
 //
-//   node fhir_kit_client_test.js BASE_URL      (e.g. http://127.0.0.1:8080)
+//   HEARTH_BEARER_TOKEN=TOKEN node fhir_kit_client_test.js BASE_URL
+//                                              (e.g. http://127.0.0.1:8080)
 //
-// Starts nothing itself: run_fhir_kit_client starts `hearth serve` and passes
-// its base URL. Every step runs even when an earlier one failed (a step whose
+// Starts nothing itself: run_fhir_kit_client starts `hearth serve`, mints a
+// token for it with `hearth token` and passes its base URL, and the token in
+// the environment (not on the command line, which other users can see). The
+// client sends it as a bearer token (RFC 6750 2.1); without one (a server
+// run with --insecure-no-auth) it sends none, and the step that checks the
+// 401 is skipped. Every step runs even when an earlier one failed (a step whose
 // input is missing fails with that reason), so one run shows all that is
 // wrong. Prints "ok"/"not ok" per step and a closing "N passed, N failed";
 // exits 1 when a step failed. The resources are invented; no real person.
@@ -22,7 +27,8 @@ if (!base || !/^https?:\/\/[^/]+/.test(base)) {
   process.exit(2);
 }
 const base_url = base.replace(/\/+$/, '');
-const client = new Client({ baseUrl: base_url });
+const token = process.env.HEARTH_BEARER_TOKEN || undefined;
+const client = new Client({ baseUrl: base_url, bearerToken: token });
 
 // A family name no other run shares, so that the search finds this run's
 // Patient only, even against a server that is not empty.
@@ -58,6 +64,21 @@ function id_in_location(location, type) {
 const state = {};
 
 const steps = [
+  ['without the token: 401 and a Bearer challenge (RFC 6750 3)', async () => {
+    if (!token) {
+      console.log('# no HEARTH_BEARER_TOKEN: the server runs without authorisation');
+      return;
+    }
+    const anonymous = new Client({ baseUrl: base_url });
+    assert.equal(await rejected_status(anonymous.search({ resourceType: 'Patient', searchParams: { family } })), 401);
+    // fhir-kit-client's error keeps no response headers: the challenge is
+    // checked with node's own fetch.
+    const plain = await fetch(`${base_url}/Patient?family=${family}`);
+    assert.equal(plain.status, 401);
+    assert.equal(plain.headers.get('www-authenticate'), 'Bearer realm="hearth"');
+    assert.equal((await plain.json()).issue?.[0]?.code, 'login');
+  }],
+
   ['create Patient: 201, id, meta.versionId 1, Location', async () => {
     const created = await client.create({
       resourceType: 'Patient',

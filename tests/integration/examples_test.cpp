@@ -73,7 +73,7 @@ TEST_CASE("examples: loaded at their ids before the first request, and a restart
                                        HEARTH_EXAMPLES_DIR};
   {
     hearth_process first(flags);
-    http_connection c(first.port());
+    http_connection c(first);
     for (const auto& [type, id] : ids) {
       CAPTURE(type);
       CAPTURE(id);
@@ -105,7 +105,7 @@ TEST_CASE("examples: loaded at their ids before the first request, and a restart
   }
 
   hearth_process second(flags);
-  http_connection c(second.port());
+  http_connection c(second);
   const std::string log = log_of(second);
   CHECK(log.find(R"("msg":"examples loaded","files":)" + std::to_string(ids.size()) +
                  R"(,"created":0,"updated":1,"unchanged":)" + std::to_string(ids.size() - 1)) != std::string::npos);
@@ -156,6 +156,6 @@ TEST_CASE("examples: a file that is not a valid resource stops start-up, and the
                         (dir.path / "examples").string()});
   CHECK(log_of(fixed).find(R"("msg":"examples loaded","files":1,"created":1,"updated":0,"unchanged":0)") !=
         std::string::npos);
-  http_connection c(fixed.port());
+  http_connection c(fixed);
   CHECK(c.request("GET", "/Patient/fine").header("etag") == "W/\"1\"");
 }

@@ -13,6 +13,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
@@ -27,11 +28,89 @@
 
 namespace hearth::test {
 
+/// What a `hearth` command run to its end printed, and how it ended.
+struct command_output {
+  int status = -1;  ///< exit status; 128 + signal when killed; -1 when it did not end in time (then killed)
+  std::string out;  ///< stdout
+  std::string err;  ///< stderr
+};
+
+/// Runs `hearth ARGS...` (no shell) and waits for it, at most `limit`.
+inline command_output run_hearth(const std::vector<std::string>& args,
+                                 std::chrono::milliseconds limit = std::chrono::seconds(60)) {
+  int out[2];
+  int err[2];
+  if (::pipe(out) != 0 || ::pipe(err) != 0) throw std::runtime_error("pipe");
+  std::vector<std::string> argv_s{HEARTH_BINARY};
+  argv_s.insert(argv_s.end(), args.begin(), args.end());
+  const pid_t pid = ::fork();
+  if (pid < 0) throw std::runtime_error("fork");
+  if (pid == 0) {
+    ::dup2(out[1], STDOUT_FILENO);
+    ::dup2(err[1], STDERR_FILENO);
+    ::close(out[0]);
+    ::close(err[0]);
+    const int devnull = ::open("/dev/null", O_RDONLY);
+    if (devnull >= 0) ::dup2(devnull, STDIN_FILENO);
+    std::vector<char*> argv;
+    for (auto& a : argv_s) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    ::execv(argv[0], argv.data());
+    ::_exit(127);
+  }
+  ::close(out[1]);
+  ::close(err[1]);
+  command_output r;
+  const auto deadline = std::chrono::steady_clock::now() + limit;
+  bool out_open = true, err_open = true, timed_out = false;
+  while (out_open || err_open) {
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    if (left.count() <= 0) {
+      timed_out = true;
+      break;
+    }
+    pollfd p[2] = {{out_open ? out[0] : -1, POLLIN, 0}, {err_open ? err[0] : -1, POLLIN, 0}};
+    if (::poll(p, 2, static_cast<int>(std::min<long long>(left.count(), 100))) <= 0) continue;
+    char buf[4096];
+    for (int i = 0; i < 2; ++i) {
+      if (p[i].revents == 0) continue;
+      const ssize_t n = ::read(i == 0 ? out[0] : err[0], buf, sizeof buf);
+      if (n <= 0) {
+        (i == 0 ? out_open : err_open) = false;
+      } else {
+        (i == 0 ? r.out : r.err).append(buf, static_cast<std::size_t>(n));
+      }
+    }
+  }
+  ::close(out[0]);
+  ::close(err[0]);
+  int status = 0;
+  if (timed_out) {
+    ::kill(pid, SIGKILL);
+    ::waitpid(pid, &status, 0);
+    r.status = -1;
+    return r;
+  }
+  ::waitpid(pid, &status, 0);
+  r.status = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  return r;
+}
+
+/// The scopes of the token hearth_process gets by default: everything
+/// (`*` covers every type but AuditEvent, which only an explicit scope may
+/// read).
+inline constexpr const char* default_test_scope = "system/*.cruds system/AuditEvent.rs";
+
 /// `hearth serve --http-port 0 --data <temp dir> [extra flags]`, stopped
 /// with SIGTERM (and the directory removed) on destruction.
+///
+/// Authorisation is on, as by default: once the server listens, a token is
+/// minted for its base URL with `hearth token` (scope `scope`) and
+/// connections made with http_connection(server) send it. With
+/// "--insecure-no-auth" among the flags, no token is minted.
 class hearth_process {
  public:
-  explicit hearth_process(std::vector<std::string> extra = {}) {
+  explicit hearth_process(std::vector<std::string> extra = {}, std::string scope = default_test_scope) {
     std::random_device rd;
     dir_ = std::filesystem::temp_directory_path() /
            ("hearth-serve-test-" + std::to_string(::getpid()) + "-" + std::to_string(rd() % 1000000));
@@ -57,6 +136,12 @@ class hearth_process {
     ::close(out[1]);
     stdout_fd_ = out[0];
     port_ = wait_for_port(std::chrono::seconds(30));
+    const bool insecure = std::find(extra.begin(), extra.end(), "--insecure-no-auth") != extra.end();
+    if (!insecure) {
+      const command_output minted = mint({"--scope", scope});
+      if (minted.status != 0) throw std::runtime_error("hearth token failed: " + minted.err);
+      token_ = minted.out.substr(0, minted.out.find('\n'));
+    }
   }
 
   ~hearth_process() {
@@ -73,6 +158,20 @@ class hearth_process {
   hearth_process& operator=(const hearth_process&) = delete;
 
   std::uint16_t port() const { return port_; }
+  /// The base URL the server serves (and its tokens are for).
+  std::string base_url() const { return std::string(tls_ ? "https" : "http") + "://127.0.0.1:" + std::to_string(port_); }
+  /// The token minted at start; empty with --insecure-no-auth.
+  const std::string& token() const { return token_; }
+  /// The server's first stdout lines, up to the "listening" line.
+  const std::string& startup_output() const { return startup_; }
+  /// `hearth token --data <this server's data> --base-url <base_url()> ARGS...`
+  /// (a --base-url in `args` wins).
+  command_output mint(std::vector<std::string> args) const {
+    std::vector<std::string> a{"token", "--data", (dir_ / "data").string()};
+    if (std::find(args.begin(), args.end(), "--base-url") == args.end()) a.insert(a.end(), {"--base-url", base_url()});
+    a.insert(a.end(), args.begin(), args.end());
+    return run_hearth(a);
+  }
   /// The server said "https listening on" (a certificate was configured).
   bool tls() const { return tls_; }
   const std::filesystem::path& dir() const { return dir_; }
@@ -118,6 +217,7 @@ class hearth_process {
       }
       const auto eol = at == std::string::npos ? std::string::npos : seen.find('\n', at);
       if (eol != std::string::npos) {
+        startup_ = seen.substr(0, eol + 1);
         const std::string line = seen.substr(at, eol - at);
         return static_cast<std::uint16_t>(std::stoi(line.substr(line.rfind(':') + 1)));
       }
@@ -130,6 +230,8 @@ class hearth_process {
   int stdout_fd_ = -1;
   std::uint16_t port_ = 0;
   bool tls_ = false;
+  std::string token_;
+  std::string startup_;
 };
 
 struct http_reply {
@@ -145,6 +247,12 @@ struct http_reply {
 /// One keep-alive connection to 127.0.0.1:port.
 class http_connection {
  public:
+  /// To `server`, sending its token (if it has one) with every request
+  /// that does not bring its own Authorization header.
+  explicit http_connection(const hearth_process& server) : http_connection(server.port()) {
+    if (!server.token().empty()) bearer_ = server.token();
+  }
+  /// To `port`, with no Authorization header of its own.
   explicit http_connection(std::uint16_t port) {
     fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
     sockaddr_in a{};
@@ -171,7 +279,12 @@ class http_connection {
   http_reply request(const std::string& method, const std::string& target, const std::string& body = {},
                      const std::vector<std::pair<std::string, std::string>>& headers = {}) {
     std::string req = method + " " + target + " HTTP/1.1\r\nHost: 127.0.0.1\r\n";
-    for (const auto& [k, v] : headers) req += k + ": " + v + "\r\n";
+    bool has_authorization = false;
+    for (const auto& [k, v] : headers) {
+      req += k + ": " + v + "\r\n";
+      has_authorization = has_authorization || k == "Authorization" || k == "authorization";
+    }
+    if (!bearer_.empty() && !has_authorization) req += "Authorization: Bearer " + bearer_ + "\r\n";
     if (!body.empty() || method == "POST" || method == "PUT") {
       req += "Content-Length: " + std::to_string(body.size()) + "\r\n";
     }
@@ -230,6 +343,7 @@ class http_connection {
 
   int fd_ = -1;
   std::string buf_;
+  std::string bearer_;  ///< sent unless the request has its own Authorization
 };
 
 }  // namespace hearth::test

@@ -42,7 +42,7 @@ TEST_CASE("rest: many clients updating one resource with If-Match: exactly the r
   hearth_process server;
   std::string id;
   {
-    http_connection c(server.port());
+    http_connection c(server);
     const http_reply created = c.request("POST", "/Patient",
                                          R"({"resourceType":"Patient","name":[{"family":"Counter"}],"multipleBirthInteger":0})",
                                          json_headers);
@@ -61,7 +61,7 @@ TEST_CASE("rest: many clients updating one resource with If-Match: exactly the r
   std::vector<std::thread> threads;
   for (int t = 0; t < clients; ++t) {
     threads.emplace_back([&] {
-      http_connection c(server.port());
+      http_connection c(server);
       for (int i = 0; i < attempts; ++i) {
         const http_reply cur = c.request("GET", "/Patient/" + id);
         if (cur.status != 200) {
@@ -90,7 +90,7 @@ TEST_CASE("rest: many clients updating one resource with If-Match: exactly the r
   CHECK(ok.load() + conflicts.load() == clients * attempts);
   CHECK(ok.load() >= attempts);  // at least one client's worth got through
   CHECK(versions_written.size() == static_cast<std::size_t>(ok.load()));  // no version given out twice
-  http_connection c(server.port());
+  http_connection c(server);
   const http_reply final_state = c.request("GET", "/Patient/" + id);
   REQUIRE(final_state.status == 200);
   CHECK(int_member(final_state.body, "multipleBirthInteger") == ok.load());
@@ -112,7 +112,7 @@ TEST_CASE("rest: a transaction of 100 entries over HTTP, then every resource is 
             std::string(uuid) + R"("}},"request":{"method":"POST","url":"Observation"}})";
   }
   body += "]}";
-  http_connection c(server.port());
+  http_connection c(server);
   const http_reply r = c.request("POST", "/", body, json_headers);
   REQUIRE(r.status == 200);
   CHECK(r.body.find("\"transaction-response\"") != std::string::npos);

@@ -22,7 +22,10 @@ const std::vector<std::pair<std::string, std::string>> json_body{{"Content-Type"
 
 TEST_CASE("serve: health, metadata, and a create-read-update-search round trip on one keep-alive connection") {
   hearth_process server;
-  http_connection c(server.port());
+  // Authorisation is on by default, and the start-up output says so.
+  CHECK(server.startup_output().find("authorization: bearer tokens required, issuer and audience " +
+                                     server.base_url() + "\n") != std::string::npos);
+  http_connection c(server);
 
   auto health = c.request("GET", "/healthz");
   CHECK(health.status == 200);
@@ -124,8 +127,8 @@ TEST_CASE("serve: SIGTERM answers what is in flight, then the process exits 0") 
   http_connection busy(server.port());
   // A write in flight while the signal arrives: it is answered (and so
   // committed) before the process ends.
-  busy.send_raw("POST /Patient HTTP/1.1\r\nHost: x\r\nContent-Type: application/fhir+json\r\nContent-Length: " +
-                std::to_string(patient.size()) + "\r\n\r\n" + patient);
+  busy.send_raw("POST /Patient HTTP/1.1\r\nHost: x\r\nContent-Type: application/fhir+json\r\nAuthorization: Bearer " +
+                server.token() + "\r\nContent-Length: " + std::to_string(patient.size()) + "\r\n\r\n" + patient);
   server.terminate();
   // Within 10 s, well under stop()'s 30 s grace: an answer left unwritten
   // would hold the process for the whole grace (it once did: the io thread

@@ -100,9 +100,11 @@ TEST_CASE("tls: HTTPS serves FHIR with HSTS and https:// URLs") {
   CHECK(contains(meta.output, R"("resourceType":"CapabilityStatement")"));
   CHECK(contains(meta.output, R"("url":")" + base + "\""));  // the base URL derived with https://
 
+  // The token was minted for the https:// base URL (iss and aud).
   const command_result created =
       curl(t.path, server.port(), "/Patient",
-           R"(-X POST -H 'Content-Type: application/fhir+json' -d '{"resourceType":"Patient","gender":"male"}')");
+           "-H 'Authorization: Bearer " + server.token() + "' " +
+               R"(-X POST -H 'Content-Type: application/fhir+json' -d '{"resourceType":"Patient","gender":"male"}')");
   REQUIRE_MESSAGE(created.exit_code == 0, created.output);
   CHECK(created.output.starts_with("HTTP/1.1 201"));
   CHECK(contains(created.output, "Location: " + base + "/Patient/"));

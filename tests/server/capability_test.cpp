@@ -237,5 +237,49 @@ TEST_CASE("capability: options change what is advertised") {
   CHECK(rest0(cs2).find("interaction") == nullptr);  // never an empty array (json.html)
 }
 
+TEST_CASE("capability: SMART on FHIR is declared with the oauth-uris extension when enforced") {
+  capability_options o = test_options();
+  CHECK(rest0(capability_statement(registry(), o)).find("security")->find("service") == nullptr);
+  o.smart = true;
+  const json_value cs = capability_statement(registry(), o);
+  const json_value& security = *rest0(cs).find("security");
+  REQUIRE(security.find("service") != nullptr);
+  const json_value& coding = security.find("service")->items()[0].find("coding")->items()[0];
+  CHECK(coding.find("system")->str() == "http://terminology.hl7.org/CodeSystem/restful-security-service");
+  CHECK(coding.find("code")->str() == "SMART-on-FHIR");
+  const json_value& ext = security.find("extension")->items()[0];
+  CHECK(ext.find("url")->str() == "http://fhir-registry.smarthealthit.org/StructureDefinition/oauth-uris");
+  std::set<std::string> uris;
+  for (const json_value& u : ext.find("extension")->items()) {
+    uris.insert(u.find("url")->str() + "=" + u.find("valueUri")->str());
+  }
+  CHECK(uris == std::set<std::string>{"authorize=https://fhir.example.org/r4/auth/authorize",
+                                      "introspect=https://fhir.example.org/r4/auth/introspect",
+                                      "revoke=https://fhir.example.org/r4/auth/revoke",
+                                      "token=https://fhir.example.org/r4/auth/token"});
+  CHECK_FALSE(fhir::has_errors(fhir::check_resource(cs, registry())));
+}
+
+TEST_CASE("capability: a type override lists only its interactions and search parameters (the AuditEvent trail)") {
+  capability_options o = test_options();
+  o.type_overrides.push_back({"AuditEvent", {"read", "search-type"}, {"_id", "date", "patient", "subtype", "nope"}});
+  const json_value cs = capability_statement(registry(), o);
+  const json_value& ae = resource_entry(cs, "AuditEvent");
+  std::set<std::string> interactions;
+  for (const json_value& i : ae.find("interaction")->items()) interactions.insert(i.find("code")->str());
+  CHECK(interactions == std::set<std::string>{"read", "search-type"});
+  std::set<std::string> params;
+  for (const json_value& p : ae.find("searchParam")->items()) params.insert(p.find("name")->str());
+  // "nope" is no AuditEvent parameter: never advertised.
+  CHECK(params == std::set<std::string>{"_id", "date", "patient", "subtype"});
+  CHECK(ae.find("searchInclude") == nullptr);
+  CHECK(ae.find("conditionalCreate") == nullptr);
+  CHECK_FALSE(ae.find("updateCreate")->as_bool());
+  CHECK_FALSE(ae.find("readHistory")->as_bool());
+  // The other types keep the defaults.
+  CHECK(resource_entry(cs, "Observation").find("interaction")->size() == o.type_interactions.size());
+  CHECK_FALSE(fhir::has_errors(fhir::check_resource(cs, registry())));
+}
+
 }  // namespace
 }  // namespace hearth::server

@@ -42,9 +42,27 @@ struct capability_options {
   /// rest.security.description (markdown); omitted when empty. It must say
   /// how requests are authorised (or that they are not yet).
   std::string security_description;
+  /// SMART on FHIR authorisation is enforced: rest.security.service
+  /// SMART-on-FHIR and the oauth-uris extension (SMART App Launch 2.x,
+  /// conformance.html: "the CapabilityStatement ... SHOULD ... declare
+  /// support for SMART" with the authorize/token/... endpoints) under
+  /// base_url + "/auth/...".
+  bool smart = false;
   /// rest.resource.interaction for every resource type (R4 TypeRestfulInteraction).
   std::vector<std::string> type_interactions = {"read",   "vread",  "update",           "patch",        "delete",
                                                 "history-instance", "history-type", "create", "search-type"};
+  /// A resource type served differently from the others (the AuditEvent
+  /// trail: read-only, searched by its own parameters). Its entry lists
+  /// exactly `interactions` and the searchParams named in `search_params`
+  /// (those the definitions have and the store could search; empty: none),
+  /// with no include/revinclude, no conditional interactions, no
+  /// updateCreate, readHistory false, and no operations.
+  struct type_override {
+    std::string type;
+    std::vector<std::string> interactions;
+    std::vector<std::string> search_params;
+  };
+  std::vector<type_override> type_overrides;
   /// rest.interaction (R4 SystemRestfulInteraction). Not search-system:
   /// a search across all types is answered 400.
   std::vector<std::string> system_interactions = {"transaction", "batch", "history-system"};
