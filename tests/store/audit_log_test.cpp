@@ -295,7 +295,8 @@ TEST_CASE("db: audit verify finds an edited event (content, search key, referenc
     *k.raw << "DELETE FROM audit_event_ref WHERE seq = 4 AND kind = 1";
   }
   SUBCASE("the stored hash") {
-    *k.raw << "UPDATE audit_event SET hash = :h WHERE seq = 4", soci::use(std::string(64, 'a'), "h");
+    const std::string forged(64, 'a');  // soci binds by reference: the value must outlive the statement
+    *k.raw << "UPDATE audit_event SET hash = :h WHERE seq = 4", soci::use(forged, "h");
   }
   const store::chain_report r = verify(*k.c.db);
   CHECK(r.broken == store::chain_break::edited);
@@ -392,7 +393,8 @@ TEST_CASE("db: audit verify finds forged events inserted into the chain or past 
   }
   SUBCASE("with a hash that does not fit") {
     insert_forged(*k.raw, 10, 11, row_at(*k.raw, 10).hash);
-    *k.raw << "UPDATE audit_event SET hash = :h WHERE seq = 11", soci::use(std::string(64, 'b'), "h");
+    const std::string forged(64, 'b');
+    *k.raw << "UPDATE audit_event SET hash = :h WHERE seq = 11", soci::use(forged, "h");
     expected = 11;
     kind = store::chain_break::edited;
   }
