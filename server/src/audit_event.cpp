@@ -29,6 +29,10 @@ constexpr std::string_view object_role = "http://terminology.hl7.org/CodeSystem/
 /// urn:ietf:params:oauth:jti:" (RFC 3553 URN).
 constexpr std::string_view jti_urn = "urn:ietf:params:oauth:jti:";
 
+/// A Coding. Only the event's `type` carries a display: every other code
+/// here is a fixed one of a published system (DICOM, BALP, R4's), which a
+/// reader resolves, and an event is written for every request, so its size
+/// is the trail's cost (bench/RESULTS.md).
 json_value coding(std::string_view system, std::string_view code, std::string_view display = {}) {
   json_value c = json_value::object();
   c.set("system", system);
@@ -97,8 +101,8 @@ bool is_auth(audit_interaction i) noexcept {
 json_value patient_entity(std::string_view id) {
   json_value e = json_value::object();
   e.set("what", reference_to("Patient/" + std::string(id)));
-  e.set("type", coding(audit_entity_type, "1", "Person"));
-  e.set("role", coding(object_role, "1", "Patient"));
+  e.set("type", coding(audit_entity_type, "1"));  // Person
+  e.set("role", coding(object_role, "1"));        // Patient
   return e;
 }
 
@@ -185,13 +189,13 @@ fhir::json_value build_audit_event(const audit_record& r, const audit_source& so
   json_value subtype = json_value::array();
   if (r.interaction == audit_interaction::login) {
     ev.set("type", coding(dicom, "110114", "User Authentication"));
-    subtype.push_back(coding(dicom, "110122", "Login"));
+    subtype.push_back(coding(dicom, "110122"));
   } else if (r.interaction == audit_interaction::token) {
     ev.set("type", coding(dicom, "110114", "User Authentication"));
-    subtype.push_back(coding(ihe_event_type, "ITI-71", "Get Access Token"));
+    subtype.push_back(coding(ihe_event_type, "ITI-71"));
   } else {
     ev.set("type", coding(audit_event_type, "rest", "Restful Operation"));
-    subtype.push_back(coding(restful_interaction, to_string(r.interaction), to_string(r.interaction)));
+    subtype.push_back(coding(restful_interaction, to_string(r.interaction)));
   }
   ev.set("subtype", std::move(subtype));
   ev.set("action", std::string(1, static_cast<char>(r.action.value_or(default_action(r.interaction)))));
@@ -213,9 +217,9 @@ fhir::json_value build_audit_event(const audit_record& r, const audit_source& so
   const bool destination = client_is_destination(r.interaction);
   {
     json_value client = json_value::object();
-    client.set("type", codeable(is_auth(r.interaction) ? coding(dicom, "110150", "Application")
-                               : destination          ? coding(dicom, "110152", "Destination Role ID")
-                                                      : coding(dicom, "110153", "Source Role ID")));
+    client.set("type", codeable(is_auth(r.interaction) ? coding(dicom, "110150")   // Application
+                               : destination          ? coding(dicom, "110152")   // Destination Role ID
+                                                      : coding(dicom, "110153")));  // Source Role ID
     // BALP: who 1..1, "more likely an identifier given the App identified in
     // the OAuth token"; without a token (authorisation off, or refused before
     // the client was known) the client is known by its address only.
@@ -246,8 +250,8 @@ fhir::json_value build_audit_event(const audit_record& r, const audit_source& so
   {
     json_value server = json_value::object();
     server.set("type", codeable(is_auth(r.interaction) ? coding(balp_agent_types, "AuthzOauthService")
-                               : destination          ? coding(dicom, "110153", "Source Role ID")
-                                                      : coding(dicom, "110152", "Destination Role ID")));
+                               : destination          ? coding(dicom, "110153")   // Source Role ID
+                                                      : coding(dicom, "110152")));  // Destination Role ID
     server.set("who", who_display(source.observer));
     server.set("requestor", false);
     if (!source.base_url.empty()) {
@@ -263,7 +267,7 @@ fhir::json_value build_audit_event(const audit_record& r, const audit_source& so
   json_value src = json_value::object();
   src.set("observer", who_display(source.observer));
   json_value src_type = json_value::array();
-  src_type.push_back(coding(security_source_type, "4", "Application Server"));
+  src_type.push_back(coding(security_source_type, "4"));  // Application Server
   src.set("type", std::move(src_type));
   ev.set("source", std::move(src));
 
@@ -275,8 +279,8 @@ fhir::json_value build_audit_event(const audit_record& r, const audit_source& so
     if (r.version_id > 0) what += "/_history/" + std::to_string(r.version_id);
     json_value data = json_value::object();
     data.set("what", reference_to(what));
-    data.set("type", coding(audit_entity_type, "2", "System Object"));
-    data.set("role", coding(object_role, "4", "Domain Resource"));
+    data.set("type", coding(audit_entity_type, "2"));  // System Object
+    data.set("role", coding(object_role, "4"));        // Domain Resource
     entities.push_back(std::move(data));
     if (r.resource_type == "Patient") patients.insert(patients.begin(), r.resource_id);
   }
@@ -291,8 +295,8 @@ fhir::json_value build_audit_event(const audit_record& r, const audit_source& so
     // `what`; the raw request base64 (R4 base64Binary).
     const std::string_view raw = std::string_view(r.query).substr(0, audit_record::max_query_bytes);
     json_value query = json_value::object();
-    query.set("type", coding(audit_entity_type, "2", "System Object"));
-    query.set("role", coding(object_role, "24", "Query"));
+    query.set("type", coding(audit_entity_type, "2"));  // System Object
+    query.set("role", coding(object_role, "24"));       // Query
     query.set("query", base64::encode(raw));
     entities.push_back(std::move(query));
   }

@@ -52,12 +52,9 @@ std::optional<long long> instant_ms(const std::string* text) {
 void add_reference(std::vector<audit_ref>& refs, audit_ref_kind kind, const std::string& text) {
   const auto target = split_audit_reference(text);
   if (!target) return;
+  // R4 AuditEvent `patient` (agent.who.where(resolve() is Patient) |
+  // entity.what.where(resolve() is Patient)) is searched on these keys too.
   refs.push_back(audit_ref{static_cast<int>(kind), target->first, target->second});
-  // R4 AuditEvent `patient`: agent.who.where(resolve() is Patient) |
-  // entity.what.where(resolve() is Patient).
-  if (target->first == "Patient") {
-    refs.push_back(audit_ref{static_cast<int>(audit_ref_kind::patient), target->first, target->second});
-  }
 }
 
 }  // namespace

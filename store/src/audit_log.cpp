@@ -76,7 +76,9 @@ hearth::result<prepared_audit_event> prepare(fhir::json_value event, instant now
   }
   // The server assigns the id (R4 http.html#create) and the version's meta
   // (resource.html#Meta); an AuditEvent has one version only.
-  set_after(event, "resourceType", "id", fhir::json_value(resource_store::new_id()));
+  // A time-ordered id (RFC 9562 version 7): the trail's unique index on ids
+  // then grows at its right edge, not at a random page per event.
+  set_after(event, "resourceType", "id", fhir::json_value(resource_store::new_time_ordered_id(now)));
   if (event.find("meta") == nullptr) set_after(event, "id", "meta", fhir::json_value::object());
   fhir::json_value& meta = *event.find("meta");
   meta.set("versionId", fhir::json_value("1"));
@@ -159,27 +161,34 @@ hearth::result<std::string> condition_of(const audit_query& q, detail::sql_text&
     add(join(parts));
   }
 
-  auto ref_group = [&](int kind, const std::vector<std::string>& alternatives) {
-    add("e.seq IN (SELECT r.seq FROM audit_event_ref r WHERE r.kind = " + where.bind(sql_int{kind}) + " AND (" +
-        join(alternatives) + "))");
+  auto ref_group = [&](std::string kind_condition, const std::vector<std::string>& alternatives) {
+    add("e.seq IN (SELECT r.seq FROM audit_event_ref r WHERE " + kind_condition + " AND (" + join(alternatives) +
+        "))");
   };
-  auto references = [&](detail::audit_ref_kind kind, const std::vector<std::vector<audit_reference>>& groups) {
-    for (const auto& group : groups) {
-      std::vector<std::string> parts;
-      for (const audit_reference& r : group) {
-        if (r.id.empty()) continue;  // names no resource: matches nothing
-        if (r.type.empty()) {
-          parts.push_back("r.ref_id = " + where.bind(r.id));
-        } else {
-          parts.push_back("(r.ref_id = " + where.bind(r.id) + " AND r.ref_type = " + where.bind(r.type) + ")");
-        }
+  auto kind_is = [&](detail::audit_ref_kind kind) { return "r.kind = " + where.bind(sql_int{static_cast<int>(kind)}); };
+  auto alternatives = [&](const std::vector<audit_reference>& group) {
+    std::vector<std::string> parts;
+    for (const audit_reference& r : group) {
+      if (r.id.empty()) continue;  // names no resource: matches nothing
+      if (r.type.empty()) {
+        parts.push_back("r.ref_id = " + where.bind(r.id));
+      } else {
+        parts.push_back("(r.ref_id = " + where.bind(r.id) + " AND r.ref_type = " + where.bind(r.type) + ")");
       }
-      ref_group(static_cast<int>(kind), parts);
     }
+    return parts;
   };
-  references(detail::audit_ref_kind::patient, q.patients);
-  references(detail::audit_ref_kind::agent, q.agents);
-  references(detail::audit_ref_kind::entity, q.entities);
+  // R4 AuditEvent `patient`: agent.who.where(resolve() is Patient) |
+  // entity.what.where(resolve() is Patient): the agent and entity keys that
+  // refer to a Patient (no key of its own: one row less per event).
+  for (const auto& group : q.patients) {
+    ref_group("r.kind IN (" + where.bind(sql_int{static_cast<int>(detail::audit_ref_kind::entity)}) + ", " +
+                  where.bind(sql_int{static_cast<int>(detail::audit_ref_kind::agent)}) + ") AND r.ref_type = " +
+                  where.bind(std::string("Patient")),
+              alternatives(group));
+  }
+  for (const auto& group : q.agents) ref_group(kind_is(detail::audit_ref_kind::agent), alternatives(group));
+  for (const auto& group : q.entities) ref_group(kind_is(detail::audit_ref_kind::entity), alternatives(group));
   for (const auto& group : q.agent_identifiers) {
     std::vector<std::string> parts;
     for (const audit_token& t : group) {
@@ -191,7 +200,7 @@ hearth::result<std::string> condition_of(const audit_query& q, detail::sql_text&
         parts.push_back("(r.ref_id = " + where.bind(t.code) + " AND r.ref_type = " + where.bind(*t.system) + ")");
       }
     }
-    ref_group(static_cast<int>(detail::audit_ref_kind::agent_identifier), parts);
+    ref_group(kind_is(detail::audit_ref_kind::agent_identifier), parts);
   }
 
   // Coding columns (type, subtype): search.html#token.

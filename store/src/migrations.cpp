@@ -90,7 +90,8 @@ const std::vector<const char*> version_3 = {
 //   type, subtype, action, outcome) are derived from json by the append, and
 //   checked against it by `hearth audit verify`.
 // audit_event_ref: the references and identifiers an event can be searched
-//   by (kind 1 patient, 2 entity, 3 agent reference, 4 agent identifier;
+//   by (kind 2 entity, 3 agent reference, 4 agent identifier; kind 1,
+//   patient, until version 5;
 //   ref_type is the resource type, or the identifier's system), one row each,
 //   keyed for `kind = ? AND ref_id = ? [AND ref_type = ?]` then seq, and
 //   indexed by seq for the verification, which reads an event's rows back
@@ -177,6 +178,25 @@ const std::vector<const char*> version_4_postgresql = {
     " FOR EACH ROW EXECUTE FUNCTION audit_append_only()",
     "CREATE TRIGGER audit_event_ref_no_truncate BEFORE TRUNCATE ON audit_event_ref"
     " FOR EACH STATEMENT EXECUTE FUNCTION audit_append_only()",
+};
+
+// Version 5: AuditEvent `patient` is searched on the entity and agent keys
+// whose ref_type is Patient (audit_log.cpp), so the kind 1 (patient) rows,
+// which repeated them, go: one index row less per event. The append-only
+// trigger steps aside for this one statement, inside the migration's
+// transaction. (The hash chain covers json only; the rows are derived keys
+// that `hearth audit verify` checks against it.)
+const std::vector<const char*> version_5_sqlite = {
+    "DROP TRIGGER audit_event_ref_no_delete",
+    "DELETE FROM audit_event_ref WHERE kind = 1",
+    "CREATE TRIGGER audit_event_ref_no_delete BEFORE DELETE ON audit_event_ref"
+    " BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only'); END",
+};
+
+const std::vector<const char*> version_5_postgresql = {
+    "ALTER TABLE audit_event_ref DISABLE TRIGGER audit_event_ref_append_only",
+    "DELETE FROM audit_event_ref WHERE kind = 1",
+    "ALTER TABLE audit_event_ref ENABLE TRIGGER audit_event_ref_append_only",
 };
 
 const std::vector<migration>& all_migrations() {
@@ -402,6 +422,7 @@ const std::vector<migration>& all_migrations() {
        }},
       {3, "date index: span classes and multi-valued parameters", version_3, version_3},
       {4, "the AuditEvent trail, hash-chained", version_4_sqlite, version_4_postgresql},
+      {5, "AuditEvent patient searched on entity and agent keys", version_5_sqlite, version_5_postgresql},
   };
   return list;
 }

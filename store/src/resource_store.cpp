@@ -58,18 +58,8 @@ hearth::result<void> check_type_and_id(std::string_view type, std::string_view i
   return {};
 }
 
-/// A new logical id: a random (version 4) UUID, 36 characters of the R4 id
-/// alphabet. 122 random bits: ids never collide in practice, and they reveal
-/// neither order nor count.
-std::string random_id() {
-  thread_local std::random_device random;
-  std::array<std::uint8_t, 16> b;
-  for (std::size_t i = 0; i < b.size(); i += 4) {
-    const std::uint32_t w = random();
-    for (std::size_t j = 0; j < 4; ++j) b[i + j] = static_cast<std::uint8_t>(w >> (8 * j));
-  }
-  b[6] = static_cast<std::uint8_t>((b[6] & 0x0f) | 0x40);  // version 4 (RFC 4122 4.4)
-  b[8] = static_cast<std::uint8_t>((b[8] & 0x3f) | 0x80);  // variant 10
+/// 16 bytes as a UUID's text: 36 characters of the R4 id alphabet.
+std::string uuid_text(const std::array<std::uint8_t, 16>& b) {
   static constexpr char hex[] = "0123456789abcdef";
   std::string out;
   out.reserve(36);
@@ -79,6 +69,26 @@ std::string random_id() {
     out += hex[b[i] & 15];
   }
   return out;
+}
+
+/// Fills b[from..16) with random bytes.
+void random_bytes(std::array<std::uint8_t, 16>& b, std::size_t from) {
+  thread_local std::random_device random;
+  for (std::size_t i = from; i < b.size(); i += 4) {
+    const std::uint32_t w = random();
+    for (std::size_t j = 0; j < 4 && i + j < b.size(); ++j) b[i + j] = static_cast<std::uint8_t>(w >> (8 * j));
+  }
+}
+
+/// A new logical id: a random (version 4) UUID, 36 characters of the R4 id
+/// alphabet. 122 random bits: ids never collide in practice, and they reveal
+/// neither order nor count.
+std::string random_id() {
+  std::array<std::uint8_t, 16> b;
+  random_bytes(b, 0);
+  b[6] = static_cast<std::uint8_t>((b[6] & 0x0f) | 0x40);  // version 4 (RFC 9562 5.4)
+  b[8] = static_cast<std::uint8_t>((b[8] & 0x3f) | 0x80);  // variant 10
+  return uuid_text(b);
 }
 
 /// Position of member `key` in an object, or npos.
@@ -429,6 +439,18 @@ hearth::result<write_outcome> single_write(resource_store& store, const write_ho
 // the one writer thread only writes.
 
 std::string resource_store::new_id() { return random_id(); }
+
+std::string resource_store::new_time_ordered_id(instant at) {
+  // RFC 9562 5.7: unix_ts_ms (48 bits, big-endian), version 7, 74 random bits.
+  std::array<std::uint8_t, 16> b;
+  random_bytes(b, 4);  // bytes 4 and 5 are the timestamp's low bytes: overwritten below
+  const auto ms = static_cast<std::uint64_t>(
+      std::max<std::int64_t>(0, std::chrono::duration_cast<std::chrono::milliseconds>(at.time_since_epoch()).count()));
+  for (std::size_t i = 0; i < 6; ++i) b[i] = static_cast<std::uint8_t>(ms >> (8 * (5 - i)));
+  b[6] = static_cast<std::uint8_t>((b[6] & 0x0f) | 0x70);  // version 7
+  b[8] = static_cast<std::uint8_t>((b[8] & 0x3f) | 0x80);  // variant 10
+  return uuid_text(b);
+}
 
 hearth::result<write_outcome> resource_store::create(std::string_view type, fhir::json_value resource,
                                                      const write_hook& hook) {

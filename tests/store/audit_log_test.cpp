@@ -292,7 +292,7 @@ TEST_CASE("db: audit verify finds an edited event (content, search key, referenc
   }
   SUBCASE("a search key column") { *k.raw << "UPDATE audit_event SET outcome = '8' WHERE seq = 4"; }
   SUBCASE("a reference row (hiding the event from a patient search)") {
-    *k.raw << "DELETE FROM audit_event_ref WHERE seq = 4 AND kind = 1";
+    *k.raw << "DELETE FROM audit_event_ref WHERE seq = 4 AND ref_type = 'Patient'";
   }
   SUBCASE("the stored hash") {
     const std::string forged(64, 'a');  // soci binds by reference: the value must outlive the statement
@@ -560,6 +560,26 @@ TEST_CASE("db: audit search by patient: Patient/id, id, a URL, OR values, the :P
   CHECK(s.find({{"patient:Patient", "pa"}, {"patient", "pa"}}).size() == 6);
 }
 
+TEST_CASE("db: audit search by patient finds a Patient as agent or entity, whatever its role, and nothing else") {
+  search_case s;
+  std::vector<fhir::json_value> more;
+  ev as_user;  // a patient-facing app: the Patient is the user (agent.who)
+  as_user.user = "Patient/pz";
+  more.push_back(event(as_user));
+  ev as_data;  // the Patient resource read: an entity with no patient role
+  as_data.entity = "Patient/pz/_history/3";
+  more.push_back(event(as_data));
+  ev not_a_patient;  // the same id, another type
+  not_a_patient.user = "Practitioner/pz";
+  not_a_patient.entity = "Observation/pz";
+  more.push_back(event(not_a_patient));
+  REQUIRE(s.log.append_batch(std::move(more)));
+  CHECK(s.find({{"patient", "pz"}}) == seqs{14, 13});
+  CHECK(s.find({{"patient", "Patient/pz"}, {"subtype", "read"}}) == seqs{14, 13});
+  CHECK(s.find({{"agent", "Patient/pz"}}) == seqs{13});
+  CHECK(s.find({{"entity", "Patient/pz"}}) == seqs{14});
+}
+
 TEST_CASE("db: audit search date prefixes, token forms, agents, entities, _id") {
   search_case s;
   CHECK(s.find({{"date", "ge2024-03-01T19:00:00Z"}}) == seqs{12, 11, 10});
@@ -697,8 +717,8 @@ TEST_CASE("audit_query_of: served parameters, sort, totals; others refused (stri
 TEST_CASE("db: a large audit batch is chained, indexed and verified whole (multi-row inserts on PostgreSQL)") {
   store::test::store_case c;
   store::audit_log log(*c.db);
-  // 150 events (three statements of at most 64) with 5 reference rows each
-  // (750: two statements of at most 512).
+  // 150 events (three statements of at most 64) with 4 reference rows each
+  // (600: two statements of at most 512).
   std::vector<fhir::json_value> events;
   for (int i = 0; i < 150; ++i) {
     ev e;
@@ -714,8 +734,9 @@ TEST_CASE("db: a large audit batch is chained, indexed and verified whole (multi
   CHECK(r->back().sequence == 150);
   auto raw = c.tdb.raw();
   CHECK(count_rows(*raw, "audit_event") == 150);
-  // The client's identifier, the user, the two entities, and the patient key.
-  CHECK(count_rows(*raw, "audit_event_ref") == 150 * 5);
+  // The client's identifier, the user and the two entities (`patient` is
+  // searched on the entity keys of type Patient).
+  CHECK(count_rows(*raw, "audit_event_ref") == 150 * 4);
   const store::chain_report report = verify(*c.db, 40);
   CHECK(report.ok());
   CHECK(report.checked == 150);
@@ -725,4 +746,45 @@ TEST_CASE("db: a large audit batch is chained, indexed and verified whole (multi
   REQUIRE(page);
   REQUIRE(page->events.size() == 1);
   CHECK(page->events[0].sequence == 150);
+}
+
+TEST_CASE("db: migration 5 removes the patient keys of version 4 and keeps the trail append-only and whole") {
+  store::test::test_db tdb;
+  {
+    auto db = tdb.open();
+    store::audit_log log(*db);
+    std::vector<fhir::json_value> events;
+    for (int i = 0; i < 3; ++i) {
+      ev e;
+      e.patients = {"p" + std::to_string(i)};
+      events.push_back(event(e));
+    }
+    REQUIRE(log.append_batch(std::move(events)));
+  }
+  {
+    // As version 4 wrote them: a kind 1 (patient) row beside each entity
+    // key of type Patient; then the database goes back to version 4.
+    auto raw = tdb.raw();
+    *raw << "INSERT INTO audit_event_ref (kind, ref_id, ref_type, seq) SELECT 1, ref_id, ref_type, seq"
+            " FROM audit_event_ref WHERE kind = 2 AND ref_type = 'Patient'";
+    CHECK(count_rows(*raw, "audit_event_ref") == 3 * 3);
+    *raw << "DELETE FROM schema_version WHERE version >= 5";
+  }
+  auto db = tdb.open();  // migrates
+  CHECK(db->schema_version() == store::database::known_schema_version());
+  auto raw = tdb.raw();
+  CHECK(count_rows(*raw, "audit_event_ref") == 3 * 2);  // the client's identifier, the patient entity
+  CHECK(verify(*db, 10).ok());
+  store::audit_log log(*db);
+  const std::vector<std::pair<std::string, std::string>> params{{"patient", "p1"}};
+  auto req = store::parse_search(store::test::registry(), "AuditEvent", params, store::search_handling::strict);
+  REQUIRE(req);
+  auto q = store::audit_query_of(*req, store::search_handling::strict);
+  REQUIRE(q);
+  auto page = log.search(*q);
+  REQUIRE(page);
+  REQUIRE(page->events.size() == 1);
+  CHECK(page->events[0].sequence == 2);
+  // The trigger the migration set aside is back.
+  CHECK_THROWS(*raw << "DELETE FROM audit_event_ref WHERE seq = 1");
 }

@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <chrono>
 #include <stdexcept>
 #include <string>
 
@@ -65,6 +66,38 @@ bool is_r4_id(const std::string& s) {
 }
 
 }  // namespace
+
+TEST_CASE("ids: new_id is a version 4 UUID; new_time_ordered_id a version 7 one that sorts by its time") {
+  auto uuid_shaped = [](const std::string& id) {
+    if (id.size() != 36) return false;
+    for (std::size_t i = 0; i < id.size(); ++i) {
+      const bool dash = i == 8 || i == 13 || i == 18 || i == 23;
+      if (dash != (id[i] == '-')) return false;
+      if (!dash && !std::isxdigit(static_cast<unsigned char>(id[i]))) return false;
+    }
+    return true;
+  };
+  const std::string v4 = store::resource_store::new_id();
+  CHECK(uuid_shaped(v4));
+  CHECK(v4[14] == '4');
+  CHECK(std::string("89ab").find(v4[19]) != std::string::npos);
+
+  using ms = std::chrono::milliseconds;
+  const store::instant t0{ms(1'700'000'000'123)};  // 2023-11-14T22:13:20.123Z = 0x018bcfe5687b ms
+  const std::string a = store::resource_store::new_time_ordered_id(t0);
+  CHECK(uuid_shaped(a));
+  CHECK(a.substr(0, 13) == "018bcfe5-687b");  // RFC 9562 5.7: the 48-bit big-endian milliseconds first
+  CHECK(a[14] == '7');
+  CHECK(std::string("89ab").find(a[19]) != std::string::npos);
+  CHECK(store::resource_store::new_time_ordered_id(t0) != a);  // 74 random bits
+  // Later milliseconds sort after, whatever the random bits.
+  std::string prev = a;
+  for (int i = 1; i <= 50; ++i) {
+    const std::string next = store::resource_store::new_time_ordered_id(t0 + ms(i));
+    CHECK(next > prev);
+    prev = next;
+  }
+}
 
 TEST_CASE("db: create assigns an id and version 1 and meta.lastUpdated") {
   store::test::store_case c;

@@ -17,7 +17,9 @@ namespace hearth::store::detail {
 
 /// audit_event_ref.kind (migrations.cpp, version 4).
 enum class audit_ref_kind : int {
-  patient = 1,           ///< agent.who / entity.what referring to a Patient (R4 AuditEvent `patient`)
+  /// (1: agent.who / entity.what referring to a Patient, written by schema
+  /// version 4 only; since version 5 `patient` is searched on the entity and
+  /// agent keys whose type is Patient, and migration 5 removed these rows.)
   entity = 2,            ///< entity.what (R4 `entity`)
   agent = 3,             ///< agent.who.reference (R4 `agent`)
   agent_identifier = 4,  ///< agent.who.identifier: type = system, id = value (`agent:identifier`)
