@@ -24,6 +24,7 @@
 #include <hearth/server/capability.hpp>
 #include <hearth/server/fhir_api.hpp>
 #include <hearth/server/http_listener.hpp>
+#include <hearth/server/jwks_fetcher.hpp>
 #include <hearth/server/metrics.hpp>
 #include <hearth/server/rate_limiter.hpp>
 #include <hearth/server/request_pipeline.hpp>
@@ -83,22 +84,29 @@ int serve_main(const std::vector<std::string>& all_args) {
   // setting: it has no environment variable or file key, so that turning
   // authorisation off is always visible on the command line.
   bool insecure_no_auth = false;
+  // --insecure-no-audit likewise, and only with --insecure-no-auth: it
+  // exists to measure what the trail costs (bench/run_rest), never to run.
+  bool insecure_no_audit = false;
   std::vector<std::string> args;
   for (const std::string& a : all_args) {
     if (a == "--insecure-no-auth") {
       insecure_no_auth = true;
+    } else if (a == "--insecure-no-audit") {
+      insecure_no_audit = true;
     } else {
       args.push_back(a);
     }
   }
   for (const std::string& a : args) {
     if (a == "--help" || a == "-h") {
-      std::cout << "usage: hearth serve [--insecure-no-auth] [flags]\n\n"
+      std::cout << "usage: hearth serve [--insecure-no-auth [--insecure-no-audit]] [flags]\n\n"
                 << "Every FHIR request needs a bearer token (RFC 6750) signed by this server's key\n"
                 << "(DATA/auth/signing-key.pem, created at the first start; `hearth token` mints\n"
                 << "one) or by a trusted issuer, for this server's base URL.\n\n"
                 << "  --insecure-no-auth  serve without any authorisation: for development on a\n"
-                << "                      loopback address only (refused on any other address)\n\n"
+                << "                      loopback address only (refused on any other address)\n"
+                << "  --insecure-no-audit with --insecure-no-auth only: record no AuditEvent either\n"
+                << "                      (to measure what the trail costs; never in production)\n\n"
                 << srv::config_help();
       return 0;
     }
@@ -112,6 +120,11 @@ int serve_main(const std::vector<std::string>& all_args) {
     return 2;
   }
   const srv::server_config& cfg = *config;
+  if (insecure_no_audit && !insecure_no_auth) {
+    std::cerr << "hearth serve: --insecure-no-audit is refused without --insecure-no-auth: a server that checks "
+                 "tokens records every access (SECURITY.md)\n";
+    return 2;
+  }
   // Without authorisation anyone who reaches the port reads and writes every
   // record: allowed only where nobody else can reach it (SECURITY.md, deny
   // by default).
@@ -254,6 +267,10 @@ int serve_main(const std::vector<std::string>& all_args) {
 
   // The SMART authorisation server (auth_server.hpp), on the final base URL:
   // the issuer of its tokens and the prefix of every URL it publishes.
+  // Its registration endpoint verifies the administrator's token as the FHIR
+  // side does: with the pipeline's token_verifier, which needs this server's
+  // keys, so it is built below and put here before the first request.
+  auto admin_verifier = std::make_shared<std::shared_ptr<const srv::auth::token_verifier>>();
   if (!insecure_no_auth) {
     srv::auth::auth_server_options ao;
     ao.base_url = api_opts.base_url;
@@ -261,13 +278,26 @@ int serve_main(const std::vector<std::string>& all_args) {
     ao.settings = cfg.auth;
     ao.state_dir = std::filesystem::path(cfg.data_dir) / "auth";
     ao.is_resource_type = [&defs](std::string_view t) { return defs->is_resource_type(t); };
+    ao.verify_access_token =
+        [admin_verifier](std::string_view token) -> hearth::result<std::shared_ptr<const srv::auth::principal>> {
+      if (!*admin_verifier)
+        return hearth::unexpected(hearth::error{"unavailable", "starting", {}, hearth::error::npos});
+      return (*admin_verifier)->verify(token);
+    };
     // Every token issued and every refusal (IHE IUA ITI-71; BALP): the
     // event carries ids and the jti, never a secret (auth_event).
     ao.audit = [t = trail.get(), base = api_opts.base_url](const srv::auth::auth_event& e) {
       srv::audit_record r;
       r.interaction = e.endpoint == "login" || e.endpoint == "authorize" ? srv::audit_interaction::login
+                      : e.endpoint == "register"                         ? srv::audit_interaction::operation
                                                                          : srv::audit_interaction::token;
-      r.status = e.success ? 200 : 400;
+      r.status = e.status != 0 ? e.status : e.success ? 200 : 400;
+      // Client registration: an administrator's operation, create, read
+      // or delete, with the status it was answered.
+      if (e.endpoint == "register")
+        r.action = e.operation == "create"   ? srv::audit_action::create
+                   : e.operation == "delete" ? srv::audit_action::remove
+                                             : srv::audit_action::read;
       r.outcome = e.success ? srv::audit_outcome::success : srv::audit_outcome::minor_failure;
       r.request_id = e.request_id;
       r.remote_address = e.remote_address;
@@ -321,7 +351,8 @@ int serve_main(const std::vector<std::string>& all_args) {
         "/.well-known/smart-configuration; authorize " + auth->endpoint_url("authorize") + ", token " +
         auth->endpoint_url("token") + " (authorization_code with PKCE S256, refresh_token, client_credentials "
         "with private_key_jwt), introspect " + auth->endpoint_url("introspect") + ", revoke " +
-        auth->endpoint_url("revoke") + ", keys " + auth->endpoint_url("jwks") + ".";
+        auth->endpoint_url("revoke") + ", keys " + auth->endpoint_url("jwks") + ", client registration " +
+        auth->endpoint_url("register") + " (RFC 7591, administrators: scope hearth/admin).";
   }
   cap.security_description +=
       " Every interaction is recorded as an AuditEvent (IHE BALP), readable with an explicit AuditEvent scope.";
@@ -384,6 +415,7 @@ int serve_main(const std::vector<std::string>& all_args) {
       };
     };
   }
+  if (insecure_no_audit) api_opts.make_write_hook = nullptr;  // writes record nothing either
   api_opts.capability_json = fhir::to_json(srv::capability_statement(*defs, cap));
   const srv::fhir_api api(rs, *defs, api_opts);
 
@@ -396,10 +428,42 @@ int serve_main(const std::vector<std::string>& all_args) {
     // 9068 2.2, 4), as `hearth token --base-url` and the token endpoint set them.
     vo.base_url = api_opts.base_url;
     vo.own_keys = auth->public_keys();
-    for (const srv::auth_external_issuer& x : cfg.auth.external_issuers) vo.external.push_back({x.issuer, x.keys});
+    // External issuers: fixed keys, or a jwks_uri fetched now and then
+    // refreshed (jwks_cache.hpp). A failed first fetch is a warning, not a
+    // start error: that issuer's tokens are refused until its keys arrive.
+    for (const srv::auth_external_issuer& x : cfg.auth.external_issuers) {
+      srv::auth::external_issuer e{x.issuer, x.keys, nullptr};
+      if (!x.jwks_uri.empty()) {
+        srv::auth::jwks_cache_options co;
+        co.issuer = x.issuer;
+        co.fetch = [uri = x.jwks_uri] { return srv::auth::fetch_jwks(uri); };
+        co.min_fetch_interval = x.jwks_refresh_min;
+        // The issuer and what went wrong; never the URI (it may hold a query).
+        co.on_fetch = [](const srv::auth::jwks_fetch_event& ev) {
+          log_line(std::string(ev.ok ? R"("level":"info","msg":"external issuer keys fetched")"
+                                     : R"("level":"warning","msg":"external issuer keys not fetched")") +
+                   R"(,"issuer":)" + json_string(ev.issuer) + R"(,"keys":)" + std::to_string(ev.key_count) +
+                   (ev.ok
+                        ? std::string()
+                        : R"(,"code":)" + json_string(ev.error.code) + R"(,"error":)" + json_string(ev.error.message) +
+                              R"(,"keys_known":)" + (ev.keys_known ? "true" : "false")) +
+                   R"(,"next_fetch_s":)" + std::to_string(ev.next_fetch.count()));
+        };
+        e.remote = std::make_shared<srv::auth::jwks_cache>(std::move(co));
+        e.remote->start();
+      }
+      vo.external.push_back(std::move(e));
+    }
+    // The first fetches run together; each ends within its deadlines (5 s + 5 s).
+    const auto fetched_by = std::chrono::steady_clock::now() + std::chrono::seconds(11);
+    for (const srv::auth::external_issuer& e : vo.external)
+      if (e.remote)
+        (void)e.remote->wait_first_fetch(
+            std::chrono::duration_cast<std::chrono::milliseconds>(fetched_by - std::chrono::steady_clock::now()));
     vo.is_revoked = [a = auth.get()](std::string_view jti) { return a->is_revoked(jti); };
     vo.is_resource_type = [&defs](std::string_view t) { return defs->is_resource_type(t); };
     po.verifier = std::make_shared<const srv::auth::token_verifier>(std::move(vo));
+    *admin_verifier = po.verifier;
     po.auth_endpoints = auth->endpoints();
   }
   po.cors_allowed_origins = cfg.cors_allowed_origins;
@@ -416,8 +480,10 @@ int serve_main(const std::vector<std::string>& all_args) {
   };
   // Not ready while the trail cannot record (every audited request would be 503).
   po.ready = [t = trail.get()] { return t->healthy(); };
-  po.audit = [t = trail.get()](srv::audit_record r) { return t->record_async(std::move(r)); };
-  po.audit_healthy = [t = trail.get()] { return t->healthy(); };
+  if (!insecure_no_audit) {
+    po.audit = [t = trail.get()](srv::audit_record r) { return t->record_async(std::move(r)); };
+    po.audit_healthy = [t = trail.get()] { return t->healthy(); };
+  }
   po.observe = [&metrics](const srv::request_record& r) {
     metrics.record_request(r.interaction, r.resource_type, r.status, std::chrono::duration<double>(r.duration).count());
     log_line(R"("level":"info","msg":"request","request_id":)" + json_string(r.request_id) +
@@ -438,6 +504,10 @@ int serve_main(const std::vector<std::string>& all_args) {
   if (insecure_no_auth) {
     std::cout << "authorization: OFF (--insecure-no-auth): every request is served without a token\n";
     log_line(R"("level":"warning","msg":"authorisation is OFF (--insecure-no-auth): every request is served without a token; loopback only, never in production")");
+  }
+  if (insecure_no_audit) {
+    std::cout << "audit: OFF (--insecure-no-audit): no AuditEvent is recorded\n";
+    log_line(R"("level":"warning","msg":"the audit trail is OFF (--insecure-no-audit): no AuditEvent is recorded; for measurements only, never in production")");
   } else {
     std::cout << "authorization: bearer tokens required, issuer and audience " << api_opts.base_url << "\n";
   }

@@ -239,10 +239,21 @@ hearth::result<jwt::key> load_or_create_signing_key(const fs::path& data_dir) {
 // Verification
 
 struct token_verifier::impl {
-  /// One issuer and the keys that verify its tokens, and nothing else's.
+  /// One issuer and the keys that verify its tokens, and nothing else's:
+  /// fixed ones, or those its jwks_cache holds at the moment.
   struct issuer_keys {
     std::string issuer;
-    jwt::key_set keys;
+    std::shared_ptr<const jwt::key_set> keys;  ///< fixed keys; null when `remote` is set
+    std::shared_ptr<jwks_cache> remote;        ///< keys from a jwks_uri, refreshed
+
+    /// The keys to verify with now: a snapshot, which a refresh cannot
+    /// change under the verification using it. Never null.
+    std::shared_ptr<const jwt::key_set> current() const {
+      static const auto none = std::make_shared<const jwt::key_set>();
+      if (!remote) return keys;
+      auto k = remote->keys();
+      return k ? k : none;  // not fetched yet: no key verifies (fails closed)
+    }
   };
 
   /// A slice of the cache under its own lock, so that concurrent requests
@@ -357,13 +368,17 @@ struct token_verifier::impl {
 token_verifier::token_verifier(verifier_options opts) : impl_(std::make_unique<impl>()) {
   if (opts.leeway < std::chrono::seconds::zero() || opts.leeway > max_leeway)
     throw std::invalid_argument("token verifier: leeway must be between 0 and 60 s");
-  impl_->issuers.push_back({opts.base_url, opts.own_keys});
+  impl_->issuers.push_back({opts.base_url, std::make_shared<const jwt::key_set>(opts.own_keys), nullptr});
   for (const external_issuer& e : opts.external) {
     if (e.issuer.empty()) throw std::invalid_argument("token verifier: an external issuer without a name");
     for (const auto& known : impl_->issuers)
       if (known.issuer == e.issuer)
         throw std::invalid_argument("token verifier: issuer " + e.issuer + " is listed twice (or is Hearth's own)");
-    impl_->issuers.push_back({e.issuer, e.keys});
+    if (e.remote) {
+      impl_->issuers.push_back({e.issuer, nullptr, e.remote});
+    } else {
+      impl_->issuers.push_back({e.issuer, std::make_shared<const jwt::key_set>(e.keys), nullptr});
+    }
   }
   if (opts.cache_entries > 0) {
     // Up to 16 shards, each with an equal share: the total never exceeds
@@ -409,8 +424,17 @@ hearth::result<std::shared_ptr<const principal>> token_verifier::verify(std::str
   o.typ = "at+jwt";
   o.leeway = impl_->opts.leeway;
   o.clock = [now] { return now; };
-  auto verified = jwt::verify(token, it->keys, o);
-  if (!verified) return hearth::unexpected(verified.error());
+  const std::shared_ptr<const jwt::key_set> keys = it->current();
+  auto verified = jwt::verify(token, *keys, o);
+  if (!verified) {
+    // A kid the issuer's set does not hold (or no set yet): the issuer may
+    // have rotated its keys (OpenID Connect Core 1.0 10.1.1). Ask for a
+    // refresh, which the cache rate-limits and runs on its own thread; this
+    // token is refused now, a retry after the refresh may pass. Only the
+    // configured jwks_uri is fetched, never a jku/x5u (jwt refuses those).
+    if (it->remote && verified.error().code == "unknown-key") it->remote->request_refresh();
+    return hearth::unexpected(verified.error());
+  }
 
   auto p = impl_->build(verified->claims, it->issuer);
   if (!p) return p;

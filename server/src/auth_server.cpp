@@ -139,9 +139,28 @@ http_response oauth_error(int status, std::string_view error, std::string_view d
   return json_response(status, o);
 }
 
+bool client_entry::allows(std::string_view grant_type) const {
+  return grant_types.empty() || std::find(grant_types.begin(), grant_types.end(), grant_type) != grant_types.end();
+}
+
 }  // namespace detail
 
 using namespace detail;
+
+hearth::result<void> check_client_keys(const jwt::key_set& keys) {
+  auto fail = [](std::string message) {
+    return hearth::unexpected(hearth::error{"invalid", std::move(message), {}, hearth::error::npos});
+  };
+  if (keys.keys().empty()) return fail("holds no key this server can use (RS384 or ES384)");
+  for (const jwt::key& k : keys.keys()) {
+    // SMART Backend Services "Authenticating": RS384 or ES384.
+    if (!k.accepts(jwt::algorithm::rs384) && !k.accepts(jwt::algorithm::es384)) {
+      return fail("holds a key that takes neither RS384 nor ES384 (SMART Backend Services)");
+    }
+    if (k.has_private()) return fail("holds a private key: register the public half only");
+  }
+  return {};
+}
 
 namespace {
 
@@ -189,13 +208,19 @@ hearth::result<std::unique_ptr<auth_server>> auth_server::create(auth_server_opt
       return hearth::unexpected(
           make_error("invalid", "client " + c.client_id + ": its scope does not parse: " + allowed.error().message));
     }
-    if (c.type == auth_client_type::confidential_asymmetric && c.keys.keys().empty()) {
-      return hearth::unexpected(make_error("invalid", "client " + c.client_id + ": a confidential client needs keys"));
+    if (c.type == auth_client_type::confidential_asymmetric) {
+      if (auto k = check_client_keys(c.keys); !k) {
+        return hearth::unexpected(
+            make_error("invalid", "client " + c.client_id + ": its key set " + k.error().message));
+      }
     }
     if (c.type == auth_client_type::public_client && c.redirect_uris.empty()) {
       return hearth::unexpected(make_error("invalid", "client " + c.client_id + ": a public client needs a redirect URI"));
     }
-    if (!p->clients.emplace(c.client_id, client_entry{c, std::move(allowed->scopes)}).second) {
+    auto entry = std::make_shared<client_entry>();
+    entry->config = c;
+    entry->allowed = std::move(allowed->scopes);
+    if (!p->clients.emplace(c.client_id, std::move(entry)).second) {
       return hearth::unexpected(make_error("invalid", "client " + c.client_id + " is listed twice"));
     }
   }
@@ -216,6 +241,35 @@ hearth::result<std::unique_ptr<auth_server>> auth_server::create(auth_server_opt
   auto store = token_store::open(opts.state_dir, now);
   if (!store) return hearth::unexpected(std::move(store).error());
   p->store = std::move(*store);
+  // Registered clients (auth_server.hpp "Client registration"): checked
+  // again as a registration is, so that a hand-edited file cannot slip a
+  // client past the rules.
+  auto registered = read_client_file(opts.state_dir);
+  if (!registered) return hearth::unexpected(std::move(registered).error());
+  if (*registered) {
+    const fhir::json_value* list = (*registered)->is_object() ? (*registered)->find("clients") : nullptr;
+    if (list == nullptr || !list->is_array()) {
+      return hearth::unexpected(make_error("corrupt", "clients.json has no \"clients\" array"));
+    }
+    for (std::size_t i = 0; i < list->size(); ++i) {
+      const fhir::json_value& m = list->items()[i];
+      const std::string where = "clients.json clients[" + std::to_string(i) + "]";
+      auto c = client_from_metadata(m, opts.is_resource_type);
+      if (!c) return hearth::unexpected(make_error("invalid", where + ": " + c.error().description));
+      const std::string id = m.is_object() ? str_member(m, "client_id") : std::string();
+      const auto issued = m.is_object() ? int_member(m, "client_id_issued_at") : std::nullopt;
+      if (id.empty() || id.size() > 128 || !issued) {
+        return hearth::unexpected(make_error("invalid", where + ": no client_id or client_id_issued_at"));
+      }
+      c->config.client_id = id;
+      c->issued_at = *issued;
+      c->registered = true;
+      if (!p->clients.emplace(id, std::make_shared<client_entry>(std::move(*c))).second) {
+        return hearth::unexpected(
+            make_error("invalid", where + ": client " + id + " is also configured (or registered twice): remove one"));
+      }
+    }
+  }
   p->opts = std::move(opts);
   return std::unique_ptr<auth_server>(new auth_server(std::move(p)));
 }
@@ -245,6 +299,10 @@ std::optional<http_response> auth_server::handle(http_request& req) const {
     if (path == "/auth/token") return only("POST", [&] { return impl_->token(req); });
     if (path == "/auth/introspect") return only("POST", [&] { return impl_->introspect(req); });
     if (path == "/auth/revoke") return only("POST", [&] { return impl_->revoke(req); });
+    if (impl_->opts.verify_access_token) {
+      if (path == "/auth/register") return impl_->registration(req, {});
+      if (path.starts_with("/auth/register/") && path.size() > 15) return impl_->registration(req, path.substr(15));
+    }
     return oauth_error(404, "invalid_request", "no such endpoint");
   } catch (const std::exception&) {
     // The one catch of this boundary (CONVENTIONS.md): a bad_alloc, a bug.
@@ -296,6 +354,12 @@ void auth_server::impl::emit(auth_event e, const http_request& req) const {
   opts.audit(e);
 }
 
+std::shared_ptr<const client_entry> auth_server::impl::find_client(std::string_view id) const {
+  std::lock_guard lock(mu);
+  auto it = clients.find(std::string(id));
+  return it == clients.end() ? nullptr : it->second;
+}
+
 void auth_server::impl::sweep(time_point t) const {
   // Every 30 s, or at once when a table is full.
   if (t - last_sweep < std::chrono::seconds(30) && pending.size() < max_pending && codes.size() < max_codes &&
@@ -323,6 +387,9 @@ http_response auth_server::impl::discovery() const {
   d.set("token_endpoint", url("token"));
   d.set("introspection_endpoint", url("introspect"));
   d.set("revocation_endpoint", url("revoke"));
+  // SMART App Launch 2.2 "Conformance": registration_endpoint, OPTIONAL
+  // (RFC 7591; here an administrator's, see auth_server.hpp).
+  if (opts.verify_access_token) d.set("registration_endpoint", url("register"));
   d.set("grant_types_supported", strings({"authorization_code", "refresh_token", "client_credentials"}));
   d.set("token_endpoint_auth_methods_supported", strings({"private_key_jwt", "none"}));
   d.set("token_endpoint_auth_signing_alg_values_supported", strings({"RS384", "ES384"}));
@@ -394,12 +461,12 @@ hearth::result<authenticated_client, oauth_failure> auth_server::impl::authentic
   if (!assertion_type && !assertion) {
     if (require_assertion) return fail("this endpoint needs a private_key_jwt client assertion");
     if (!client_id) return fail("no client_id");
-    auto it = clients.find(std::string(*client_id));
-    if (it == clients.end()) return fail("unknown client");
-    if (it->second.config.type != auth_client_type::public_client) {
+    auto found = find_client(*client_id);
+    if (!found) return fail("unknown client");
+    if (found->config.type != auth_client_type::public_client) {
       return fail("a confidential client authenticates with a private_key_jwt assertion");
     }
-    return authenticated_client{&it->second, false};
+    return authenticated_client{std::move(found), false};
   }
   // RFC 7523 2.2 and SMART App Launch 2.2 client-confidential-asymmetric.
   if (!assertion_type || *assertion_type != jwt_bearer) return fail("client_assertion_type must be jwt-bearer");
@@ -409,9 +476,9 @@ hearth::result<authenticated_client, oauth_failure> auth_server::impl::authentic
   const std::string iss = str_member(*peeked, "iss");
   if (iss.empty()) return fail("the client assertion has no iss");
   if (client_id && *client_id != iss) return fail("client_id and the assertion's iss differ");
-  auto it = clients.find(iss);
-  if (it == clients.end()) return fail("unknown client");
-  const client_entry& client = it->second;
+  auto found = find_client(iss);
+  if (!found) return fail("unknown client");
+  const client_entry& client = *found;
   if (client.config.type != auth_client_type::confidential_asymmetric) {
     return fail("a public client has no keys to assert with");
   }
@@ -452,7 +519,7 @@ hearth::result<authenticated_client, oauth_failure> auth_server::impl::authentic
       return hearth::unexpected(oauth_failure{500, "server_error", "cannot record the assertion"});
     }
   }
-  return authenticated_client{&client, true};
+  return authenticated_client{std::move(found), true};
 }
 
 hearth::result<issued, oauth_failure> auth_server::impl::issue(const grant& g) const {

@@ -200,9 +200,9 @@ http_response auth_server::impl::authorize_get(const http_request& req) const {
   const auto client_id = f->get("client_id");
   if (!client_id) return refuse_page("invalid_request", "The request names no application (client_id).");
   ev.client_id = *client_id;
-  const auto cit = clients.find(std::string(*client_id));
-  if (cit == clients.end()) return refuse_page("invalid_client", "The application is not registered here.");
-  const client_entry& client = cit->second;
+  const auto client_ptr = find_client(*client_id);
+  if (!client_ptr) return refuse_page("invalid_client", "The application is not registered here.");
+  const client_entry& client = *client_ptr;
   const auto redirect_uri = f->get("redirect_uri");
   if (!redirect_uri) return refuse_page("invalid_request", "The request has no redirect_uri.");
   // Exact match, byte for byte (RFC 6749 3.1.2.3; OAuth 2.0 Security BCP 4.1.3).
@@ -229,6 +229,10 @@ http_response auth_server::impl::authorize_get(const http_request& req) const {
   if (state_param) state = std::string(*state_param);
   // SMART App Launch 2.2 app-launch "state: REQUIRED" (CSRF protection of the app).
   if (!state_param) return refuse("invalid_request", "state is required");
+  // A registered client uses the grant_types it registered (RFC 7591 2).
+  if (!client.allows("authorization_code")) {
+    return refuse("unauthorized_client", "this client did not register the authorization_code grant");
+  }
   if (f->get("response_type") != std::optional<std::string_view>("code")) {
     return refuse("unsupported_response_type", "only response_type=code is supported");
   }
@@ -258,6 +262,15 @@ http_response auth_server::impl::authorize_get(const http_request& req) const {
   p.nonce = nonce ? std::string(*nonce) : std::string();
   p.code_challenge = std::string(*challenge);
   p.scopes = narrow(parsed->scopes, client.allowed);
+  // hearth/admin never through a user's sign-in (auth_server.hpp "Client
+  // registration"): users have no roles, so any of them would become an
+  // administrator. RFC 6749 3.3 lets the server ignore a requested scope.
+  p.scopes.context = static_cast<context_bits>(p.scopes.context & ~context_scope::hearth_admin);
+  // A registered client without the refresh_token grant gets no refresh
+  // token, so offline_access is not granted either (RFC 6749 3.3).
+  if (!client.allows("refresh_token")) {
+    p.scopes.context = static_cast<context_bits>(p.scopes.context & ~context_scope::offline_access);
+  }
   if (p.scopes.resources.empty() && p.scopes.context == 0) {
     return refuse("invalid_scope", "none of the requested scopes is allowed for this application");
   }

@@ -73,6 +73,24 @@ inline constexpr std::chrono::seconds max_assertion_lifetime{300};
 /// accepts a token up to its leeway (SECURITY.md: at most 60 s) after exp,
 /// and a revoked token must not come back to life in that window.
 inline constexpr std::chrono::seconds revocation_margin{60};
+/// Client registration (RFC 7591). A request body: metadata with a JWK Set
+/// of a few keys is a few KiB; 64 KiB holds 20 long redirect URIs, an 8 KiB
+/// scope and several RSA-4096 keys, and bounds the parse.
+inline constexpr std::size_t max_registration_bytes = 64u << 10;
+/// Redirect URIs per registered client: development, staging, production
+/// and a few native-app loopback ports; each compared on every authorize.
+inline constexpr std::size_t max_redirect_uris = 20;
+/// One redirect URI: 2 KiB, as browsers' URL limits.
+inline constexpr std::size_t max_redirect_uri_bytes = 2048;
+/// client_name: shown to users (the login page); 200 bytes is a long name.
+inline constexpr std::size_t max_client_name_bytes = 200;
+/// Keys in a registered client's JWK Set: a rotation needs two or three.
+inline constexpr std::size_t max_client_keys = 10;
+/// Registered clients kept at once. Each is at most a 64 KiB request, and
+/// clients.json is rewritten on every change: 1,000 bound both (64 MiB, a
+/// rewrite of a few MB in practice). Beyond it a registration is refused
+/// until one is deleted.
+inline constexpr std::size_t max_registered_clients = 1000;
 /// RFC 7523 / SMART "client-assertion-type".
 inline constexpr std::string_view jwt_bearer = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
 
@@ -187,6 +205,9 @@ class token_store {
   hearth::result<void> revoke(const std::string& jti, std::int64_t exp, std::int64_t now);
   hearth::result<void> remember_assertion(const std::string& client, const std::string& jti, std::int64_t exp,
                                           std::int64_t now);
+  /// Revokes every family of `client` not revoked yet (a deleted client,
+  /// RFC 7592 2.3: its grants and tokens are invalidated).
+  hearth::result<void> revoke_client(const std::string& client, std::int64_t now);
 
   /// Lines in the file now, and records alive (tests of compaction).
   std::size_t file_lines() const noexcept { return lines_; }
@@ -214,11 +235,50 @@ class token_store {
 
 // --- in-memory state --------------------------------------------------------
 
-/// A client from the configuration, with its allowed scopes parsed.
+/// A client, from the configuration or registered, with its allowed scopes
+/// parsed. Immutable once in the table (held by shared_ptr).
 struct client_entry {
   auth_client config;
   scope_set allowed;
+  /// Registered through [base]/auth/register (false: the configuration file).
+  bool registered = false;
+  /// Registered clients: RFC 7591 client_name (may be empty), and
+  /// client_id_issued_at (unix seconds).
+  std::string client_name;
+  std::int64_t issued_at = 0;
+  /// Registered clients: the RFC 7591 grant_types it may use. Empty
+  /// (configured clients): every grant its type allows.
+  std::vector<std::string> grant_types;
+  /// Whether the client may use `grant_type` (RFC 6749 5.2 unauthorized_client).
+  bool allows(std::string_view grant_type) const;
 };
+
+/// An RFC 7591 3.2.2 refusal of client metadata (400).
+struct metadata_failure {
+  std::string error;        ///< "invalid_redirect_uri", "invalid_client_metadata"
+  std::string description;  ///< fixed text, never input
+};
+
+/// The client that `metadata` (an RFC 7591 2 registration request, or a
+/// stored registration) describes; client_id and issued_at are left to the
+/// caller. Unknown members are ignored (RFC 7591 2). Errors as RFC 7591 3.2.2.
+/// (auth_server_register.cpp)
+hearth::result<client_entry, metadata_failure> client_from_metadata(const fhir::json_value& metadata,
+                                                                    const resource_type_predicate& is_resource_type);
+/// The RFC 7591 3.2.1 metadata of a client: client_id, client_id_issued_at,
+/// client_name, token_endpoint_auth_method, grant_types, response_types,
+/// redirect_uris, scope, jwks (public keys). What clients.json stores, and,
+/// with hearth_source, what the endpoint answers.
+fhir::json_value client_metadata(const client_entry& c);
+
+/// `<dir>/clients.json`: {"clients":[metadata, ...]} of the registered
+/// clients (client_metadata), rewritten whole on every change: a temporary
+/// file (0600), fsync, rename over the old one, fsync of the directory, so
+/// that a crash leaves the old list or the new one. (auth_server_store.cpp)
+/// read: nullopt when there is no file; "corrupt" when it cannot be parsed,
+/// "insecure" when group or others may access it, "io" otherwise.
+hearth::result<std::optional<fhir::json_value>> read_client_file(const std::filesystem::path& dir);
+hearth::result<void> write_client_file(const std::filesystem::path& dir, const fhir::json_value& doc);
 
 /// A login in progress: the authorize request's validated parameters,
 /// between the GET and the code.
@@ -272,7 +332,7 @@ struct login_state {
 
 /// The caller of the token, introspection or revocation endpoint.
 struct authenticated_client {
-  const client_entry* client = nullptr;
+  std::shared_ptr<const client_entry> client;
   bool asserted = false;  ///< proved itself with private_key_jwt
 };
 
@@ -317,13 +377,15 @@ struct auth_server::impl {
   auth_server_options opts;
   std::string base_path;  ///< base_path_of(opts.base_url)
   jwt::key_set own_keys;  ///< the signing key's public half
-  std::unordered_map<std::string, detail::client_entry> clients;
   std::unordered_map<std::string, auth_user> users;
   /// A hash of a random password: verified against when the username is
   /// unknown, so an unknown user takes as long as a wrong password.
   std::string dummy_hash;
 
   mutable std::mutex mu;  ///< guards everything below
+  /// Configured and registered clients. Read through find_client; changed
+  /// only by the registration endpoint, under mu, after clients.json is written.
+  mutable std::unordered_map<std::string, std::shared_ptr<const detail::client_entry>> clients;
   mutable std::unordered_map<std::string, detail::pending_authorization> pending;
   mutable std::unordered_map<std::string, detail::code_record> codes;  ///< by SHA-256 of the code
   mutable std::unordered_map<std::string, detail::launch_record> launches;
@@ -334,6 +396,8 @@ struct auth_server::impl {
   detail::time_point now() const;
   std::string url(std::string_view endpoint) const { return opts.base_url + "/auth/" + std::string(endpoint); }
   void emit(auth_event e, const http_request& req) const;
+  /// The client `id`, or null. Takes mu: never call it holding mu.
+  std::shared_ptr<const detail::client_entry> find_client(std::string_view id) const;
   /// Drops expired pending authorisations, codes, launches (under mu).
   void sweep(detail::time_point t) const;
 
@@ -345,6 +409,8 @@ struct auth_server::impl {
   http_response token(const http_request& req) const;
   http_response introspect(const http_request& req) const;
   http_response revoke(const http_request& req) const;
+  /// [base]/auth/register (`id` empty) and [base]/auth/register/{id}.
+  http_response registration(const http_request& req, std::string_view id) const;
 
   // Shared by the endpoints.
   /// Narrows `requested` to `allowed` (auth_server.hpp, "Scopes").

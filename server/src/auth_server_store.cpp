@@ -409,6 +409,17 @@ hearth::result<void> token_store::revoke(const std::string& jti, std::int64_t ex
   return commit(o, now);
 }
 
+hearth::result<void> token_store::revoke_client(const std::string& client, std::int64_t now) {
+  std::vector<std::string> ids;
+  for (const auto& [id, f] : families_) {
+    if (f.client_id == client && !f.revoked) ids.push_back(id);
+  }
+  for (const std::string& id : ids) {
+    if (auto r = revoke_family(id, now); !r) return r;
+  }
+  return {};
+}
+
 hearth::result<void> token_store::remember_assertion(const std::string& client, const std::string& jti,
                                                      std::int64_t exp, std::int64_t now) {
   fhir::json_value o = fhir::json_value::object();
@@ -417,6 +428,86 @@ hearth::result<void> token_store::remember_assertion(const std::string& client, 
   o.set("jti", jti);
   o.set("exp", num(exp));
   return commit(o, now);
+}
+
+// --- registered clients (clients.json) -----------------------------------------
+
+namespace {
+
+/// Largest clients.json read: max_registered_clients registrations of at
+/// most max_registration_bytes each.
+constexpr std::uintmax_t max_client_file_bytes = max_registered_clients * max_registration_bytes;
+
+}  // namespace
+
+hearth::result<std::optional<fhir::json_value>> read_client_file(const fs::path& dir) {
+  const fs::path path = dir / "clients.json";
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+  if (fd < 0) {
+    if (errno == ENOENT) return std::optional<fhir::json_value>();
+    return hearth::unexpected(io_error("cannot open clients.json"));
+  }
+  struct stat st {};
+  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    ::close(fd);
+    return hearth::unexpected(io_error("clients.json is not a file"));
+  }
+  if ((st.st_mode & 077) != 0) {
+    // Writable by others, anyone could register a client; readable, it
+    // tells which clients exist. As with the token file: refuse.
+    ::close(fd);
+    return hearth::unexpected(hearth::error{"insecure", "clients.json is accessible to group or others (chmod 600)",
+                                            path.string(), hearth::error::npos});
+  }
+  if (static_cast<std::uintmax_t>(st.st_size) > max_client_file_bytes) {
+    ::close(fd);
+    return hearth::unexpected(io_error("clients.json is larger than the registry can hold"));
+  }
+  std::string text(static_cast<std::size_t>(st.st_size), '\0');
+  std::size_t got = 0;
+  while (got < text.size()) {
+    const ssize_t n = ::read(fd, text.data() + got, text.size() - got);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    got += static_cast<std::size_t>(n);
+  }
+  ::close(fd);
+  if (got != text.size()) return hearth::unexpected(io_error("cannot read clients.json"));
+  fhir::json_read_options jo;
+  jo.fhir_rules = false;
+  jo.max_bytes = static_cast<std::size_t>(max_client_file_bytes);
+  jo.max_depth = 16;  // {"clients":[{"jwks":{"keys":[{"x5c":[...]}]}}]} is 7 deep
+  auto v = fhir::parse_json(text, jo);
+  if (!v || !v->is_object()) {
+    // Written atomically: a file that does not parse was not written by us.
+    return hearth::unexpected(hearth::error{"corrupt", "clients.json cannot be read as JSON", path.string(),
+                                            hearth::error::npos});
+  }
+  return std::optional<fhir::json_value>(std::move(*v));
+}
+
+hearth::result<void> write_client_file(const fs::path& dir, const fhir::json_value& doc) {
+  std::string text = fhir::to_json(doc);
+  text.push_back('\n');
+  const fs::path path = dir / "clients.json";
+  const fs::path tmp = dir / "clients.json.tmp";
+  ::unlink(tmp.c_str());
+  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+  if (fd < 0) return hearth::unexpected(io_error("cannot create clients.json.tmp"));
+  if (!write_all(fd, text) || ::fsync(fd) != 0) {
+    ::close(fd);
+    ::unlink(tmp.c_str());
+    return hearth::unexpected(io_error("cannot write clients.json.tmp"));
+  }
+  ::close(fd);
+  if (::rename(tmp.c_str(), path.c_str()) != 0) {
+    ::unlink(tmp.c_str());
+    return hearth::unexpected(io_error("cannot replace clients.json"));
+  }
+  // The rename is what makes the change durable; without the directory's
+  // fsync a crash could bring the old list back after we answered.
+  if (!fsync_dir(dir)) return hearth::unexpected(io_error("cannot sync the auth state directory"));
+  return {};
 }
 
 }  // namespace hearth::server::auth::detail

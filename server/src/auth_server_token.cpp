@@ -82,8 +82,8 @@ http_response auth_server::impl::token(const http_request& req) const {
           owner = found->client_id;
         }
       }
-      const auto it = clients.find(owner);
-      if (it != clients.end() && it->second.config.type == auth_client_type::public_client) {
+      const auto owner_client = owner.empty() ? nullptr : find_client(owner);
+      if (owner_client && owner_client->config.type == auth_client_type::public_client) {
         f->params.emplace_back("client_id", owner);
       }
     }
@@ -94,8 +94,8 @@ http_response auth_server::impl::token(const http_request& req) const {
     // A public client using client_credentials is unauthorized_client (RFC
     // 6749 4.4: confidential clients only), not an authentication failure.
     if (grant_type == "client_credentials" && !f->get("client_assertion") && !f->get("client_assertion_type")) {
-      auto it = clients.find(ev.client_id);
-      if (it != clients.end() && it->second.config.type == auth_client_type::public_client) {
+      const auto named = find_client(ev.client_id);
+      if (named && named->config.type == auth_client_type::public_client) {
         return refuse(400, "unauthorized_client", "client_credentials is for confidential clients");
       }
     }
@@ -103,6 +103,11 @@ http_response auth_server::impl::token(const http_request& req) const {
   }
   const client_entry& client = *who->client;
   ev.client_id = client.config.client_id;
+  // A registered client uses the grant_types it registered (RFC 7591 2;
+  // RFC 6749 5.2 unauthorized_client).
+  if (!client.allows(grant_type)) {
+    return refuse(400, "unauthorized_client", "this client did not register this grant type");
+  }
   const time_point now = this->now();
 
   grant g;
@@ -160,7 +165,7 @@ http_response auth_server::impl::token(const http_request& req) const {
     g.scopes = std::move(scopes->scopes);
     // A refresh token only with offline_access (SMART App Launch 2.2
     // scopes-and-launch-context "offline_access").
-    g.refresh = g.scopes.has(context_scope::offline_access);
+    g.refresh = g.scopes.has(context_scope::offline_access) && client.allows("refresh_token");
     g.lifetime = opts.settings.access_token_lifetime;
     auto out = issue(g);
     if (!out) return refuse_with(out.error());
@@ -270,13 +275,14 @@ http_response auth_server::impl::token(const http_request& req) const {
   auto requested = parse_scopes(*scope, parse_mode::strict, opts.is_resource_type);
   if (!requested) return refuse(400, "invalid_scope", "the scope is malformed or unknown");
   // Backend Services: system/ scopes only; no user, no launch, no refresh.
-  if (requested->scopes.context != 0 ||
+  // Besides them, Hearth's hearth/admin (auth_server.hpp "Client registration").
+  if ((requested->scopes.context & ~context_scope::hearth_admin) != 0 ||
       std::any_of(requested->scopes.resources.begin(), requested->scopes.resources.end(),
                   [](const resource_scope& r) { return r.level != scope_level::system; })) {
-    return refuse(400, "invalid_scope", "client_credentials takes system/ scopes only");
+    return refuse(400, "invalid_scope", "client_credentials takes system/ scopes (and hearth/admin) only");
   }
   g.scopes = narrow(requested->scopes, client.allowed);
-  if (g.scopes.resources.empty()) {
+  if (g.scopes.resources.empty() && !g.scopes.has(context_scope::hearth_admin)) {
     return refuse(400, "invalid_scope", "none of the requested scopes is allowed for this client");
   }
   g.subject = client.config.client_id;

@@ -7,6 +7,8 @@
 #include <string>
 
 #include <hearth/core/text.hpp>
+#include <hearth/fhir/json_reader.hpp>
+#include <hearth/fhir/xml_reader.hpp>
 #include <hearth/server/metrics.hpp>
 
 #include "rest_outcome.hpp"
@@ -175,6 +177,74 @@ std::string_view describe_token_error(std::string_view code) {
   if (code == "bad-signature") return "the access token signature does not verify";
   if (code == "invalid-token") return "the access token is malformed or lacks a required claim";
   return "the access token is not valid";
+}
+
+// --- Bundles (stage 8) ---------------------------------------------------------
+
+/// A Bundle sent or answered, read as its Content-Type says (XML or JSON);
+/// nullopt when it does not read as an object (the answer said why).
+std::optional<fhir::json_value> bundle_of(std::string_view body, std::string_view content_type,
+                                          const fhir::definitions& defs) {
+  if (body.empty()) return std::nullopt;
+  auto parsed = content_type.find("xml") != std::string_view::npos ? fhir::parse_fhir_xml(body, defs)
+                                                                   : fhir::parse_json(body);
+  if (!parsed || !parsed->is_object()) return std::nullopt;
+  return std::move(*parsed);
+}
+
+std::string_view string_member(const fhir::json_value* o, std::string_view name) {
+  const fhir::json_value* v = o != nullptr ? o->find(name) : nullptr;
+  return v != nullptr && v->is_string() ? std::string_view(v->str()) : std::string_view();
+}
+
+/// Stage 8 for POST [base]: the Bundle's record `r` named after what the
+/// Bundle is (restful-interaction "transaction" or "batch"), and one record
+/// per entry whose answer failed, as a request of its own with the Bundle's
+/// principal: a batch answers 200 whatever its entries were refused, and
+/// SECURITY.md asks an AuditEvent "per authorisation decision that denies".
+/// The entries of a Bundle refused whole are not (its record says it); the
+/// entries that wrote recorded themselves in their transaction.
+std::vector<audit_record> audit_bundle(const http_request& req, const http_response& res, audit_record& r,
+                                       const fhir::definitions& defs, std::string_view base_url) {
+  std::vector<audit_record> out;
+  const auto sent = bundle_of(req.body, req.header("Content-Type").value_or(""), defs);
+  if (!sent) return out;
+  if (string_member(&*sent, "type") == "transaction") r.interaction = audit_interaction::transaction;
+  if (res.status >= 400) return out;
+  const auto answered = bundle_of(res.body, res.header("Content-Type").value_or(""), defs);
+  if (!answered) return out;
+  const fhir::json_value* asked = sent->find("entry");
+  const fhir::json_value* given = answered->find("entry");
+  // R4 http.html#transaction-response: one entry per request entry, in order.
+  if (asked == nullptr || given == nullptr || !asked->is_array() || !given->is_array() ||
+      asked->items().size() != given->items().size()) {
+    return out;
+  }
+  for (std::size_t i = 0; i < asked->items().size(); ++i) {
+    const std::string_view status_text = string_member(given->items()[i].find("response"), "status");
+    int status = 0;
+    std::from_chars(status_text.data(), status_text.data() + std::min<std::size_t>(status_text.size(), 3), status);
+    if (status < 400) continue;
+    const fhir::json_value* request = asked->items()[i].find("request");
+    // request.url is relative to the base; this server's absolute URL is
+    // taken as well (rest_transaction.cpp relative_url).
+    std::string_view url = string_member(request, "url");
+    if (url.size() > base_url.size() && url.starts_with(base_url) && url[base_url.size()] == '/')
+      url.remove_prefix(base_url.size());
+    while (url.starts_with('/')) url.remove_prefix(1);
+    http_request entry;
+    entry.method = std::string(string_member(request, "method"));
+    entry.target = "/" + std::string(url);
+    entry.request_id = req.request_id;
+    entry.remote_address = req.remote_address;
+    const std::string_view path = std::string_view(entry.target).substr(0, entry.target.find('?'));
+    std::optional<audit_record> e = audit_record_of(entry, path, classify_request(entry.method, path, defs));
+    if (!e) continue;
+    e->status = status;
+    set_principal(*e, req.principal.get());
+    out.push_back(std::move(*e));
+  }
+  return out;
 }
 
 }  // namespace
@@ -425,7 +495,11 @@ std::optional<http_response> request_pipeline::audit(const http_request& req, st
   if (!bundle && res.status < 400 && req.audited_in_tx && req.audited_in_tx->load()) return std::nullopt;
   r->status = res.status;
   set_principal(*r, req.principal.get());
-  if (opts_.audit(std::move(*r))) return std::nullopt;
+  std::vector<audit_record> entries;
+  if (bundle) entries = audit_bundle(req, res, *r, defs_, api_.options().base_url);
+  bool recorded = opts_.audit(std::move(*r));
+  for (audit_record& e : entries) recorded = recorded && opts_.audit(std::move(e));
+  if (recorded) return std::nullopt;
   // SECURITY.md "or the request fails": no answer without its event.
   http_response refused =
       outcome(503, "transient", "the audit trail cannot record this request: retry later", defs_);
@@ -513,7 +587,14 @@ http_response request_pipeline::dispatch(http_request& req, const request_kind& 
   if (auto refused = authenticate(req)) return std::move(*refused);
 
   // 6. FHIR.
-  return api_.handle(req);
+  http_response res = api_.handle(req);
+  // RFC 6750 3.1: a token that lacks the scope a request needs is answered
+  // 403 with error="insufficient_scope" (fhir_api answers 403 for nothing else).
+  if (res.status == 403 && req.principal && !res.header("WWW-Authenticate")) {
+    res.set_header("WWW-Authenticate",
+                   challenge("insufficient_scope", "the access token does not grant what this request needs"));
+  }
+  return res;
 }
 
 bool request_pipeline::origin_allowed(std::string_view origin) const {

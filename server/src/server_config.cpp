@@ -18,6 +18,7 @@
 #include <hearth/fhir/json_reader.hpp>
 #include <hearth/fhir/json_value.hpp>
 #include <hearth/fhir/json_writer.hpp>
+#include <hearth/server/jwks_fetcher.hpp>
 #include <hearth/server/password_hash.hpp>
 
 namespace hearth::server {
@@ -566,6 +567,8 @@ class auth_reader {
     auth_external_issuer e;
     const fhir::json_value* jwks = nullptr;
     const fhir::json_value* jwks_file = nullptr;
+    const fhir::json_value* jwks_uri = nullptr;
+    const fhir::json_value* refresh_min = nullptr;
     for (const fhir::json_member& m : v.members()) {
       const std::string p = path + "." + m.key;
       if (m.key == "issuer") {
@@ -577,11 +580,37 @@ class auth_reader {
         jwks = &m.value;
       } else if (m.key == "jwks_file") {
         jwks_file = &m.value;
+      } else if (m.key == "jwks_uri") {
+        jwks_uri = &m.value;
+      } else if (m.key == "jwks_refresh_min_seconds") {
+        refresh_min = &m.value;
       } else {
         return fail(p, "is not a setting of an external issuer");
       }
     }
     if (e.issuer.empty()) return fail(path + ".issuer", "is required");
+    if ((jwks != nullptr) + (jwks_file != nullptr) + (jwks_uri != nullptr) != 1)
+      return fail(path, "needs exactly one of jwks, jwks_file and jwks_uri");
+    if (refresh_min != nullptr) {
+      const std::string p = path + ".jwks_refresh_min_seconds";
+      if (jwks_uri == nullptr) return fail(p, "applies to jwks_uri only");
+      // At least 1 s between two fetches, however many unknown kids arrive
+      // (jwks_cache.hpp); at most an hour, so a rotation is picked up the
+      // same hour. The default, 60 s, is what production wants.
+      auto n = seconds(*refresh_min, p, 1, 3600);
+      if (!n) return hearth::unexpected(std::move(n).error());
+      e.jwks_refresh_min = *n;
+    }
+    if (jwks_uri != nullptr) {
+      const std::string p = path + ".jwks_uri";
+      auto uri = string(*jwks_uri, p, 8192);
+      if (!uri) return hearth::unexpected(std::move(uri).error());
+      // https, or http to a loopback host only (jwks_fetcher.hpp says why);
+      // the message names what is wrong, never the URI.
+      if (auto loc = auth::parse_jwks_uri(*uri); !loc) return fail(p, loc.error().message);
+      e.jwks_uri = std::move(*uri);
+      return e;
+    }
     auto set = keys(jwks, jwks_file, path);
     if (!set) return hearth::unexpected(std::move(set).error());
     e.keys = std::move(*set);
@@ -941,7 +970,10 @@ std::string config_help() {
          "the key \"auth\" (see examples/config/): \"clients\", \"users\",\n"
          "\"external_issuers\", \"access_token_lifetime\" (default 3600),\n"
          "\"backend_access_token_lifetime\" (default 300), \"refresh_token_lifetime\"\n"
-         "(default 2592000).\n";
+         "(default 2592000). An external issuer's keys come from \"jwks\", \"jwks_file\"\n"
+         "or \"jwks_uri\" (https; fetched at start, refreshed after its max-age within\n"
+         "5 min..24 h, and on an unknown kid at most every \"jwks_refresh_min_seconds\",\n"
+         "default 60).\n";
   return out.str();
 }
 

@@ -32,7 +32,7 @@ bool is_param_name_char(char c) noexcept {
 /// The context and identity scopes, paired with their bit.
 /// SMART App Launch 2.2 "Scopes for requesting context data", "Scopes for
 /// requesting identity data", "Scopes for requesting a refresh token".
-constexpr std::array<std::pair<std::string_view, context_bits>, 8> context_names{{
+constexpr std::array<std::pair<std::string_view, context_bits>, 9> context_names{{
     {"launch", context_scope::launch},
     {"launch/patient", context_scope::launch_patient},
     {"launch/encounter", context_scope::launch_encounter},
@@ -41,6 +41,8 @@ constexpr std::array<std::pair<std::string_view, context_bits>, 8> context_names
     {"profile", context_scope::profile},
     {"offline_access", context_scope::offline_access},
     {"online_access", context_scope::online_access},
+    // Not SMART: Hearth's administration scope (smart_scopes.hpp).
+    {"hearth/admin", context_scope::hearth_admin},
 }};
 
 /// v2 letters in their required order.

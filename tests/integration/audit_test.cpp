@@ -6,93 +6,24 @@
 // Backend Services client_credentials grant work end to end.
 #include <doctest/doctest.h>
 
-#include <openssl/bio.h>
-#include <openssl/evp.h>
-#include <openssl/pem.h>
-
 #include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <random>
 #include <string>
-#include <thread>
 #include <vector>
 
-#include <hearth/fhir/json_reader.hpp>
 #include <hearth/fhir/json_value.hpp>
 #include <hearth/fhir/json_writer.hpp>
 #include <hearth/server/jwt.hpp>
 
-#include "integration/hearth_process.hpp"
+#include "integration/auth_support.hpp"
 
 namespace hearth::test {
 namespace {
 
 namespace jwt = hearth::server::jwt;
 using fhir::json_value;
-
-const std::vector<std::pair<std::string, std::string>> json_body{{"Content-Type", "application/fhir+json"}};
-
-std::string created_id(const http_reply& r, const std::string& type) {
-  REQUIRE(r.status == 201);
-  const std::string loc = r.header("location");
-  const auto at = loc.find("/" + type + "/");
-  REQUIRE(at != std::string::npos);
-  const auto start = at + type.size() + 2;
-  return loc.substr(start, loc.find('/', start) - start);
-}
-
-/// The AuditEvents of a search page.
-std::vector<json_value> events_of(const http_reply& r) {
-  std::vector<json_value> out;
-  REQUIRE_MESSAGE(r.status == 200, r.body);
-  auto bundle = fhir::parse_json(r.body);
-  REQUIRE(bundle);
-  if (const json_value* entries = bundle->find("entry")) {
-    for (const json_value& e : entries->items()) {
-      const json_value* res = e.find("resource");
-      if (res != nullptr && res->find("resourceType") && res->find("resourceType")->str() == "AuditEvent")
-        out.push_back(*res);
-    }
-  }
-  return out;
-}
-
-std::string subtype_of(const json_value& ev) {
-  const json_value* s = ev.find("subtype");
-  return s == nullptr || s->items().empty() ? std::string() : s->items()[0].find("code")->str();
-}
-std::string outcome_of(const json_value& ev) { return ev.find("outcome") ? ev.find("outcome")->str() : ""; }
-
-bool has_event(const std::vector<json_value>& evs, const std::string& subtype, const std::string& outcome) {
-  for (const json_value& ev : evs)
-    if (subtype_of(ev) == subtype && outcome_of(ev) == outcome) return true;
-  return false;
-}
-
-/// Searches the trail with the server's token (system/AuditEvent.rs) until
-/// an event of `subtype` and `outcome` shows up: events not written with a
-/// change are appended asynchronously, within milliseconds.
-bool wait_for_event(const hearth_process& server, const std::string& query, const std::string& subtype,
-                    const std::string& outcome) {
-  http_connection c(server);
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (has_event(events_of(c.request("GET", "/AuditEvent?" + query)), subtype, outcome)) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
-  return false;
-}
-
-std::vector<std::pair<std::string, std::string>> bearer(const std::string& token) {
-  return {{"Authorization", "Bearer " + token}, {"Content-Type", "application/fhir+json"}};
-}
-
-std::string minted(const hearth_process& server, std::vector<std::string> args) {
-  const command_output r = server.mint(std::move(args));
-  REQUIRE_MESSAGE(r.status == 0, r.err);
-  return r.out.substr(0, r.out.find('\n'));
-}
 
 TEST_CASE("audit: REST interactions and denials leave AuditEvents; the chain verifies and tampering is found") {
   hearth_process server;
@@ -158,29 +89,6 @@ TEST_CASE("audit: REST interactions and denials leave AuditEvents; the chain ver
   REQUIRE(rc == 0);
   const command_output bad = run_hearth({"audit", "verify", "--data", data});
   CHECK_MESSAGE(bad.status == 1, std::string(bad.out + bad.err));
-}
-
-/// A new EC P-384 key pair (ES384, SMART Backend Services), through OpenSSL.
-jwt::key generate_p384() {
-  EVP_PKEY* pkey = EVP_EC_gen("P-384");
-  REQUIRE(pkey != nullptr);
-  BIO* bio = BIO_new(BIO_s_mem());
-  REQUIRE(PEM_write_bio_PrivateKey(bio, pkey, nullptr, nullptr, 0, nullptr, nullptr) == 1);
-  char* data = nullptr;
-  const long len = BIO_get_mem_data(bio, &data);
-  const std::string pem(data, static_cast<std::size_t>(len));
-  BIO_free(bio);
-  EVP_PKEY_free(pkey);
-  auto k = jwt::key::from_private_pem(pem);
-  REQUIRE_MESSAGE(k, k.error().message);
-  return *k;
-}
-
-std::string json_field(const std::string& body, const char* name) {
-  auto doc = fhir::parse_json(body);
-  REQUIRE_MESSAGE(doc, body);
-  const json_value* v = doc->find(name);
-  return v == nullptr ? std::string() : v->str();
 }
 
 TEST_CASE("audit: SMART discovery and a Backend Services client_credentials grant, audited") {

@@ -6,11 +6,6 @@
 // confined to loopback addresses.
 #include <doctest/doctest.h>
 
-#include <openssl/bio.h>
-#include <openssl/evp.h>
-#include <openssl/hmac.h>
-#include <openssl/pem.h>
-
 #include <algorithm>
 #include <chrono>
 #include <fstream>
@@ -20,13 +15,12 @@
 #include <string>
 #include <vector>
 
-#include <hearth/core/base64.hpp>
 #include <hearth/fhir/json_value.hpp>
 #include <hearth/fhir/json_writer.hpp>
 #include <hearth/server/access_token.hpp>
 #include <hearth/server/jwt.hpp>
 
-#include "integration/hearth_process.hpp"
+#include "integration/auth_support.hpp"
 
 namespace hearth::test {
 namespace {
@@ -34,64 +28,6 @@ namespace {
 namespace jwt = hearth::server::jwt;
 namespace auth = hearth::server::auth;
 using fhir::json_value;
-
-const std::vector<std::pair<std::string, std::string>> json_body{{"Content-Type", "application/fhir+json"}};
-
-std::string b64url(std::string_view bytes) {
-  std::string s = base64::encode(bytes, true);
-  while (!s.empty() && s.back() == '=') s.pop_back();
-  return s;
-}
-
-bool contains(const std::string& s, std::string_view part) { return s.find(part) != std::string::npos; }
-
-/// The server's signing key, read from its data directory as an attacker
-/// who had it would (the file is 0600: only the tests' own user can).
-jwt::key server_key(const hearth_process& server) {
-  auto k = jwt::key::load_private_pem(server.dir() / "data" / "auth" / "signing-key.pem");
-  REQUIRE_MESSAGE(k, k.error().message);
-  return *k;
-}
-
-/// Claims as Hearth mints them, for `base` (iss and aud), valid now.
-json_value claims_for(const std::string& iss, const std::string& aud, std::int64_t exp_from_now = 300) {
-  const std::int64_t now =
-      std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
-  json_value c = json_value::object();
-  c.set("iss", iss);
-  c.set("sub", "mallory");
-  c.set("aud", aud);
-  c.set("client_id", "forger");
-  c.set("scope", "system/*.cruds");
-  c.set("jti", "forged-" + std::to_string(now));
-  c.set("iat", json_value::number(std::to_string(now - 10)));
-  c.set("exp", json_value::number(std::to_string(now + exp_from_now)));
-  return c;
-}
-
-std::string sign_as(const json_value& claims, const jwt::key& k, const std::string& typ) {
-  jwt::sign_options o;
-  o.typ = typ;
-  return jwt::sign(claims, k, o).value();
-}
-
-/// The token of a `hearth token` run that must succeed.
-std::string minted(const hearth_process& server, std::vector<std::string> args) {
-  const command_output r = server.mint(std::move(args));
-  REQUIRE_MESSAGE(r.status == 0, r.err);
-  CHECK(r.err.empty());
-  return r.out.substr(0, r.out.find('\n'));
-}
-
-/// The id in a 201's Location ([base]/Type/id/_history/1).
-std::string created_id(const http_reply& r, const std::string& type) {
-  REQUIRE(r.status == 201);
-  const std::string loc = r.header("location");
-  const auto at = loc.find("/" + type + "/");
-  REQUIRE(at != std::string::npos);
-  const auto start = at + type.size() + 2;
-  return loc.substr(start, loc.find('/', start) - start);
-}
 
 }  // namespace
 
@@ -146,31 +82,7 @@ TEST_CASE("auth: forged, expired, foreign and mistyped tokens are each 401 inval
   const std::string payload = b64url(fhir::to_json(claims_for(base, base)));
 
   // HS256 keyed with the public key (RFC 8725 2.1), as JWK and as PEM.
-  std::vector<std::string> hs256;
-  {
-    std::string pem;
-    const std::string priv = key.private_pem().value();
-    BIO* in = BIO_new_mem_buf(priv.data(), static_cast<int>(priv.size()));
-    EVP_PKEY* pk = PEM_read_bio_PrivateKey(in, nullptr, nullptr, nullptr);
-    BIO* out = BIO_new(BIO_s_mem());
-    REQUIRE(pk != nullptr);
-    REQUIRE(PEM_write_bio_PUBKEY(out, pk) == 1);
-    char* data = nullptr;
-    const long len = BIO_get_mem_data(out, &data);
-    pem.assign(data, static_cast<std::size_t>(len));
-    EVP_PKEY_free(pk);
-    BIO_free(in);
-    BIO_free(out);
-    for (const std::string& secret : {fhir::to_json(key.public_jwk()), pem}) {
-      const std::string input =
-          b64url(R"({"alg":"HS256","typ":"at+jwt","kid":")" + key.kid() + R"("})") + "." + payload;
-      unsigned char mac[EVP_MAX_MD_SIZE];
-      unsigned int mac_len = 0;
-      REQUIRE(HMAC(EVP_sha256(), secret.data(), static_cast<int>(secret.size()),
-                   reinterpret_cast<const unsigned char*>(input.data()), input.size(), mac, &mac_len) != nullptr);
-      hs256.push_back(input + "." + b64url(std::string(reinterpret_cast<const char*>(mac), mac_len)));
-    }
-  }
+  const std::vector<std::string> hs256 = hs256_with_public_key(key, payload);
   auth::token_request expired_request;
   expired_request.client_id = "cli";
   expired_request.scope = "system/*.cruds";
@@ -321,6 +233,40 @@ TEST_CASE("auth: --insecure-no-auth serves without tokens on loopback, says so, 
   }
 }
 
+TEST_CASE("auth: --insecure-no-audit records nothing, says so, and is refused without --insecure-no-auth") {
+  {
+    hearth_process server({"--insecure-no-auth", "--insecure-no-audit"});
+    CHECK(contains(server.startup_output(), "audit: OFF (--insecure-no-audit)"));
+    http_connection c(server.port());
+    const http_reply created =
+        c.request("POST", "/Patient", R"({"resourceType":"Patient","gender":"other"})", json_body);
+    CHECK(created.status == 201);
+    CHECK(c.request("GET", "/Patient?gender=other").status == 200);
+    const std::string metrics = c.request("GET", "/metrics").body;
+    CHECK(contains(metrics, "hearth_audit_events_appended_total 0\n"));
+    CHECK(contains(metrics, "hearth_audit_events_recorded_in_tx_total 0\n"));
+    std::ifstream log(server.dir() / "stderr.log");
+    const std::string text((std::istreambuf_iterator<char>(log)), std::istreambuf_iterator<char>());
+    CHECK(contains(text, R"("level":"warning","msg":"the audit trail is OFF (--insecure-no-audit))"));
+  }
+  {
+    // The same requests with the trail on: the metrics above can tell.
+    hearth_process server({"--insecure-no-auth"});
+    http_connection c(server.port());
+    const http_reply created =
+        c.request("POST", "/Patient", R"({"resourceType":"Patient","gender":"other"})", json_body);
+    CHECK(created.status == 201);
+    CHECK(contains(c.request("GET", "/metrics").body, "hearth_audit_events_recorded_in_tx_total 1\n"));
+  }
+  hearth_process keys;  // a data directory to point at
+  const command_output r = run_hearth(
+      {"serve", "--insecure-no-audit", "--http-port", "0", "--data", (keys.dir() / "other-data").string()},
+      std::chrono::seconds(30));
+  CHECK(r.status == 2);
+  CHECK(contains(r.err, "--insecure-no-audit is refused without --insecure-no-auth"));
+  CHECK_FALSE(contains(r.out, "listening"));
+}
+
 TEST_CASE("auth: a signing key others may read stops hearth serve, naming the file") {
   hearth_process first;  // makes the key
   const std::filesystem::path key = first.dir() / "data" / "auth" / "signing-key.pem";
@@ -337,6 +283,145 @@ TEST_CASE("auth: a signing key others may read stops hearth serve, naming the fi
   CHECK(t.status == 1);
   CHECK(t.out.empty());
   CHECK(contains(t.err, key.string()));
+}
+
+// --- client registration (RFC 7591, hearth/admin) -----------------------------------
+
+namespace {
+
+/// `hearth serve` again on an existing data directory (hearth_process makes
+/// a new one each time), stopped with SIGTERM on destruction.
+class served_again {
+ public:
+  explicit served_again(const std::filesystem::path& data) {
+    int out[2];
+    REQUIRE(::pipe(out) == 0);
+    std::vector<std::string> args{HEARTH_BINARY, "serve", "--http-port", "0", "--data", data.string()};
+    pid_ = ::fork();
+    REQUIRE(pid_ >= 0);
+    if (pid_ == 0) {
+      ::dup2(out[1], STDOUT_FILENO);
+      const int log = ::open((data.parent_path() / "stderr-again.log").c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+      if (log >= 0) ::dup2(log, STDERR_FILENO);
+      ::close(out[0]);
+      std::vector<char*> argv;
+      for (auto& a : args) argv.push_back(a.data());
+      argv.push_back(nullptr);
+      ::execv(argv[0], argv.data());
+      ::_exit(127);
+    }
+    ::close(out[1]);
+    fd_ = out[0];
+    std::string seen;
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+    while (port_ == 0 && std::chrono::steady_clock::now() < deadline) {
+      pollfd p{fd_, POLLIN, 0};
+      if (::poll(&p, 1, 100) <= 0) continue;
+      char buf[256];
+      const ssize_t n = ::read(fd_, buf, sizeof buf);
+      if (n <= 0) break;
+      seen.append(buf, static_cast<std::size_t>(n));
+      const auto at = seen.find("http listening on ");
+      const auto eol = at == std::string::npos ? std::string::npos : seen.find('\n', at);
+      if (eol != std::string::npos) {
+        const std::string line = seen.substr(at, eol - at);
+        port_ = static_cast<std::uint16_t>(std::stoi(line.substr(line.rfind(':') + 1)));
+      }
+    }
+    REQUIRE_MESSAGE(port_ != 0, seen);
+  }
+  ~served_again() {
+    if (pid_ > 0) {
+      ::kill(pid_, SIGTERM);
+      int status = 0;
+      ::waitpid(pid_, &status, 0);
+    }
+    if (fd_ >= 0) ::close(fd_);
+  }
+  served_again(const served_again&) = delete;
+  served_again& operator=(const served_again&) = delete;
+
+  std::uint16_t port() const { return port_; }
+  std::string base_url() const { return "http://127.0.0.1:" + std::to_string(port_); }
+
+ private:
+  pid_t pid_ = -1;
+  int fd_ = -1;
+  std::uint16_t port_ = 0;
+};
+
+/// A GET of the authorize endpoint for `client_id` (a valid request but
+/// for the user, who is not there): 200 is the login page.
+std::string authorize_target(const std::string& base, const std::string& client_id) {
+  // code_challenge: base64url(SHA-256) of some verifier; its value does not matter here.
+  return "/auth/authorize?response_type=code&client_id=" + client_id +
+         "&redirect_uri=http%3A%2F%2F127.0.0.1%3A7777%2Fcb&scope=launch%2Fpatient%20patient%2F*.rs&state=s1&aud=" +
+         base + "&code_challenge=E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM&code_challenge_method=S256";
+}
+
+}  // namespace
+
+TEST_CASE("auth: an administrator registers a client with a hearth/admin token; it survives a restart") {
+  hearth_process first;
+  const std::filesystem::path data = first.dir() / "data";
+  const std::string admin = minted(first, {"--scope", "hearth/admin", "--client", "ops"});
+  const std::vector<std::pair<std::string, std::string>> as_admin{{"Authorization", "Bearer " + admin},
+                                                                  {"Content-Type", "application/json"}};
+  const std::string registration =
+      R"({"client_name":"Bedside app","token_endpoint_auth_method":"none","redirect_uris":["http://127.0.0.1:7777/cb"],)"
+      R"("grant_types":["authorization_code"],"scope":"launch/patient patient/*.rs"})";
+  std::string id;
+  {
+    http_connection c(first.port());
+    CHECK(contains(c.request("GET", "/.well-known/smart-configuration").body,
+                   R"("registration_endpoint":")" + first.base_url() + "/auth/register\""));
+    // No token: 401; the FHIR token (no hearth/admin): 403; neither registers.
+    const http_reply none = c.request("POST", "/auth/register", registration, {{"Content-Type", "application/json"}});
+    CHECK(none.status == 401);
+    CHECK(none.header("www-authenticate") == R"(Bearer realm="hearth")");
+    const http_reply fhir_only = c.request("POST", "/auth/register", registration,
+                                           {{"Authorization", "Bearer " + first.token()},
+                                            {"Content-Type", "application/json"}});
+    CHECK(fhir_only.status == 403);
+    CHECK(contains(fhir_only.header("www-authenticate"), R"(error="insufficient_scope")"));
+    // And the admin token is no FHIR token.
+    CHECK(c.request("GET", "/Patient", {}, {{"Authorization", "Bearer " + admin}}).status == 403);
+
+    const http_reply r = c.request("POST", "/auth/register", registration, as_admin);
+    REQUIRE_MESSAGE(r.status == 201, r.body);
+    id = json_field(r.body, "client_id");
+    REQUIRE(id.size() == 43);
+    CHECK(r.header("location") == first.base_url() + "/auth/register/" + id);
+    CHECK(r.header("cache-control") == "no-store");
+    // The authorisation endpoint knows it at once.
+    CHECK(c.request("GET", authorize_target(first.base_url(), id)).status == 200);
+    CHECK(c.request("GET", authorize_target(first.base_url(), "nobody")).status == 400);
+  }
+  // The trail has the registration (an operation, action C, by client ops)
+  // and the refusal.
+  CHECK(wait_for_event(first, "subtype=operation&action=C&agent:identifier=ops", "operation", "0"));
+  CHECK(wait_for_event(first, "subtype=operation&action=C&agent:identifier=hearth-cli", "operation", "4"));
+  CHECK((std::filesystem::status(data / "auth" / "clients.json").permissions() & std::filesystem::perms::all) ==
+        (std::filesystem::perms::owner_read | std::filesystem::perms::owner_write));
+
+  // Restart on the same data directory: the client is still there.
+  first.terminate();
+  REQUIRE(first.wait_exit(std::chrono::seconds(30)) == 0);
+  served_again second(data);
+  const command_output again =
+      run_hearth({"token", "--data", data.string(), "--base-url", second.base_url(), "--scope", "hearth/admin"});
+  REQUIRE_MESSAGE(again.status == 0, again.err);
+  const std::string admin2 = again.out.substr(0, again.out.find('\n'));
+  http_connection c(second.port());
+  const http_reply read = c.request("GET", "/auth/register/" + id, {}, {{"Authorization", "Bearer " + admin2}});
+  REQUIRE_MESSAGE(read.status == 200, read.body);
+  CHECK(json_field(read.body, "client_name") == "Bedside app");
+  CHECK(json_field(read.body, "hearth_source") == "registration");
+  CHECK(c.request("GET", authorize_target(second.base_url(), id)).status == 200);
+  // Deleted, it is gone, here and after the next start.
+  CHECK(c.request("DELETE", "/auth/register/" + id, {}, {{"Authorization", "Bearer " + admin2}}).status == 204);
+  CHECK(c.request("GET", authorize_target(second.base_url(), id)).status == 400);
+  CHECK(c.request("DELETE", "/auth/register/" + id, {}, {{"Authorization", "Bearer " + admin2}}).status == 404);
 }
 
 }  // namespace hearth::test

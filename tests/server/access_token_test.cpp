@@ -12,6 +12,8 @@
 
 #include <atomic>
 #include <filesystem>
+#include <mutex>
+#include <optional>
 #include <random>
 #include <set>
 #include <stdexcept>
@@ -21,6 +23,8 @@
 
 #include <hearth/core/base64.hpp>
 #include <hearth/fhir/json_writer.hpp>
+#include <hearth/server/jwks_cache.hpp>
+#include <hearth/server/jwks_fetcher.hpp>
 
 namespace hearth::server::auth {
 namespace {
@@ -462,6 +466,301 @@ TEST_CASE("signing key: processes starting at once all end up with the one key")
   const auto on_disk = jwt::key::load_private_pem(data / "auth" / "signing-key.pem");
   REQUIRE(on_disk);
   for (const auto& kid : kids) CHECK(kid == on_disk->kid());
+}
+
+}  // namespace
+}  // namespace hearth::server::auth
+
+// --- external issuers with a jwks_uri (issue 6): jwks_cache behind the verifier ---------
+
+namespace hearth::server::auth {
+namespace {
+
+using steady = std::chrono::steady_clock;
+
+/// An identity provider's JWKS endpoint as jwks_cache sees it: the set it
+/// serves now, whether it answers, and how often it was asked.
+struct fake_idp {
+  std::mutex mutex;
+  jwt::key_set served;
+  std::optional<std::chrono::seconds> max_age;
+  bool down = false;
+  std::atomic<int> fetches{0};
+
+  void serve(const std::vector<jwt::key>& keys, std::optional<std::chrono::seconds> age = std::nullopt,
+             bool is_down = false) {
+    const std::lock_guard lock(mutex);
+    served = jwt::key_set();
+    for (const auto& k : keys) served.add(k);
+    max_age = age;
+    down = is_down;
+  }
+
+  hearth::result<fetched_jwks> fetch() {
+    ++fetches;
+    const std::lock_guard lock(mutex);
+    if (down) return hearth::unexpected(hearth::error{"unavailable", "cannot connect to the JWKS host", {}});
+    return fetched_jwks{served, max_age};
+  }
+};
+
+/// A steady clock the case moves by hand (read from the cache's thread).
+struct manual_clock {
+  std::atomic<std::int64_t> seconds{1'000'000};
+  steady::time_point now() const { return steady::time_point(std::chrono::seconds(seconds.load())); }
+  void advance(std::chrono::seconds d) { seconds += d.count(); }
+};
+
+/// The fetch events a cache reported, in order.
+struct event_log {
+  std::mutex mutex;
+  std::vector<jwks_fetch_event> events;
+  std::size_t size() {
+    const std::lock_guard lock(mutex);
+    return events.size();
+  }
+  jwks_fetch_event back() {
+    const std::lock_guard lock(mutex);
+    return events.back();
+  }
+};
+
+/// True once `done()` is, polling for at most 5 s of real time.
+template <class F>
+bool eventually(F done) {
+  const auto until = steady::now() + 5s;
+  while (steady::now() < until) {
+    if (done()) return true;
+    std::this_thread::sleep_for(10ms);
+  }
+  return done();
+}
+
+std::shared_ptr<jwks_cache> cache_for(fake_idp& provider, manual_clock& clock, event_log* log = nullptr) {
+  jwks_cache_options o;
+  o.issuer = idp;
+  o.fetch = [&provider] { return provider.fetch(); };
+  o.clock = [&clock] { return clock.now(); };
+  if (log != nullptr)
+    o.on_fetch = [log](const jwks_fetch_event& e) {
+      const std::lock_guard lock(log->mutex);
+      log->events.push_back(e);
+    };
+  return std::make_shared<jwks_cache>(std::move(o));
+}
+
+/// A token of the external issuer `idp` with its own jti, signed by `k`.
+std::string idp_token(const jwt::key& k, const std::string& jti) {
+  json_value c = claims(idp);
+  c.set("jti", jti);
+  return signed_with(c, k);
+}
+
+TEST_CASE("access token: a jwks_uri issuer's rotated key verifies after the refresh its unknown kid asked for") {
+  const jwt::key k1 = jwt::key::generate_es256().value();
+  const jwt::key k2 = jwt::key::generate_es256().value();
+  const jwt::key stranger = jwt::key::generate_es256().value();
+  REQUIRE(k1.kid() != k2.kid());
+  fake_idp provider;
+  manual_clock clock;
+  provider.serve({k1});
+  auto cache = cache_for(provider, clock);
+  CHECK(cache->keys() == nullptr);
+  cache->start();
+  REQUIRE(cache->wait_first_fetch(5s));
+  CHECK(provider.fetches == 1);
+  REQUIRE(cache->keys() != nullptr);
+
+  external_issuer e;
+  e.issuer = idp;
+  e.remote = cache;
+  verifier_case v({e});
+  CHECK(v.verifier->verify(idp_token(k1, "t-1")));
+
+  // The issuer rotates to k2. Its first token is refused at once (verify
+  // never waits for the network) and asks for a refresh, which waits for
+  // the rate limit: the start-up fetch was less than 60 s ago.
+  provider.serve({k2});
+  const std::string t2 = idp_token(k2, "t-2");
+  CHECK(v.code(t2) == "unknown-key");
+  CHECK(cache->stats().refresh_requests == 1);
+  std::this_thread::sleep_for(300ms);
+  CHECK(provider.fetches == 1);
+  CHECK(v.code(t2) == "unknown-key");
+
+  // Once the interval has passed, the request is served: one fetch, and
+  // the new key verifies; k1, rotated out, no longer does.
+  clock.advance(61s);
+  REQUIRE(eventually([&] { return provider.fetches.load() == 2; }));
+  REQUIRE(eventually([&] { return v.verifier->verify(t2).has_value(); }));
+  CHECK(v.code(idp_token(k1, "t-3")) == "unknown-key");
+  CHECK(cache->keys()->keys().size() == 1);
+  CHECK(cache->keys()->keys()[0].kid() == k2.kid());
+
+  // A flood of tokens naming kids the issuer never had (forgeries): all
+  // refused, and within the interval not one more fetch (longer than the
+  // thread's once-a-second look at the clock).
+  for (int i = 0; i < 50; ++i) CHECK(v.code(idp_token(stranger, "forged-" + std::to_string(i))) == "unknown-key");
+  std::this_thread::sleep_for(1500ms);
+  CHECK(provider.fetches == 2);
+  // After the interval, all those requests come to exactly one fetch.
+  clock.advance(61s);
+  REQUIRE(eventually([&] { return provider.fetches.load() == 3; }));
+  std::this_thread::sleep_for(1500ms);
+  CHECK(provider.fetches == 3);
+  // Hearth's own tokens never ask the issuer for anything.
+  const auto requests = cache->stats().refresh_requests;
+  CHECK(v.verifier->verify(v.mint()));
+  CHECK(v.code(signed_with(claims(base), stranger)) == "unknown-key");
+  CHECK(cache->stats().refresh_requests == requests);
+}
+
+TEST_CASE("access token: a jwks_uri issuer without keys yet: its tokens are refused until a fetch succeeds") {
+  const jwt::key k1 = jwt::key::generate_es256().value();
+  fake_idp provider;
+  manual_clock clock;
+  provider.serve({k1}, std::nullopt, /*is_down=*/true);
+  auto cache = cache_for(provider, clock);
+  cache->start();
+  REQUIRE(cache->wait_first_fetch(5s));
+  CHECK(cache->keys() == nullptr);
+  CHECK(cache->stats().failures == 1);
+
+  external_issuer e;
+  e.issuer = idp;
+  e.remote = cache;
+  verifier_case v({e});
+  const std::string t = idp_token(k1, "t-1");
+  CHECK(v.code(t) == "unknown-key");
+  // The server itself goes on: its own tokens verify.
+  CHECK(v.verifier->verify(v.mint()));
+
+  // The provider comes back; the retry (after the interval) brings the keys.
+  provider.serve({k1});
+  clock.advance(61s);
+  REQUIRE(eventually([&] { return v.verifier->verify(t).has_value(); }));
+  CHECK(provider.fetches == 2);
+}
+
+TEST_CASE("jwks cache: the next fetch follows max-age within [5 min, 24 h], 1 h without; failures back off; old keys stay") {
+  const jwt::key k1 = jwt::key::generate_es256().value();
+  fake_idp provider;
+  manual_clock clock;
+  event_log log;
+  provider.serve({k1}, 10s);
+  auto cache = cache_for(provider, clock, &log);
+  cache->start();
+  REQUIRE(eventually([&] { return log.size() == 1; }));
+  CHECK(log.back().ok);
+  CHECK(log.back().key_count == 1);
+  CHECK(log.back().issuer == idp);
+  CHECK(log.back().next_fetch == 300s);  // max-age 10 s, held at 5 min
+
+  // Each step: a day later, someone asks; one fetch, and when the next one is due.
+  const auto step = [&](std::optional<std::chrono::seconds> age, bool down) {
+    provider.serve({k1}, age, down);
+    const std::size_t before = log.size();
+    clock.advance(100000s);
+    cache->request_refresh();
+    REQUIRE(eventually([&] { return log.size() == before + 1; }));
+    return log.back();
+  };
+  CHECK(step(7200s, false).next_fetch == 7200s);
+  CHECK(step(10'000'000s, false).next_fetch == 86400s);  // held at 24 h
+  CHECK(step(std::nullopt, false).next_fetch == 3600s);  // no max-age: 1 h
+  CHECK(step(0s, false).next_fetch == 300s);             // no-cache: still 5 min
+  // Failures: retried after the interval (60 s), doubling up to 5 min; the
+  // keys fetched before stay in use meanwhile.
+  std::vector<std::int64_t> waits;
+  for (int i = 0; i < 5; ++i) {
+    const jwks_fetch_event ev = step(std::nullopt, true);
+    CHECK_FALSE(ev.ok);
+    CHECK(ev.error.code == "unavailable");
+    CHECK(ev.keys_known);
+    waits.push_back(ev.next_fetch.count());
+  }
+  CHECK(waits == std::vector<std::int64_t>{60, 120, 240, 300, 300});
+  REQUIRE(cache->keys() != nullptr);
+  CHECK(cache->keys()->keys()[0].kid() == k1.kid());
+  CHECK(step(std::nullopt, false).ok);
+
+  // Without any request: the periodic refresh comes when due, not before.
+  const int fetched = provider.fetches.load();
+  clock.advance(3590s);
+  std::this_thread::sleep_for(1500ms);
+  CHECK(provider.fetches == fetched);
+  clock.advance(20s);
+  REQUIRE(eventually([&] { return provider.fetches.load() == fetched + 1; }));
+
+  // A cache that was never started fetches nothing and knows no keys.
+  fake_idp idle;
+  auto unstarted = cache_for(idle, clock);
+  unstarted->request_refresh();
+  CHECK_FALSE(unstarted->wait_first_fetch(50ms));
+  CHECK(unstarted->keys() == nullptr);
+  CHECK(idle.fetches == 0);
+}
+
+TEST_CASE("jwks fetch: Cache-Control max-age, the response rules, and the jwks_uri taken apart") {
+  CHECK(cache_control_max_age("max-age=600") == 600s);
+  CHECK(cache_control_max_age("public, max-age=86400, must-revalidate") == 86400s);
+  CHECK(cache_control_max_age("Max-Age = \"60\"") == 60s);
+  CHECK(cache_control_max_age("max-age=99999999999999999999") == 2147483648s);  // RFC 9111 1.2.2
+  CHECK(cache_control_max_age("max-age=600, max-age=60") == 60s);
+  CHECK(cache_control_max_age("no-store") == 0s);
+  CHECK(cache_control_max_age("max-age=600, no-cache") == 0s);
+  CHECK(cache_control_max_age("no-cache=\"Set-Cookie\", max-age=600") == 600s);
+  CHECK_FALSE(cache_control_max_age(""));
+  CHECK_FALSE(cache_control_max_age("s-maxage=5"));
+  CHECK_FALSE(cache_control_max_age("max-age=abc"));
+  CHECK_FALSE(cache_control_max_age("max-age=-5"));
+
+  const jwt::key k = jwt::key::generate_es256().value();
+  jwt::key_set one;
+  one.add(k);
+  const std::string jwks = fhir::to_json(one.to_jwks());
+  auto ok = jwks_from_response(200, "public, max-age=600", jwks);
+  REQUIRE(ok);
+  REQUIRE(ok->keys.keys().size() == 1);
+  CHECK(ok->keys.keys()[0].kid() == k.kid());
+  CHECK(ok->max_age == 600s);
+  CHECK_FALSE(jwks_from_response(200, "", jwks)->max_age);
+
+  auto moved = jwks_from_response(302, "", jwks);
+  REQUIRE_FALSE(moved);
+  CHECK(moved.error().code == "bad-response");
+  CHECK(moved.error().message.find("redirect") != std::string::npos);
+  CHECK(jwks_from_response(404, "", jwks).error().code == "bad-response");
+  CHECK(jwks_from_response(200, "", "<html>down for maintenance</html>").error().code == "invalid-key");
+  CHECK(jwks_from_response(200, "", R"({"keys":[]})").error().code == "invalid-key");
+  // A shared secret is no public key: skipped, leaving nothing usable.
+  CHECK(jwks_from_response(200, "", R"({"keys":[{"kty":"oct","k":"c2VjcmV0"}]})").error().code == "invalid-key");
+  // A set that leaks a private key is refused whole.
+  json_value leaked = k.public_jwk();
+  leaked.set("d", "AAAA");
+  json_value set = json_value::object();
+  json_value arr = json_value::array();
+  arr.push_back(leaked);
+  set.set("keys", arr);
+  CHECK(jwks_from_response(200, "", fhir::to_json(set)).error().code == "invalid-key");
+  CHECK(jwks_from_response(200, "", std::string(jwt::key_set::max_jwks_bytes + 1, ' ')).error().code == "bad-response");
+
+  auto loc = parse_jwks_uri("HTTPS://Idp.Example:8443?tenant=1");
+  REQUIRE(loc);
+  CHECK(loc->https);
+  CHECK(loc->host == "Idp.Example");
+  CHECK(loc->port == 8443);
+  CHECK(loc->target == "/?tenant=1");
+  CHECK(loc->host_header == "Idp.Example:8443");
+  loc = parse_jwks_uri("http://[::1]/.well-known/jwks.json");
+  REQUIRE(loc);
+  CHECK_FALSE(loc->https);
+  CHECK(loc->host == "::1");
+  CHECK(loc->port == 80);
+  CHECK(loc->target == "/.well-known/jwks.json");
+  CHECK(loc->host_header == "[::1]");
+  CHECK(parse_jwks_uri("https://idp.example/jwks")->host_header == "idp.example");
+  CHECK(parse_jwks_uri("http://idp.example/jwks").error().code == "invalid");
 }
 
 }  // namespace

@@ -19,11 +19,13 @@
 #include <mutex>
 #include <set>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <hearth/core/base64.hpp>
 #include <hearth/fhir/json_reader.hpp>
 #include <hearth/fhir/json_value.hpp>
+#include <hearth/fhir/json_writer.hpp>
 #include <hearth/server/access_token.hpp>
 #include <hearth/server/password_hash.hpp>
 
@@ -238,6 +240,14 @@ struct auth_case {
 
   void start() {
     server.reset();
+    auto s = create();
+    if (!s) FAIL("create: " << s.error().code << " " << s.error().message);
+    server = std::move(*s);
+  }
+
+  /// A server on this case's directory and settings (start() without
+  /// installing it): for the cases where creation must fail.
+  hearth::result<std::unique_ptr<auth_server>> create() {
     auth_server_options o;
     o.base_url = std::string(base_url);
     o.signing_key = signing;
@@ -249,9 +259,20 @@ struct auth_case {
       events.push_back(e);
     };
     o.clock = [this] { return now; };
-    auto s = auth_server::create(std::move(o));
-    if (!s) FAIL("create: " << s.error().code << " " << s.error().message);
-    server = std::move(*s);
+    if (registration) {
+      // As hearth serve wires it: the FHIR side's token_verifier.
+      o.verify_access_token = [this](std::string_view token) -> hearth::result<std::shared_ptr<const principal>> {
+        verifier_options vo;
+        vo.base_url = std::string(base_url);
+        vo.own_keys = server->public_keys();
+        vo.is_resource_type = resource_type;
+        const auth_server* s = server.get();
+        vo.is_revoked = [s](std::string_view jti) { return s->is_revoked(jti); };
+        vo.clock = [this] { return now; };
+        return token_verifier(std::move(vo)).verify(token);
+      };
+    }
+    return auth_server::create(std::move(o));
   }
 
   http_response send(std::string method, std::string target, std::string body = {},
@@ -369,7 +390,7 @@ struct auth_case {
     std::string all;
     for (const auth_event& e : events) {
       for (const std::string* s : {&e.endpoint, &e.grant_type, &e.client_id, &e.subject, &e.jti, &e.patient, &e.scope,
-                                   &e.error, &e.remote_address, &e.request_id}) {
+                                   &e.error, &e.remote_address, &e.request_id, &e.operation, &e.registered_client}) {
         all += *s;
         all += '\n';
       }
@@ -390,6 +411,8 @@ struct auth_case {
   jwt::key backend_key = signing;
   jwt::key other_key = signing;
   auth_settings settings;
+  /// Whether the registration endpoint is on (a token verifier is given).
+  bool registration = true;
   std::string verifier = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk-extra";
   mutable std::mutex mu;
   std::vector<auth_event> events;
@@ -1215,6 +1238,615 @@ TEST_CASE("auth: revocation (RFC 7009)") {
   CHECK(c.server->is_revoked(jti));
   c.now += 61s;
   CHECK_FALSE(c.server->is_revoked(jti));
+}
+
+// --- client registration (RFC 7591, administrators) -------------------------------
+
+/// An access token as `hearth token` mints it, signed by the server's key.
+std::string admin_token(const auth_case& c, std::string scope = "hearth/admin", std::chrono::seconds ttl = 600s) {
+  token_request tr;
+  tr.subject = "admin";
+  tr.client_id = "admin-cli";
+  tr.scope = std::move(scope);
+  tr.lifetime = ttl;
+  auto t = mint_access_token(c.signing, base_url, tr, c.now);
+  REQUIRE(t);
+  return *t;
+}
+
+/// A call to the registration endpoint with `token` (none when empty).
+http_response reg(const auth_case& c, std::string method, std::string target, std::string body, const std::string& token,
+                  std::string content_type = "application/json") {
+  http_request req;
+  req.method = std::move(method);
+  req.target = "/r4/auth/register" + target;
+  req.body = std::move(body);
+  if (!content_type.empty()) req.headers.push_back({"Content-Type", std::move(content_type)});
+  if (!token.empty()) req.headers.push_back({"Authorization", "Bearer " + token});
+  req.remote_address = "192.0.2.9";
+  req.request_id = "req-reg";
+  auto r = c.server->handle(req);
+  REQUIRE(r);
+  return *r;
+}
+
+std::string public_registration(std::string grants = R"(["authorization_code","refresh_token"])") {
+  return R"({"client_name":"Growth chart","token_endpoint_auth_method":"none",)"
+         R"("redirect_uris":["https://growth.example/cb","http://127.0.0.1:5555/cb","http://[::1]:8080/cb"],)"
+         R"("grant_types":)" + grants + R"(,)"
+         R"("scope":"launch/patient openid fhirUser offline_access patient/*.rs","logo_uri":"https://growth.example/l.png"})";
+}
+
+std::string confidential_registration(const jwt::key& k, std::string scope = "system/Observation.rs") {
+  json_value m = json_value::object();
+  m.set("token_endpoint_auth_method", "private_key_jwt");
+  json_value g = json_value::array();
+  g.push_back(json_value("client_credentials"));
+  m.set("grant_types", std::move(g));
+  m.set("scope", scope);
+  m.set("jwks", public_set(k).to_jwks());
+  return fhir::to_json(m);
+}
+
+/// Registers; returns the client_id.
+std::string registered(const auth_case& c, const std::string& body) {
+  const http_response r = reg(c, "POST", "", body, admin_token(c));
+  REQUIRE_MESSAGE(r.status == 201, r.body);
+  const std::string id = str(parse(r.body), "client_id");
+  REQUIRE(id.size() == 43);
+  return id;
+}
+
+std::vector<std::string> strings_of(const json_value& o, std::string_view name) {
+  std::vector<std::string> out;
+  const json_value* a = o.find(name);
+  if (a == nullptr || !a->is_array()) return out;
+  for (const json_value& v : a->items()) out.push_back(v.str());
+  return out;
+}
+
+TEST_CASE("auth: register a public client (RFC 7591), then sign a user in with it, PKCE and refresh") {
+  auth_case c;
+  // Published in the SMART configuration.
+  CHECK(str(parse(c.get("/r4/.well-known/smart-configuration").body), "registration_endpoint") ==
+        "https://fhir.example/r4/auth/register");
+
+  const std::string admin = admin_token(c);
+  const http_response r = reg(c, "POST", "", public_registration(), admin);
+  REQUIRE_MESSAGE(r.status == 201, r.body);
+  CHECK(header(r, "Cache-Control") == "no-store");
+  const json_value m = parse(r.body);
+  const std::string id = str(m, "client_id");
+  CHECK(id.size() == 43);
+  CHECK(header(r, "Location") == "https://fhir.example/r4/auth/register/" + id);
+  CHECK(m.find("client_id_issued_at")->number_text() == std::to_string(auth_case::unix(c.now)));
+  CHECK(str(m, "client_name") == "Growth chart");
+  CHECK(str(m, "token_endpoint_auth_method") == "none");
+  CHECK(strings_of(m, "grant_types") == std::vector<std::string>{"authorization_code", "refresh_token"});
+  CHECK(strings_of(m, "response_types") == std::vector<std::string>{"code"});
+  CHECK(strings_of(m, "redirect_uris") ==
+        std::vector<std::string>{"https://growth.example/cb", "http://127.0.0.1:5555/cb", "http://[::1]:8080/cb"});
+  CHECK(str(m, "scope") == "patient/*.rs launch/patient openid fhirUser offline_access");
+  CHECK(m.find("client_secret") == nullptr);  // no secrets here
+  CHECK(m.find("jwks") == nullptr);
+  CHECK(m.find("logo_uri") == nullptr);  // not understood: ignored (RFC 7591 2), not echoed
+  // A second registration gets another id.
+  CHECK(registered(c, public_registration()) != id);
+
+  // The authorization_code flow, exactly as for a configured client.
+  params p = c.authorize_params();
+  for (auto& [k, v] : p) {
+    if (k == "client_id") v = id;
+    if (k == "redirect_uri") v = "http://127.0.0.1:5555/cb";
+  }
+  const std::string code = c.code_for(p);
+  const http_response t = c.post("token", {{"grant_type", "authorization_code"},
+                                           {"code", code},
+                                           {"redirect_uri", "http://127.0.0.1:5555/cb"},
+                                           {"code_verifier", c.verifier},
+                                           {"client_id", id}});
+  REQUIRE_MESSAGE(t.status == 200, t.body);
+  const json_value tok = parse(t.body);
+  CHECK(str(tok, "patient") == "pat-2");
+  auto who = verify_access(c, str(tok, "access_token"));
+  REQUIRE(who);
+  CHECK((*who)->client_id == id);
+  CHECK((*who)->subject == "alice");
+  // The refresh token works, bound to the registered client.
+  const std::string refresh = str(tok, "refresh_token");
+  REQUIRE_FALSE(refresh.empty());
+  const http_response again = c.post("token", {{"grant_type", "refresh_token"}, {"refresh_token", refresh}});
+  REQUIRE_MESSAGE(again.status == 200, again.body);
+  // Another client's redirect URI is not this one's.
+  for (auto& [k, v] : p)
+    if (k == "redirect_uri") v = std::string(app_redirect);
+  CHECK(c.authorize(p).status == 400);
+
+  // Audit: the registrations, by the admin's client, sub and jti; never the token.
+  const auto events = c.events_of("register");
+  REQUIRE(events.size() == 2);
+  CHECK(events[0].success);
+  CHECK(events[0].status == 201);
+  CHECK(events[0].operation == "create");
+  CHECK(events[0].registered_client == id);
+  CHECK(events[0].client_id == "admin-cli");
+  CHECK(events[0].subject == "admin");
+  CHECK(events[0].jti == str(claims_of(admin), "jti"));
+  CHECK(events[0].remote_address == "192.0.2.9");
+  CHECK(c.events_text().find(admin) == std::string::npos);
+}
+
+TEST_CASE("auth: a registered client without the refresh_token grant gets no offline_access") {
+  auth_case c;
+  const std::string id = registered(c, public_registration(R"(["authorization_code"])"));
+  params p = c.authorize_params();
+  for (auto& [k, v] : p) {
+    if (k == "client_id") v = id;
+    if (k == "redirect_uri") v = "https://growth.example/cb";
+  }
+  const http_response t = c.post("token", {{"grant_type", "authorization_code"},
+                                           {"code", c.code_for(p)},
+                                           {"redirect_uri", "https://growth.example/cb"},
+                                           {"code_verifier", c.verifier},
+                                           {"client_id", id}});
+  REQUIRE(t.status == 200);
+  const json_value tok = parse(t.body);
+  CHECK(str(tok, "scope") == "patient/*.rs launch/patient openid fhirUser");
+  CHECK(tok.find("refresh_token") == nullptr);
+}
+
+TEST_CASE("auth: register a confidential client; it gets Backend Services tokens with its key") {
+  auth_case c;
+  const jwt::key es = make_key("P-384");
+  const http_response r = reg(c, "POST", "", confidential_registration(es), admin_token(c));
+  REQUIRE_MESSAGE(r.status == 201, r.body);
+  const json_value m = parse(r.body);
+  const std::string id = str(m, "client_id");
+  CHECK(str(m, "token_endpoint_auth_method") == "private_key_jwt");
+  CHECK(strings_of(m, "grant_types") == std::vector<std::string>{"client_credentials"});
+  CHECK(m.find("response_types") == nullptr);
+  CHECK(m.find("redirect_uris") == nullptr);
+  // The public key comes back, never a private member.
+  const json_value* keys = m.find("jwks") != nullptr ? m.find("jwks")->find("keys") : nullptr;
+  REQUIRE(keys != nullptr);
+  REQUIRE(keys->size() == 1);
+  CHECK(str(keys->items()[0], "x") == str(es.public_jwk(), "x"));
+  CHECK(keys->items()[0].find("d") == nullptr);
+
+  const http_response t = c.backend_token(c.assertion(es, id, id), "system/Observation.rs system/Patient.r");
+  REQUIRE_MESSAGE(t.status == 200, t.body);
+  CHECK(str(parse(t.body), "scope") == "system/Observation.rs");  // narrowed to what it registered
+  auto who = verify_access(c, str(parse(t.body), "access_token"));
+  REQUIRE(who);
+  CHECK((*who)->client_id == id);
+  // Another key is not its key; an RS384 client works as well.
+  CHECK(c.backend_token(c.assertion(c.backend_key, id, id)).status == 401);
+  const jwt::key rsa = make_key("RSA");
+  const std::string rid = registered(c, confidential_registration(rsa));
+  CHECK(c.backend_token(c.assertion(rsa, rid, rid)).status == 200);
+  // It registered client_credentials only: no other grant (RFC 6749 5.2).
+  params f{{"grant_type", "refresh_token"},
+           {"refresh_token", "whatever"},
+           {"client_assertion_type", "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"},
+           {"client_assertion", c.assertion(es, id, id)}};
+  const http_response no = c.post("token", f);
+  CHECK(no.status == 400);
+  CHECK(str(parse(no.body), "error") == "unauthorized_client");
+}
+
+TEST_CASE("auth: hearth/admin comes from client_credentials for clients allowed it, never from a sign-in") {
+  const jwt::key ops_key = make_key("P-384");
+  auth_case c([&](auth_settings& s) {
+    auth_client ops;
+    ops.client_id = "ops";
+    ops.type = auth_client_type::confidential_asymmetric;
+    ops.scope = "hearth/admin system/Patient.r";
+    ops.keys = public_set(ops_key);
+    s.clients.push_back(ops);
+    s.clients[0].scope += " hearth/admin";  // the public app: allowed it, yet users never get it
+  });
+  const http_response t = c.backend_token(c.assertion(ops_key, "ops", "ops"), "hearth/admin");
+  REQUIRE_MESSAGE(t.status == 200, t.body);
+  CHECK(str(parse(t.body), "scope") == "hearth/admin");
+  CHECK(parse(t.body).find("expires_in")->number_text() == "300");
+  const std::string token = str(parse(t.body), "access_token");
+  CHECK(reg(c, "POST", "", public_registration(), token).status == 201);
+
+  // A client not allowed it: nothing left, invalid_scope.
+  const http_response no = c.backend_token(c.assertion(c.backend_key), "hearth/admin");
+  CHECK(no.status == 400);
+  CHECK(str(parse(no.body), "error") == "invalid_scope");
+  // Through a user's sign-in: dropped from the grant.
+  const std::string code = c.code_for(c.authorize_params("hearth/admin launch/patient patient/*.rs"));
+  const json_value user = parse(c.exchange(code).body);
+  CHECK(str(user, "scope") == "patient/*.rs launch/patient");
+  CHECK(reg(c, "POST", "", public_registration(), str(user, "access_token")).status == 403);
+}
+
+TEST_CASE("auth: the registration endpoint needs an administrator's token (RFC 6750)") {
+  auth_case c;
+  const std::string body = public_registration();
+  // No token: 401, a bare challenge.
+  http_response r = reg(c, "POST", "", body, "");
+  CHECK(r.status == 401);
+  CHECK(header(r, "WWW-Authenticate") == R"(Bearer realm="hearth")");
+  // Another scheme is no token either.
+  {
+    http_request req;
+    req.method = "GET";
+    req.target = "/r4/auth/register";
+    req.headers.push_back({"Authorization", "Basic YWRtaW46YWRtaW4="});
+    auto basic = c.server->handle(req);
+    REQUIRE(basic);
+    CHECK(basic->status == 401);
+  }
+  // Garbage, another server's key, expired, revoked: 401 invalid_token.
+  const jwt::key stranger = *jwt::key::generate_es256();
+  token_request tr;
+  tr.subject = "mallory";
+  tr.client_id = "mallory";
+  tr.scope = "hearth/admin";
+  const std::string foreign = *mint_access_token(stranger, base_url, tr, c.now);
+  const std::string expired = admin_token(c, "hearth/admin", 60s);
+  c.now += 200s;
+  for (const std::string& bad : {std::string("not-a-token"), foreign, expired}) {
+    r = reg(c, "POST", "", body, bad);
+    CHECK(r.status == 401);
+    CHECK(header(r, "WWW-Authenticate").find(R"(error="invalid_token")") != std::string::npos);
+    CHECK(str(parse(r.body), "error") == "invalid_token");
+  }
+  CHECK(header(reg(c, "POST", "", body, expired), "WWW-Authenticate").find("expired") != std::string::npos);
+  // Two Authorization headers: 400 invalid_request.
+  {
+    http_request req;
+    req.method = "POST";
+    req.target = "/r4/auth/register";
+    req.body = body;
+    req.headers = {{"Content-Type", "application/json"},
+                   {"Authorization", "Bearer " + admin_token(c)},
+                   {"Authorization", "Bearer " + admin_token(c)}};
+    auto twice = c.server->handle(req);
+    REQUIRE(twice);
+    CHECK(twice->status == 400);
+  }
+  // A good token without hearth/admin: 403 insufficient_scope, naming the scope.
+  for (const char* scope : {"system/*.cruds", "user/*.cruds openid fhirUser"}) {
+    r = reg(c, "POST", "", body, admin_token(c, scope));
+    CHECK(r.status == 403);
+    CHECK(str(parse(r.body), "error") == "insufficient_scope");
+    CHECK(header(r, "WWW-Authenticate") ==
+          R"(Bearer realm="hearth", error="insufficient_scope", error_description="the access token lacks the )"
+          R"(hearth/admin scope", scope="hearth/admin")");
+    CHECK(reg(c, "GET", "", "", admin_token(c, scope)).status == 403);
+    CHECK(reg(c, "DELETE", "/app", "", admin_token(c, scope)).status == 403);
+  }
+  // Nothing was registered, and every refusal was audited.
+  CHECK_FALSE(fs::exists(c.dir.path / "auth" / "clients.json"));
+  const auto events = c.events_of("register");
+  CHECK(events.size() == 13);
+  CHECK(std::none_of(events.begin(), events.end(), [](const auth_event& e) { return e.success; }));
+  CHECK(std::count_if(events.begin(), events.end(), [](const auth_event& e) { return e.status == 403; }) == 6);
+  CHECK(events.back().error == "insufficient_scope");
+  CHECK(events.back().operation == "delete");
+  CHECK(events.back().registered_client.empty());  // refused before the client was looked at
+  const std::string all = c.events_text();
+  CHECK(all.find(foreign) == std::string::npos);
+  CHECK(all.find(expired) == std::string::npos);
+
+  // Without a token verifier the endpoint does not exist.
+  c.registration = false;
+  c.start();
+  CHECK(reg(c, "POST", "", body, admin_token(c)).status == 404);
+  CHECK(parse(c.get("/r4/.well-known/smart-configuration").body).find("registration_endpoint") == nullptr);
+}
+
+TEST_CASE("auth: registration metadata is checked: redirect URIs, scopes, keys, sizes (RFC 7591 3.2.2)") {
+  auth_case c;
+  const std::string admin = admin_token(c);
+  auto with = [](std::string_view member_json) {
+    return R"({"token_endpoint_auth_method":"none","scope":"launch/patient patient/*.rs",)" + std::string(member_json) +
+           "}";
+  };
+  json_value p256 = json_value::object();
+  {
+    json_value keys = json_value::array();
+    keys.push_back(jwt::key::generate_es256()->public_jwk());  // ES256 only: not a Backend Services key
+    p256.set("keys", std::move(keys));
+  }
+  json_value with_private = json_value::object();
+  {
+    // A "public" key set that leaks its private half.
+    const jwt::key k = make_key("P-384");
+    json_value jwk = k.public_jwk();
+    jwk.set("d", "AAAA");
+    json_value keys = json_value::array();
+    keys.push_back(std::move(jwk));
+    with_private.set("keys", std::move(keys));
+  }
+  auto confidential = [](const std::string& jwks) {
+    return R"({"token_endpoint_auth_method":"private_key_jwt","grant_types":["client_credentials"],)"
+           R"("scope":"system/Observation.rs","jwks":)" + jwks + "}";
+  };
+  std::string many_uris = "[";
+  for (int i = 0; i < 21; ++i) many_uris += std::string(i ? "," : "") + "\"https://app.example/cb" + std::to_string(i) + "\"";
+  many_uris += "]";
+
+  struct refused {
+    std::string body;
+    const char* error;
+    const char* says;
+  };
+  const std::vector<refused> cases = {
+      {with(R"("redirect_uris":["http://app.example/cb"])"), "invalid_redirect_uri", "https"},
+      {with(R"("redirect_uris":["https://app.example/cb#frag"])"), "invalid_redirect_uri", "fragment"},
+      {with(R"("redirect_uris":["com.example.app:/cb"])"), "invalid_redirect_uri", "https"},
+      {with(R"("redirect_uris":["https://user@app.example/cb"])"), "invalid_redirect_uri", "user"},
+      {with(R"("redirect_uris":["https:///cb"])"), "invalid_redirect_uri", "host"},
+      {with(R"("redirect_uris":["https://app.example:99999/cb"])"), "invalid_redirect_uri", "port"},
+      {with(R"("redirect_uris":["http://127.0.0.1.evil.example/cb"])"), "invalid_redirect_uri", "loopback"},
+      {with(R"("redirect_uris":["https://app.example/a b"])"), "invalid_redirect_uri", "printable"},
+      {with(R"("redirect_uris":["https://app.example/cb","https://app.example/cb"])"), "invalid_redirect_uri", "twice"},
+      {with(R"("redirect_uris":)" + many_uris), "invalid_redirect_uri", "20"},
+      {with(R"("redirect_uris":[])"), "invalid_redirect_uri", "at least one"},
+      {with(R"("redirect_uris":"https://app.example/cb")"), "invalid_redirect_uri", "list"},
+      {R"({"token_endpoint_auth_method":"none","scope":"patient/Observation.dus","redirect_uris":["https://a.example/cb"]})",
+       "invalid_client_metadata", "scope"},
+      {R"({"token_endpoint_auth_method":"none","scope":"patient/Nonsense.rs","redirect_uris":["https://a.example/cb"]})",
+       "invalid_client_metadata", "scope"},
+      {R"({"token_endpoint_auth_method":"none","scope":"system/Patient.r","redirect_uris":["https://a.example/cb"]})",
+       "invalid_client_metadata", "client_credentials"},
+      {R"({"token_endpoint_auth_method":"none","scope":"hearth/admin","redirect_uris":["https://a.example/cb"]})",
+       "invalid_client_metadata", "client_credentials"},
+      {R"({"token_endpoint_auth_method":"none","redirect_uris":["https://a.example/cb"]})", "invalid_client_metadata",
+       "scope is required"},
+      {R"({"scope":"patient/*.rs","redirect_uris":["https://a.example/cb"]})", "invalid_client_metadata",
+       "token_endpoint_auth_method"},
+      {R"({"token_endpoint_auth_method":"client_secret_basic","scope":"patient/*.rs","redirect_uris":["https://a.example/cb"]})",
+       "invalid_client_metadata", "token_endpoint_auth_method"},
+      {with(R"("redirect_uris":["https://a.example/cb"],"grant_types":["client_credentials"])"),
+       "invalid_client_metadata", "private_key_jwt"},
+      {with(R"("redirect_uris":["https://a.example/cb"],"grant_types":["implicit"])"), "invalid_client_metadata",
+       "grant_types"},
+      {with(R"("redirect_uris":["https://a.example/cb"],"response_types":["token"])"), "invalid_client_metadata",
+       "response_types"},
+      {with(R"("redirect_uris":["https://a.example/cb"],"jwks":{"keys":[]})"), "invalid_client_metadata",
+       "public client"},
+      {with(R"("redirect_uris":["https://a.example/cb"],"client_name":"bad\u0007name")"), "invalid_client_metadata",
+       "client_name"},
+      {R"({"token_endpoint_auth_method":"private_key_jwt","grant_types":["client_credentials"],)"
+       R"("scope":"system/Observation.rs","jwks_uri":"https://a.example/jwks"})",
+       "invalid_client_metadata", "jwks_uri is not supported"},
+      {R"({"token_endpoint_auth_method":"private_key_jwt","grant_types":["client_credentials"],"scope":"system/Observation.rs"})",
+       "invalid_client_metadata", "needs jwks"},
+      {confidential(fhir::to_json(p256)), "invalid_client_metadata", "RS384"},
+      {confidential(fhir::to_json(with_private)), "invalid_client_metadata", "jwks"},
+      {confidential(R"({"keys":"none"})"), "invalid_client_metadata", "jwks"},
+      {confidential(R"({"keys":[]})"), "invalid_client_metadata", "no key"},
+      {R"({"token_endpoint_auth_method":"none","token_endpoint_auth_method":"none"})", "invalid_client_metadata",
+       "duplicate"},
+      {R"(["not","an","object"])", "invalid_client_metadata", "JSON object"},
+      {"{not json", "invalid_client_metadata", "JSON object"},
+  };
+  for (const auto& k : cases) {
+    CAPTURE(k.body);
+    const http_response r = reg(c, "POST", "", k.body, admin);
+    CHECK(r.status == 400);
+    const json_value e = parse(r.body);
+    CHECK(str(e, "error") == k.error);
+    CHECK_MESSAGE(str(e, "error_description").find(k.says) != std::string::npos, str(e, "error_description"));
+    CHECK(header(r, "Cache-Control") == "no-store");
+  }
+  // Not JSON by its type; larger than 64 KiB (a member ignored, yet counted).
+  CHECK(reg(c, "POST", "", public_registration(), admin, "application/x-www-form-urlencoded").status == 400);
+  const std::string big = with(R"("redirect_uris":["https://a.example/cb"],"padding":")" + std::string(70'000, 'x') + "\"");
+  const http_response large = reg(c, "POST", "", big, admin);
+  CHECK(large.status == 413);
+  CHECK(str(parse(large.body), "error") == "invalid_client_metadata");
+  // Just under the limit, with the loopback forms that are allowed, passes.
+  const std::string fits = with(R"("redirect_uris":["http://localhost/cb","http://127.1.2.3:1/cb"],"padding":")" +
+                                std::string(60'000, 'x') + "\"");
+  CHECK(reg(c, "POST", "", fits, admin).status == 201);
+  // Each refusal was audited, with its error.
+  const auto events = c.events_of("register");
+  CHECK(events.size() == cases.size() + 3);
+  CHECK(std::count_if(events.begin(), events.end(), [](const auth_event& e) { return e.success; }) == 1);
+  CHECK(events[0].error == "invalid_redirect_uri");
+  CHECK(events[0].status == 400);
+  // Refused registrations left nothing behind.
+  const json_value list = parse(reg(c, "GET", "", "", admin).body);
+  CHECK(list.find("clients")->size() == 4);  // app, backend, other and the one that fitted
+}
+
+TEST_CASE("auth: registered clients are listed, read and deleted; configured ones cannot be") {
+  auth_case c;
+  const std::string admin = admin_token(c);
+  const std::string id = registered(c, public_registration());
+  const jwt::key es = make_key("P-384");
+  const std::string backend_id = registered(c, confidential_registration(es));
+
+  // The list: every client, by client_id, with where it comes from.
+  const http_response l = reg(c, "GET", "", "", admin);
+  REQUIRE(l.status == 200);
+  std::map<std::string, std::string> source;
+  const json_value list = parse(l.body);
+  for (const json_value& m : list.find("clients")->items()) source[str(m, "client_id")] = str(m, "hearth_source");
+  CHECK(source == std::map<std::string, std::string>{{"app", "configuration"},
+                                                     {"backend", "configuration"},
+                                                     {"other", "configuration"},
+                                                     {id, "registration"},
+                                                     {backend_id, "registration"}});
+  const json_value one = parse(reg(c, "GET", "/" + id, "", admin).body);
+  CHECK(str(one, "client_name") == "Growth chart");
+  CHECK(str(one, "hearth_source") == "registration");
+  const json_value configured = parse(reg(c, "GET", "/backend", "", admin).body);
+  CHECK(str(configured, "token_endpoint_auth_method") == "private_key_jwt");
+  CHECK(str(configured, "scope") == "system/Observation.rs system/Patient.r");
+  CHECK(reg(c, "GET", "/nobody", "", admin).status == 404);
+  CHECK(reg(c, "GET", "/a%2Fb/c", "", admin).status == 404);
+
+  // A configured client cannot be deleted here, and still works.
+  const http_response keep = reg(c, "DELETE", "/app", "", admin);
+  CHECK(keep.status == 409);
+  CHECK(str(parse(keep.body), "error_description").find("configuration") != std::string::npos);
+  CHECK(c.authorize(c.authorize_params()).status == 200);
+
+  // A registered one is: its grants die with it (RFC 7592 2.3).
+  params p = c.authorize_params();
+  for (auto& [k, v] : p) {
+    if (k == "client_id") v = id;
+    if (k == "redirect_uri") v = "https://growth.example/cb";
+  }
+  const json_value tok = parse(c.post("token", {{"grant_type", "authorization_code"},
+                                                {"code", c.code_for(p)},
+                                                {"redirect_uri", "https://growth.example/cb"},
+                                                {"code_verifier", c.verifier},
+                                                {"client_id", id}})
+                                   .body);
+  const std::string access = str(tok, "access_token");
+  REQUIRE(verify_access(c, access));
+  const http_response gone = reg(c, "DELETE", "/" + id, "", admin);
+  CHECK(gone.status == 204);
+  CHECK(gone.body.empty());
+  CHECK(reg(c, "GET", "/" + id, "", admin).status == 404);
+  CHECK(reg(c, "DELETE", "/" + id, "", admin).status == 404);
+  CHECK(c.authorize(p).status == 400);  // unknown client: a page
+  auto v = verify_access(c, access);
+  REQUIRE_FALSE(v);
+  CHECK(v.error().code == "revoked");
+  CHECK(c.post("token", {{"grant_type", "refresh_token"}, {"refresh_token", str(tok, "refresh_token")}}).status == 401);
+  CHECK(c.post("token", {{"grant_type", "refresh_token"},
+                         {"refresh_token", str(tok, "refresh_token")},
+                         {"client_id", id}})
+            .status == 401);
+  // The confidential one too.
+  CHECK(reg(c, "DELETE", "/" + backend_id, "", admin).status == 204);
+  CHECK(c.backend_token(c.assertion(es, backend_id, backend_id)).status == 401);
+  // Methods: 405 with Allow.
+  const http_response put = reg(c, "PUT", "", "{}", admin);
+  CHECK(put.status == 405);
+  CHECK(header(put, "Allow") == "GET, POST");
+  CHECK(header(reg(c, "POST", "/app", "{}", admin), "Allow") == "GET, DELETE");
+
+  const auto events = c.events_of("register");
+  const auto deleted = std::find_if(events.begin(), events.end(),
+                                    [](const auth_event& e) { return e.operation == "delete" && e.success; });
+  REQUIRE(deleted != events.end());
+  CHECK(deleted->registered_client == id);
+  CHECK(deleted->status == 204);
+  CHECK(std::any_of(events.begin(), events.end(), [](const auth_event& e) {
+    return e.operation == "delete" && e.status == 409 && e.registered_client == "app";
+  }));
+}
+
+TEST_CASE("auth: registered clients survive a restart; clients.json is 0600, public keys only, checked at start") {
+  auth_case c;
+  const std::string admin = admin_token(c);
+  const std::string pub = registered(c, public_registration());
+  const jwt::key es = make_key("P-384");
+  const std::string conf = registered(c, confidential_registration(es));
+  const std::string doomed = registered(c, public_registration());
+  REQUIRE(reg(c, "DELETE", "/" + doomed, "", admin).status == 204);
+
+  const fs::path file = c.dir.path / "auth" / "clients.json";
+  struct stat st {};
+  REQUIRE(::stat(file.c_str(), &st) == 0);
+  CHECK((st.st_mode & 0777) == 0600);
+  std::string text;
+  {
+    std::ifstream in(file);
+    text.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  }
+  CHECK(text.find(pub) != std::string::npos);
+  CHECK(text.find(conf) != std::string::npos);
+  CHECK(text.find(doomed) == std::string::npos);
+  CHECK(text.find(R"("d":)") == std::string::npos);
+  CHECK_FALSE(fs::exists(c.dir.path / "auth" / "clients.json.tmp"));
+
+  // A new server on the same directory knows them, and they work.
+  c.start();
+  CHECK(reg(c, "GET", "/" + pub, "", admin).status == 200);
+  CHECK(reg(c, "GET", "/" + doomed, "", admin).status == 404);
+  const json_value after = parse(reg(c, "GET", "/" + conf, "", admin).body);
+  REQUIRE(after.find("client_id_issued_at") != nullptr);
+  CHECK(after.find("client_id_issued_at")->number_text() == std::to_string(auth_case::unix(c.now)));
+  CHECK(c.backend_token(c.assertion(es, conf, conf)).status == 200);
+  params p = c.authorize_params();
+  for (auto& [k, v] : p) {
+    if (k == "client_id") v = pub;
+    if (k == "redirect_uri") v = "https://growth.example/cb";
+  }
+  CHECK(c.authorize(p).status == 200);
+
+  // A file others may read, an unreadable one, one with a client that no
+  // longer passes, one whose client_id a configured client has: no start.
+  c.server.reset();
+  auto expect_refused = [&](const std::string& content, const char* code) {
+    {
+      std::ofstream out(file, std::ios::trunc);
+      out << content;
+    }
+    fs::permissions(file, fs::perms::owner_read | fs::perms::owner_write);
+    auto s = c.create();
+    REQUIRE_FALSE(s);
+    CHECK(s.error().code == code);
+  };
+  fs::permissions(file, fs::perms::others_read, fs::perm_options::add);
+  {
+    auto s = c.create();
+    REQUIRE_FALSE(s);
+    CHECK(s.error().code == "insecure");
+  }
+  expect_refused("{\"clients\":[", "corrupt");
+  expect_refused("{\"nothing\":1}", "corrupt");
+  std::string bad_scope = text;
+  const std::size_t at = bad_scope.find("system/Observation.rs");
+  REQUIRE(at != std::string::npos);
+  bad_scope.replace(at, std::string_view("system/Observation.rs").size(), "system/Bogus.rs");
+  expect_refused(bad_scope, "invalid");
+  std::string clash = text;
+  clash.replace(clash.find(pub), pub.size(), "app");
+  expect_refused(clash, "invalid");
+  // Put back, it starts again.
+  expect_refused("", "corrupt");
+  {
+    std::ofstream out(file, std::ios::trunc);
+    out << text;
+  }
+  c.start();
+  CHECK(reg(c, "GET", "/" + conf, "", admin).status == 200);
+}
+
+TEST_CASE("auth: concurrent registrations and deletions keep the table and the file in step") {
+  auth_case c;
+  const std::string admin = admin_token(c);
+  std::vector<std::vector<std::string>> ids(4);
+  std::vector<std::thread> threads;
+  for (std::size_t t = 0; t < ids.size(); ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < 8; ++i) {
+        const http_response r = reg(c, "POST", "", public_registration(), admin);
+        if (r.status == 201) ids[t].push_back(str(parse(r.body), "client_id"));
+        // Meanwhile the configured clients are used.
+        (void)c.authorize(c.authorize_params());
+      }
+      // Every other one is deleted again.
+      for (std::size_t i = 0; i < ids[t].size(); i += 2) (void)reg(c, "DELETE", "/" + ids[t][i], "", admin);
+    });
+  }
+  for (auto& t : threads) t.join();
+  std::set<std::string> kept;
+  for (const auto& list : ids) {
+    REQUIRE(list.size() == 8);
+    for (std::size_t i = 1; i < list.size(); i += 2) kept.insert(list[i]);
+  }
+  CHECK(kept.size() == 16);
+  c.start();
+  std::set<std::string> listed;
+  const json_value list = parse(reg(c, "GET", "", "", admin).body);
+  for (const json_value& m : list.find("clients")->items()) {
+    if (str(m, "hearth_source") == "registration") listed.insert(str(m, "client_id"));
+  }
+  CHECK(listed == kept);
 }
 
 // --- passwords ------------------------------------------------------------------------

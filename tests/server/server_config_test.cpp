@@ -776,3 +776,101 @@ TEST_CASE("config: auth section errors name the element and never repeat a value
 
 }  // namespace
 }  // namespace hearth::server
+
+namespace hearth::server {
+namespace {
+
+// --- external issuers with a jwks_uri (issue 6) -------------------------------------
+
+/// The config with one external issuer whose other members are `members`.
+std::string issuer_config(const std::string& members) {
+  return R"({"auth": {"external_issuers": [{"issuer": "https://idp.example.org", )" + members + "}]}}";
+}
+
+TEST_CASE("config: an external issuer's jwks_uri: https anywhere, plain http only to a loopback host") {
+  temp_dir d;
+  for (const std::string uri : {"https://idp.example.org/.well-known/jwks.json", "HTTPS://Idp.Example.org:8443/keys?v=2",
+                                "https://[2001:db8::1]/jwks", "https://203.0.113.7/jwks", "http://127.0.0.1:8081/jwks",
+                                "http://127.45.6.7/jwks", "http://localhost/jwks", "http://LOCALHOST:9000",
+                                "http://[::1]:9000/jwks"}) {
+    CAPTURE(uri);
+    const fs::path file = d.write("ok.json", issuer_config(R"("jwks_uri": ")" + uri + "\""));
+    auto r = load_server_config(sources({"--config", file.string()}));
+    REQUIRE_MESSAGE(r, (r ? std::string() : r.error().message));
+    REQUIRE(r->auth.external_issuers.size() == 1);
+    const auth_external_issuer& e = r->auth.external_issuers[0];
+    CHECK(e.jwks_uri == uri);
+    CHECK(e.keys.keys().empty());  // fetched by `hearth serve`, not at load
+    CHECK(e.jwks_refresh_min == std::chrono::seconds(60));
+  }
+  // The least interval between fetches, for tests: 1..3600 s.
+  const fs::path tuned = d.write(
+      "tuned.json", issuer_config(R"("jwks_uri": "http://127.0.0.1:1/jwks", "jwks_refresh_min_seconds": 2)"));
+  auto r = load_server_config(sources({"--config", tuned.string()}));
+  REQUIRE_MESSAGE(r, (r ? std::string() : r.error().message));
+  CHECK(r->auth.external_issuers[0].jwks_refresh_min == std::chrono::seconds(2));
+  CHECK(contains(config_help(), "jwks_uri"));
+}
+
+TEST_CASE("config: a jwks_uri that could be tampered with, or is malformed, is refused naming the field") {
+  temp_dir d;
+  const std::string p256 = public_jwk("P-256");
+  struct bad_case {
+    std::string members;
+    std::string location;
+  };
+  const std::string uri_field = "auth.external_issuers[0].jwks_uri";
+  const std::vector<bad_case> cases{
+      // Plain HTTP beyond loopback: the keys could be swapped on the way.
+      {R"("jwks_uri": "http://idp.example.org/jwks")", uri_field},
+      {R"("jwks_uri": "http://10.0.0.1/jwks")", uri_field},
+      {R"("jwks_uri": "http://128.0.0.1/jwks")", uri_field},
+      {R"("jwks_uri": "http://localhost.example.org/jwks")", uri_field},
+      {R"("jwks_uri": "http://127.0.0.1.nip.io/jwks")", uri_field},
+      {R"("jwks_uri": "http://[::2]/jwks")", uri_field},
+      {R"("jwks_uri": "http://[::ffff:10.0.0.1]/jwks")", uri_field},
+      // Not a usable URL.
+      {R"("jwks_uri": "ftp://idp.example.org/jwks")", uri_field},
+      {R"("jwks_uri": "idp.example.org/jwks")", uri_field},
+      {R"("jwks_uri": "https:///jwks")", uri_field},
+      {R"("jwks_uri": "https://user:s3cr3t-pw@idp.example.org/jwks")", uri_field},
+      {R"("jwks_uri": "https://idp.example.org/jwks#keys")", uri_field},
+      {R"("jwks_uri": "https://idp.example.org:0/jwks")", uri_field},
+      {R"("jwks_uri": "https://idp.example.org:99999/jwks")", uri_field},
+      {R"("jwks_uri": "https://idp.example.org:/jwks")", uri_field},
+      {R"("jwks_uri": "https://[::1/jwks")", uri_field},
+      {R"("jwks_uri": "https://[not-v6]/jwks")", uri_field},
+      {R"("jwks_uri": "https://id p.example.org/jwks")", uri_field},
+      {R"("jwks_uri": "https://idp.example.org/j\u00e9")", uri_field},
+      {R"("jwks_uri": 42)", uri_field},
+      {R"("jwks_uri": "")", uri_field},
+      // Exactly one source of keys.
+      {R"("jwks_uri": "https://idp.example.org/jwks", "jwks": {"keys": [)" + p256 + "]}", "auth.external_issuers[0]"},
+      {R"("jwks_uri": "https://idp.example.org/jwks", "jwks_file": "idp.json")", "auth.external_issuers[0]"},
+      // The refresh interval: with a jwks_uri only, 1..3600 s.
+      {R"("jwks": {"keys": [)" + p256 + R"(]}, "jwks_refresh_min_seconds": 60)",
+       "auth.external_issuers[0].jwks_refresh_min_seconds"},
+      {R"("jwks_uri": "https://idp.example.org/jwks", "jwks_refresh_min_seconds": 0)",
+       "auth.external_issuers[0].jwks_refresh_min_seconds"},
+      {R"("jwks_uri": "https://idp.example.org/jwks", "jwks_refresh_min_seconds": 3601)",
+       "auth.external_issuers[0].jwks_refresh_min_seconds"},
+      {R"("jwks_uri": "https://idp.example.org/jwks", "jwks_refresh_min_seconds": "60")",
+       "auth.external_issuers[0].jwks_refresh_min_seconds"},
+      {R"("jwks_uri": "https://idp.example.org/jwks", "jku": "https://evil.example/jwks")", "auth.external_issuers[0].jku"},
+  };
+  for (const bad_case& bc : cases) {
+    CAPTURE(bc.members);
+    const fs::path file = d.write("bad.json", issuer_config(bc.members));
+    const hearth::error e = load_error(sources({"--config", file.string()}));
+    CHECK(e.code == "invalid");
+    CHECK(contains(e.message, bc.location));
+    CHECK(contains(e.location, bc.location));
+    // The next element would be a longer path: the error names this one.
+    CHECK_FALSE(contains(e.message, bc.location + "."));
+    CHECK_FALSE(contains(e.message, "s3cr3t"));
+    CHECK_FALSE(contains(e.message, "evil.example"));
+  }
+}
+
+}  // namespace
+}  // namespace hearth::server

@@ -26,6 +26,7 @@
 #include <vector>
 
 #include <hearth/core/result.hpp>
+#include <hearth/server/jwks_cache.hpp>
 #include <hearth/server/jwt.hpp>
 #include <hearth/server/smart_scopes.hpp>
 
@@ -75,7 +76,14 @@ hearth::result<jwt::key> load_or_create_signing_key(const std::filesystem::path&
 /// An issuer whose tokens are accepted besides Hearth's own.
 struct external_issuer {
   std::string issuer;  ///< `iss`, exact
+  /// Fixed keys (config "jwks" or "jwks_file"); not used when `remote` is set.
   jwt::key_set keys;
+  /// Keys fetched from the issuer's jwks_uri and refreshed (jwks_cache.hpp).
+  /// Its tokens are refused while it holds no keys yet; a token whose key it
+  /// does not hold ("unknown-key": a rotation, or a forgery) asks it for a
+  /// refresh, which it rate-limits, and is refused now: verify() never
+  /// waits for the network.
+  std::shared_ptr<jwks_cache> remote;
 };
 
 struct verifier_options {

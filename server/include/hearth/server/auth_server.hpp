@@ -10,6 +10,10 @@
 //   POST [base]/auth/token                        RFC 6749 4.1.3 / 6, RFC 7523 + SMART Backend Services
 //   POST [base]/auth/introspect                   RFC 7662
 //   POST [base]/auth/revoke                       RFC 7009
+//   POST   [base]/auth/register                   RFC 7591 dynamic client registration (admin)
+//   GET    [base]/auth/register                   the clients, registered and configured (admin)
+//   GET    [base]/auth/register/{client_id}       one client's metadata (admin)
+//   DELETE [base]/auth/register/{client_id}       removes a registered client (admin)
 //
 // Grants: authorization_code (public clients with PKCE; confidential clients
 // with PKCE and private_key_jwt), refresh_token (rotated on every use: the
@@ -60,12 +64,39 @@
 // server in one process (or use an external issuer) until the state moves
 // into the database.
 //
+// Client registration (RFC 7591): clients come from the configuration file
+// ("auth.clients") or are registered at [base]/auth/register by an
+// administrator: the caller sends `Authorization: Bearer <access token>`
+// (RFC 6750 2.1; RFC 7591 3 "initial access token") that
+// auth_server_options::verify_access_token accepts and whose scope holds
+// `hearth/admin`. No or a bad token is 401 with WWW-Authenticate, a token
+// without the scope 403 insufficient_scope (RFC 6750 3.1). hearth/admin is
+// granted by the token endpoint only through client_credentials to a
+// confidential client whose configured scope holds it (never through a
+// user's sign-in: users have no roles here), or minted by `hearth token`.
+// A registration names token_endpoint_auth_method "none" (public) or
+// "private_key_jwt" (confidential-asymmetric, with an inline `jwks`:
+// jwks_uri is refused, the server fetches nothing at run time),
+// redirect_uris (https; http only to a loopback host; no fragment),
+// grant_types, scope (parsed strictly) and client_name; other members are
+// ignored (RFC 7591 2). The server picks the client_id (256 random bits).
+// Errors are RFC 7591 3.2.2: 400 invalid_redirect_uri or
+// invalid_client_metadata. A registered client then works at authorize
+// and token exactly like a configured one, limited to its grant_types;
+// deleting it revokes its refresh-token families (RFC 7592 2.3).
+// Configured clients are listed but cannot be deleted (409). Registered
+// clients are kept in `<state_dir>/clients.json` (0600; rewritten whole,
+// atomically, with fsync, on every change; read and re-checked at start).
+// Every request to the endpoint, granted or refused, is an auth_event.
+//
 // Secrets are never logged, put in an error or an audit event: access and
 // refresh tokens, codes, passwords, assertions. Events carry jti and ids.
 //
 // Thread-safety: handle() and every other member may be called from many
 // threads at once (one mutex guards the mutable state; Argon2 runs outside
-// it). Lifetime: create() once at start-up; the object must outlive every
+// it). The client table may change (registration), so it is read under
+// the mutex too, and a client in use is held by shared_ptr: one deleted
+// meanwhile finishes the request it was in. Lifetime: create() once at start-up; the object must outlive every
 // function obtained from endpoints() and every verifier using is_revoked.
 
 #include <chrono>
@@ -78,6 +109,7 @@
 #include <string_view>
 
 #include <hearth/core/result.hpp>
+#include <hearth/server/access_token.hpp>
 #include <hearth/server/http_message.hpp>
 #include <hearth/server/jwt.hpp>
 #include <hearth/server/server_config.hpp>
@@ -89,8 +121,16 @@ namespace hearth::server::auth {
 /// (AuditEvent, IHE BALP): every token issued and every refusal. Never a
 /// token, code, password or assertion: the issued access token by its jti.
 struct auth_event {
-  /// "authorize", "login", "token", "introspect", "revoke".
+  /// "authorize", "login", "token", "introspect", "revoke", "register".
   std::string endpoint;
+  /// register: what was asked, "create", "read" or "delete"; else empty.
+  std::string operation;
+  /// register: the HTTP status answered (201, 200, 204, 400, 401, 403,
+  /// 404, 409, ...); 0 for the other endpoints.
+  int status = 0;
+  /// register: the client registered, read or deleted (a public name);
+  /// empty when none (a refusal before it was known, a list).
+  std::string registered_client;
   /// The grant_type of a token request ("authorization_code",
   /// "refresh_token", "client_credentials"), else empty.
   std::string grant_type;
@@ -138,7 +178,21 @@ struct auth_server_options {
   std::function<void(const auth_event&)> audit;
   /// The time; empty: the system clock. Tests move it.
   std::function<std::chrono::system_clock::time_point()> clock;
+  /// Verifies the bearer token of a call to the registration endpoint
+  /// (token_verifier::verify, which the FHIR side uses too: own and
+  /// external issuers, revocation). Empty: the registration endpoint is
+  /// off (404, and not in the SMART configuration). Called outside the
+  /// server's lock; must be thread-safe.
+  std::function<hearth::result<std::shared_ptr<const principal>>(std::string_view token)> verify_access_token;
 };
+
+/// Whether `keys` may be a confidential-asymmetric client's: at least one
+/// key, and every key takes RS384 or ES384 (SMART Backend Services
+/// "Authenticating": the assertion algorithms), public halves only. Shared
+/// by the configuration's clients (checked again by create()) and the
+/// registration endpoint. Errors "invalid", with a message that names no
+/// key material.
+hearth::result<void> check_client_keys(const jwt::key_set& keys);
 
 /// The patient (and encounter) an EHR launch puts in context
 /// (SMART App Launch 2.2 "EHR launch": the `launch` parameter).
@@ -153,12 +207,16 @@ struct launch_request {
 
 class auth_server {
  public:
-  /// Checks the settings (every client's scope parsed strictly, users'
-  /// hashes well-formed), creates state_dir and reads its token file.
+  /// Checks the settings (every client's scope parsed strictly, keys by
+  /// check_client_keys, users' hashes well-formed), creates state_dir and
+  /// reads its token file and its registered clients (re-checked as a
+  /// registration is; one that no longer passes, or whose client_id a
+  /// configured client took, refuses the start: "invalid").
   /// Errors: "invalid" (settings, base_url, signing key), "io" (the state
   /// directory or file), "corrupt" (a token file line that is not the
-  /// last and cannot be read: refusing to start is safer than forgetting
-  /// revocations).
+  /// last and cannot be read, or an unreadable clients.json: refusing to
+  /// start is safer than forgetting revocations or clients), "insecure"
+  /// (a state file group or others may access).
   static hearth::result<std::unique_ptr<auth_server>> create(auth_server_options opts);
 
   ~auth_server();

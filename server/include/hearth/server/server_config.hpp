@@ -65,12 +65,23 @@ std::string_view to_string(log_format f) noexcept;
 //        "fhir_user": "Practitioner/example", "patients": ["example", "pat-2"]}
 //     ],
 //     "external_issuers": [
-//       {"issuer": "https://idp.example.org", "jwks_file": "idp.jwks.json"}
+//       {"issuer": "https://idp.example.org", "jwks_file": "idp.jwks.json"},
+//       {"issuer": "https://login.example.com", "jwks_uri": "https://login.example.com/jwks",
+//        "jwks_refresh_min_seconds": 60}
 //     ]
 //   }
 //
-// A relative jwks_file is read from the config file's directory. Every key
-// of these objects is checked: an unknown one is an error, as at the top.
+// A relative jwks_file is read from the config file's directory. An external
+// issuer gives exactly one of "jwks" (inline), "jwks_file" and "jwks_uri".
+// A jwks_uri must be https (http only to a loopback host: 127.0.0.0/8, ::1,
+// localhost, for tests and development); it is fetched at start and
+// refreshed after the response's Cache-Control max-age, held within
+// 5 min..24 h (1 h without one), and when a token names an unknown kid, at
+// most once per jwks_refresh_min_seconds (1..3600, default 60): see
+// jwks_cache.hpp. If the first fetch fails, the server starts anyway, logs a
+// warning and keeps trying; that issuer's tokens are refused until its keys
+// are known. Every key of these objects is checked: an unknown one is an
+// error, as at the top.
 
 /// What kind of OAuth client (RFC 6749 2.1; SMART App Launch 2.2
 /// client-authentication).
@@ -124,7 +135,12 @@ struct auth_user {
 /// (access_token.hpp, verifier_options::external).
 struct auth_external_issuer {
   std::string issuer;  ///< http(s) URL, exact `iss`; unique
-  jwt::key_set keys;   ///< "jwks" inline or "jwks_file"
+  jwt::key_set keys;   ///< "jwks" inline or "jwks_file"; empty with a jwks_uri
+  /// "jwks_uri": where the keys are fetched from (jwks_fetcher.hpp rules),
+  /// instead of `keys`; empty otherwise. Not logged (it may hold a query).
+  std::string jwks_uri;
+  /// "jwks_refresh_min_seconds": least time between two fetches of jwks_uri.
+  std::chrono::seconds jwks_refresh_min{60};
 };
 
 /// The "auth" section of the config file.

@@ -87,6 +87,11 @@ inline constexpr context_bits fhir_user = 1U << 4;         ///< `fhirUser`
 inline constexpr context_bits profile = 1U << 5;           ///< `profile` (SMART v1 identity scope)
 inline constexpr context_bits offline_access = 1U << 6;    ///< `offline_access`
 inline constexpr context_bits online_access = 1U << 7;     ///< `online_access`
+/// `hearth/admin`: Hearth's own administration scope (the client
+/// registration endpoint, auth_server.hpp). Not a SMART scope: its prefix is
+/// no SMART level, so it can never be read as a resource scope. Granted by
+/// the token endpoint only to clients allowed it, through client_credentials.
+inline constexpr context_bits hearth_admin = 1U << 8;
 }  // namespace context_scope
 
 /// A parsed scope string. Normalised: resource scopes with the same level,
