@@ -368,6 +368,11 @@ http_response hidden(const context& c, bool version) {
                                         {}, hearth::error::npos});
 }
 
+http_response hidden_write(http_response absent) {
+  absent.audit_status = 403;
+  return absent;
+}
+
 hearth::result<bool> reaches(const context& c, const access& a, const store::resource_version& v) {
   if (!a.allowed || v.deleted || v.type != a.type) return false;
   if (a.unrestricted()) return true;

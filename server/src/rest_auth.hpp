@@ -185,6 +185,11 @@ hearth::error forbidden_error(const access& a, std::string_view why = {});
 /// (`version` true: vread, $meta of a version).
 http_response hidden(const context& c, bool version);
 
+/// The answer to a write of a resource the token may not reach: `absent`,
+/// what the same write of a resource that does not exist is answered,
+/// recorded in the trail as the 403 it is (http_response::audit_status).
+http_response hidden_write(http_response absent);
+
 /// The current version of `type`/`id` for a read-like interaction under
 /// `a` (allowed): the store's answer, except that under a restricted grant a
 /// resource the grant does not reach, or a deleted one, is answered as one

@@ -1430,7 +1430,8 @@ http_response patch(const context& c, const std::string& type, const std::string
     auto current = c.store.read(type, id);
     if (!current) return store_failure(c, current.error());  // 404, 410 (R4 http.html#read)
     if (auto ok = reaches(c, a, *current); !ok || !*ok) {
-      return ok ? forbidden(c, a, "the resource is outside what the granted scopes reach") : store_failure(c, ok.error());
+      // Not the token's to see: answered as a patch of an absent id (404).
+      return ok ? hidden_write(hidden(c, false)) : store_failure(c, ok.error());
     }
     if (expected && *expected != current->version_id) {
       // R4 http.html#concurrency: the client's version is not the current one.

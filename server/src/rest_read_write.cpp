@@ -285,6 +285,23 @@ http_response remove(const context& c, const std::string& type, const std::strin
   store::delete_options o;
   o.expected_version = expected;
   auto old = current_for_write(c, a, type, id);
+  if (!old && old.error().code == "forbidden") {
+    // Not the token's to see: answered as the store answers a delete of an
+    // absent id (resource_store.cpp: nothing to delete, or with If-Match a
+    // version conflict), so that the answer does not tell it exists.
+    if (expected) {
+      return hidden_write(store_failure(
+          c,
+          hearth::error{std::string(store::error_codes::conflict),
+                        "version conflict: the current version is not version " + std::to_string(*expected),
+                        {},
+                        hearth::error::npos},
+          true));
+    }
+    return hidden_write(delete_response(
+        c, store::write_outcome{store::resource_version{type, id, 0, {}, false, store::change::remove, {}}, false,
+                                false}));
+  }
   if (!old) return store_failure(c, old.error(), expected.has_value());
   if (*old && !o.expected_version) o.expected_version = (*old)->version_id;
   auto w = c.store.remove(type, id, o, write_hook_of(c));

@@ -381,15 +381,34 @@ TEST_CASE("api auth: patient-level writes stay in the compartment: update, patch
   // Moving one's own resource to another patient, or touching another's.
   check_forbidden(c.send(app, "PUT", "/Observation/o1", with_id(observation("p2", "A"), "o1")), "update on Observation");
   check_forbidden(c.send(app, "PUT", "/Observation/o3", with_id(observation("p1", "A"), "o3")), "update on Observation");
-  check_forbidden(c.send(app, "DELETE", "/Observation/o3"), "delete on Observation");
+  // Deleting p2's o3 is answered exactly as deleting an id that does not
+  // exist (no difference between "not yours" and "does not exist"), with
+  // and without If-Match, and recorded as the refusal it is.
+  for (const std::vector<http_header>& h :
+       {std::vector<http_header>{}, std::vector<http_header>{{"If-Match", "W/\"1\""}}}) {
+    const http_response theirs = c.send(app, "DELETE", "/Observation/o3", {}, h);
+    const http_response absent = c.send(app, "DELETE", "/Observation/o-absent", {}, h);
+    CHECK(theirs.status == (h.empty() ? 204 : 412));
+    CHECK(theirs.status == absent.status);
+    CHECK(theirs.body == absent.body);
+    CHECK(theirs.headers.size() == absent.headers.size());
+    CHECK(theirs.audit_status == 403);
+    CHECK(absent.audit_status == 0);
+  }
   CHECK(c.plain.get("/Observation/o3").status == 200);
   const std::vector<http_header> json_patch{{"Content-Type", "application/json-patch+json"}};
   check_forbidden(c.send(app, "PATCH", "/Observation/o1",
                          R"([{"op":"replace","path":"/subject/reference","value":"Patient/p2"}])", json_patch),
                   "patch on Observation");
-  check_forbidden(c.send(app, "PATCH", "/Observation/o3", R"([{"op":"replace","path":"/status","value":"amended"}])",
-                         json_patch),
-                  "patch on Observation");
+  {
+    const std::string amend = R"([{"op":"replace","path":"/status","value":"amended"}])";
+    const http_response theirs = c.send(app, "PATCH", "/Observation/o3", amend, json_patch);
+    const http_response absent = c.send(app, "PATCH", "/Observation/o-absent", amend, json_patch);
+    CHECK(theirs.status == 404);
+    CHECK(theirs.body == absent.body);
+    CHECK(theirs.audit_status == 403);
+    CHECK(c.plain.get("/Observation/o3").header("ETag") == "W/\"1\"");
+  }
   CHECK(c.send(app, "PATCH", "/Observation/o1", R"([{"op":"replace","path":"/status","value":"amended"}])", json_patch)
             .status == 200);
   // Update-as-create of new content in the compartment.

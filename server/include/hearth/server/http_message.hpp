@@ -60,6 +60,12 @@ struct http_response {
   int status = 200;
   std::vector<http_header> headers;
   std::string body;
+  /// The status the request's AuditEvent records when it is not `status`
+  /// (0: `status`). Never sent. A write refused because its resource lies
+  /// outside what a restricted token reaches is answered exactly as the same
+  /// write of an absent resource (SECURITY.md: no difference between "does
+  /// not exist" and "not yours") and recorded as the refusal (403) it is.
+  int audit_status = 0;
 
   /// Replaces every header named `name` (case-insensitive) with one.
   void set_header(std::string_view name, std::string value);
