@@ -104,6 +104,7 @@ void group_writer::commit_group(std::vector<item>& group) {
   std::size_t failed = 0;
   try {
     session_ << sql_text.begin;
+    if (!sql_text.lock_order.empty()) session_ << sql_text.lock_order;
     for (std::size_t i = 0; i < group.size(); ++i) {
       session_ << "SAVEPOINT hearth_write";
       hearth::result<void> r = run_job(group[i].fn, session_);

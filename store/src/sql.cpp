@@ -11,6 +11,8 @@ statements build(engine e) {
   const std::string h_body_out = pg ? "encode(h.body, 'hex')" : "h.body";
   statements s;
   s.begin = pg ? "BEGIN" : "BEGIN IMMEDIATE";
+  // SQLite: BEGIN IMMEDIATE holds the database lock already.
+  if (pg) s.lock_order = "SELECT seq FROM audit_head WHERE id = 1 FOR UPDATE";
   s.find_current =
       "SELECT resource_pk, version_id, last_updated, deleted, content_hash FROM resource"
       " WHERE type = :type AND id = :id";

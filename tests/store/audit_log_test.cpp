@@ -485,6 +485,53 @@ TEST_CASE("db: two store instances on one database append concurrently to one li
   CHECK(r.head_sequence == rounds * 5 + rounds * 2);
 }
 
+TEST_CASE("db: audited write transactions of two store instances locking rows in opposite orders do not deadlock") {
+  // Two processes' writers: each transaction writes one Patient, appends its
+  // AuditEvent (which locks the chain head on PostgreSQL), then writes the
+  // other Patient. Each waits (a little) for the other to have written its
+  // first row before writing its second: without one lock order (the head
+  // first, sql.hpp lock_order) that is a deadlock, which PostgreSQL breaks
+  // by failing one of them.
+  store::test::test_db tdb;
+  auto db1 = tdb.open();
+  auto db2 = tdb.open();
+  store::resource_store rs1(*db1, store::test::default_indexer());
+  store::resource_store rs2(*db2, store::test::default_indexer());
+  auto patient = [](const std::string& id, int n) {
+    return json(R"({"resourceType":"Patient","id":")" + id + R"(","multipleBirthInteger":)" + std::to_string(n) + "}");
+  };
+  REQUIRE(rs1.update("Patient", "pa", patient("pa", 0)));
+  REQUIRE(rs1.update("Patient", "pb", patient("pb", 0)));
+  constexpr int rounds = 6;
+  std::atomic<int> step1{0}, step2{0}, failures{0};
+  auto crossing = [&](store::resource_store& rs, const std::string& first, const std::string& second,
+                      std::atomic<int>& mine, const std::atomic<int>& other) {
+    for (int round = 1; round <= rounds; ++round) {
+      auto r = rs.transaction([&](store::resource_tx& tx) -> hearth::result<void> {
+        if (auto u = tx.update("Patient", first, patient(first, round)); !u) return hearth::unexpected(u.error());
+        if (auto a = store::audit_log::append(tx, bare_event(round)); !a) return hearth::unexpected(a.error());
+        mine.store(round);
+        const auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(50);
+        while (other.load() < round && std::chrono::steady_clock::now() < until) std::this_thread::yield();
+        if (auto u = tx.update("Patient", second, patient(second, 100 + round)); !u) {
+          return hearth::unexpected(u.error());
+        }
+        return {};
+      });
+      if (!r) ++failures;
+      mine.store(round);
+    }
+  };
+  std::thread t1([&] { crossing(rs1, "pa", "pb", step1, step2); });
+  std::thread t2([&] { crossing(rs2, "pb", "pa", step2, step1); });
+  t1.join();
+  t2.join();
+  CHECK(failures == 0);
+  const store::chain_report r = verify(*db1);
+  CHECK(r.ok());
+  CHECK(r.head_sequence == 2 * rounds);
+}
+
 TEST_CASE("db: audit events are read by id") {
   store::test::store_case c;
   store::audit_log log(*c.db);

@@ -18,6 +18,14 @@ namespace hearth::store::detail {
 
 struct statements {
   std::string begin;               ///< starts a write transaction
+  /// Run right after `begin` (empty: nothing). PostgreSQL: locks the audit
+  /// chain head first. Every write transaction appends AuditEvents, which
+  /// lock the head (audit_writer.cpp) after the resource rows it wrote; two
+  /// processes would deadlock when one holds the head (an earlier write of
+  /// its group) and waits for a row the other holds while waiting for the
+  /// head. Taken first, the head orders them: writers of processes sharing
+  /// the database take turns, as their audit appends made them already.
+  std::string lock_order;
   std::string find_current;        ///< :type :id -> pk, version, last_updated, deleted, hash (locks the row)
   std::string read_current;        ///< :type :id -> version, last_updated, deleted, body
   std::string find_pk;             ///< :type :id -> pk
