@@ -199,11 +199,13 @@ std::string_view string_member(const fhir::json_value* o, std::string_view name)
 
 /// Stage 8 for POST [base]: the Bundle's record `r` named after what the
 /// Bundle is (restful-interaction "transaction" or "batch"), and one record
-/// per entry whose answer failed, as a request of its own with the Bundle's
-/// principal: a batch answers 200 whatever its entries were refused, and
-/// SECURITY.md asks an AuditEvent "per authorisation decision that denies".
-/// The entries of a Bundle refused whole are not (its record says it); the
-/// entries that wrote recorded themselves in their transaction.
+/// per entry that read (GET, HEAD: BALP records every read and query, and a
+/// Bundle's reads are no exception) or whose answer failed, as a request of
+/// its own with the Bundle's principal: a batch answers 200 whatever its
+/// entries were refused, and SECURITY.md asks an AuditEvent "per
+/// authorisation decision that denies". The entries of a Bundle refused
+/// whole are not (its record says it); the entries that wrote recorded
+/// themselves in their transaction.
 std::vector<audit_record> audit_bundle(const http_request& req, const http_response& res, audit_record& r,
                                        const fhir::definitions& defs, std::string_view base_url) {
   std::vector<audit_record> out;
@@ -224,8 +226,9 @@ std::vector<audit_record> audit_bundle(const http_request& req, const http_respo
     const std::string_view status_text = string_member(given->items()[i].find("response"), "status");
     int status = 0;
     std::from_chars(status_text.data(), status_text.data() + std::min<std::size_t>(status_text.size(), 3), status);
-    if (status < 400) continue;
     const fhir::json_value* request = asked->items()[i].find("request");
+    const std::string_view method = string_member(request, "method");
+    if (status < 400 && method != "GET" && method != "HEAD") continue;
     // request.url is relative to the base; this server's absolute URL is
     // taken as well (rest_transaction.cpp relative_url).
     std::string_view url = string_member(request, "url");
@@ -233,7 +236,7 @@ std::vector<audit_record> audit_bundle(const http_request& req, const http_respo
       url.remove_prefix(base_url.size());
     while (url.starts_with('/')) url.remove_prefix(1);
     http_request entry;
-    entry.method = std::string(string_member(request, "method"));
+    entry.method = std::string(method);
     entry.target = "/" + std::string(url);
     entry.request_id = req.request_id;
     entry.remote_address = req.remote_address;

@@ -91,6 +91,35 @@ TEST_CASE("audit: REST interactions and denials leave AuditEvents; the chain ver
   CHECK_MESSAGE(bad.status == 1, std::string(bad.out + bad.err));
 }
 
+TEST_CASE("audit: the reads and searches inside a batch Bundle each leave their own AuditEvent") {
+  hearth_process server;
+  http_connection conn(server);
+  const std::string id = created_id(
+      conn.request("POST", "/Patient", R"({"resourceType":"Patient","name":[{"family":"Batched"}]})", json_body),
+      "Patient");
+  const std::string batch = R"({"resourceType":"Bundle","type":"batch","entry":[)"
+                            R"({"request":{"method":"GET","url":"Patient/)" + id + R"("}},)"
+                            R"({"request":{"method":"GET","url":"Patient?_id=)" + id + R"("}},)"
+                            R"({"request":{"method":"GET","url":"Patient/no-such-patient"}}]})";
+  const http_reply r = conn.request("POST", "/", batch, json_body);
+  REQUIRE_MESSAGE(r.status == 200, r.body);
+  const std::string rid = r.header("x-request-id");
+  REQUIRE_FALSE(rid.empty());
+  // The read names the Patient (BALP PatientRead: entity[patient]); the
+  // search keeps its query; the read of nothing is a failure (404: 4).
+  CHECK(wait_for_event(server, "patient=Patient/" + id + "&subtype=read", "read", "0"));
+  CHECK(wait_for_event(server, "subtype=search-type", "search-type", "0"));
+  CHECK(wait_for_event(server, "subtype=read&outcome=4", "read", "4"));
+  CHECK(wait_for_event(server, "subtype=batch", "batch", "0"));
+  // All of them carry the Bundle's request id.
+  http_connection c(server);
+  int with_id = 0;
+  for (const json_value& ev : events_of(c.request("GET", "/AuditEvent?_count=100"))) {
+    if (fhir::to_json(ev).find(rid) != std::string::npos) ++with_id;
+  }
+  CHECK(with_id == 4);
+}
+
 TEST_CASE("audit: SMART discovery and a Backend Services client_credentials grant, audited") {
   // The config file: one confidential-asymmetric client with this key.
   const jwt::key client_key = generate_p384();
