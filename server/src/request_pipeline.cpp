@@ -226,6 +226,10 @@ std::vector<audit_record> audit_bundle(const http_request& req, const http_respo
     const std::string_view status_text = string_member(given->items()[i].find("response"), "status");
     int status = 0;
     std::from_chars(status_text.data(), status_text.data() + std::min<std::size_t>(status_text.size(), 3), status);
+    // An entry answered as for an absent resource records its refusal.
+    for (const auto& [index, recorded] : res.audit_entry_status) {
+      if (index == i) status = recorded;
+    }
     const fhir::json_value* request = asked->items()[i].find("request");
     const std::string_view method = string_member(request, "method");
     if (status < 400 && method != "GET" && method != "HEAD") continue;

@@ -51,6 +51,10 @@ struct planned {
 
   // Transaction results.
   bool no_write = false;  ///< a conditional create that matched, a conditional delete that matched nothing
+  /// A DELETE or PATCH of a resource the grant does not reach, answered as
+  /// the same entry naming an absent id (rest_auth.hpp hidden_write) and
+  /// recorded as refused (http_response::audit_entry_status).
+  bool hidden = false;
   std::optional<store::resource_version> existing;  ///< the match of a conditional create
   std::optional<store::write_outcome> outcome;      ///< what the write did
   std::optional<http_response> answer;              ///< GET entries, and every batch entry
@@ -62,6 +66,8 @@ struct failure {
   int status = 400;
   std::string code;
   std::string message;
+  /// The status the AuditEvent records, when not `status` (planned::hidden).
+  int audit_status = 0;
 };
 
 std::string entry_path(std::size_t i) { return "Bundle.entry[" + std::to_string(i) + "]"; }
@@ -70,7 +76,9 @@ http_response failure_response(const context& c, const failure& f) {
   // A 500 says nothing but the correlation id (CONVENTIONS.md).
   if (f.status >= 500) return internal_error(c.req.request_id, c.fmt, c.defs);
   const fhir::issue i{fhir::issue_severity::error, f.code, f.message, entry_path(f.index)};
-  return outcome_response(f.status, std::span<const fhir::issue>(&i, 1), c.fmt, c.defs);
+  http_response res = outcome_response(f.status, std::span<const fhir::issue>(&i, 1), c.fmt, c.defs);
+  res.audit_status = f.audit_status;
+  return res;
 }
 
 
@@ -364,6 +372,7 @@ http_response run_batch(const context& c, const fhir::json_value::array_type& en
   bundle out;
   out.type = "batch-response";
   out.entries.reserve(entries.size());
+  std::vector<std::pair<std::size_t, int>> recorded_as;
   // R4 http.html#transaction: the entries of a batch are independent; each
   // succeeds or fails on its own and is reported in its response entry.
   for (std::size_t i = 0; i < entries.size(); ++i) {
@@ -379,8 +388,11 @@ http_response run_batch(const context& c, const fhir::json_value::array_type& en
     }
     const http_response res = dispatch(sub_request(c, p, method_name(p.method)));
     out.entries.push_back(entry_of_answer(c, p.method, res));
+    if (res.audit_status != 0) recorded_as.emplace_back(i, res.audit_status);  // rest_auth.hpp hidden_write
   }
-  return write_response_bundle(c, out);
+  http_response res = write_response_bundle(c, out);
+  res.audit_entry_status = std::move(recorded_as);
+  return res;
 }
 
 // ---------------------------------------------------------- transaction
@@ -630,6 +642,14 @@ std::optional<failure> authorize_entries(const context& c, std::vector<planned>&
     }
     if (p.method != verb::post) {
       auto old = current_for_write(c, a, p.type, p.id);
+      if (!old && old.error().code == "forbidden" && (p.method == verb::del || p.method == verb::patch)) {
+        // Not the grant's to see: the entry is answered as one naming an
+        // absent id (SECURITY.md: no difference between "not yours" and "does
+        // not exist") when its turn to write comes (write_entry).
+        p.hidden = true;
+        if (p.method == verb::del && !p.if_match) p.no_write = true;  // deleting nothing is not an error
+        continue;
+      }
       if (!old) {
         if (old.error().code == "forbidden") return failure{p.index, 403, old.error().code, old.error().message};
         return search_failure(p.index, old.error());
@@ -646,6 +666,19 @@ std::optional<failure> authorize_entries(const context& c, std::vector<planned>&
 hearth::result<void> write_entry(store::resource_tx& tx, const context& c, planned& p, const store::write_hook& hook,
                                  std::optional<failure>& failed) {
   const std::optional<std::int64_t> expected = p.if_match ? p.if_match : p.checked_version;
+  if (p.hidden) {
+    // What the store answers for an absent id (resource_store.cpp): a patch
+    // finds nothing; a delete with If-Match meets no version.
+    const hearth::error e =
+        p.method == verb::patch
+            ? hearth::error{std::string(store::error_codes::not_found), "no resource with this id", "", hearth::error::npos}
+            : hearth::error{std::string(store::error_codes::conflict),
+                            "version conflict: the current version is not version " + std::to_string(expected.value_or(0)),
+                            "", hearth::error::npos};
+    failed = write_failure_of(p, e);
+    failed->audit_status = 403;
+    return hearth::unexpected(e);
+  }
   hearth::result<store::write_outcome> w = hearth::unexpected(hearth::error{"exception", "no write", "", hearth::error::npos});
   switch (p.method) {
     case verb::del: {
@@ -776,10 +809,14 @@ http_response run_transaction(const context& c, const fhir::json_value::array_ty
   bundle out;
   out.type = "transaction-response";
   out.entries.reserve(plan.size());
+  std::vector<std::pair<std::size_t, int>> recorded_as;
   for (const planned& p : plan) {
     out.entries.push_back(p.answer ? entry_of_answer(c, p.method, *p.answer) : entry_of_write(c, p));
+    if (p.hidden) recorded_as.emplace_back(p.index, 403);
   }
-  return write_response_bundle(c, out);
+  http_response res = write_response_bundle(c, out);
+  res.audit_entry_status = std::move(recorded_as);
+  return res;
 }
 
 }  // namespace

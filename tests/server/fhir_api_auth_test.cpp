@@ -396,6 +396,42 @@ TEST_CASE("api auth: patient-level writes stay in the compartment: update, patch
     CHECK(absent.audit_status == 0);
   }
   CHECK(c.plain.get("/Observation/o3").status == 200);
+  // As Bundle entries: a transaction answers as for an absent id (a delete
+  // with If-Match meets no version: 412; a patch finds nothing: 404), a batch
+  // entry likewise, and each refusal is marked for the trail.
+  {
+    auto deleting = [](std::string_view id) {
+      return R"({"request":{"method":"DELETE","url":"Observation/)" + std::string(id) + R"(","ifMatch":"W/\"1\""}})";
+    };
+    auto patching = [](std::string_view id) {
+      return entry("PATCH", "Observation/" + std::string(id),
+                   R"({"resourceType":"Binary","contentType":"application/json-patch+json",)"
+                   R"("data":"W3sib3AiOiJyZXBsYWNlIiwicGF0aCI6Ii9zdGF0dXMiLCJ2YWx1ZSI6ImFtZW5kZWQifV0="})");
+    };
+    for (const auto& [theirs_bundle, absent_bundle, status] : std::vector<std::tuple<std::string, std::string, int>>{
+             {bundle("transaction", {deleting("o3")}), bundle("transaction", {deleting("o-absent")}), 412},
+             {bundle("transaction", {patching("o3")}), bundle("transaction", {patching("o-absent")}), 404},
+         }) {
+      const http_response theirs = c.send(app, "POST", "/", theirs_bundle);
+      const http_response absent = c.send(app, "POST", "/", absent_bundle);
+      CHECK(theirs.status == status);
+      CHECK(theirs.status == absent.status);
+      CHECK(theirs.body == absent.body);
+      CHECK(theirs.audit_status == 403);
+      CHECK(absent.audit_status == 0);
+    }
+    const http_response tx = c.send(app, "POST", "/", bundle("transaction", {entry("DELETE", "Observation/o3")}));
+    const http_response tx_absent = c.send(app, "POST", "/", bundle("transaction", {entry("DELETE", "Observation/o-absent")}));
+    CHECK(tx.status == 200);
+    CHECK(tx.body == tx_absent.body);
+    CHECK(tx.audit_entry_status == std::vector<std::pair<std::size_t, int>>{{0, 403}});
+    CHECK(tx_absent.audit_entry_status.empty());
+    const http_response batch = c.send(
+        app, "POST", "/", bundle("batch", {entry("GET", "Observation/o1"), entry("DELETE", "Observation/o3")}));
+    CHECK(batch.status == 200);
+    CHECK(batch.audit_entry_status == std::vector<std::pair<std::size_t, int>>{{1, 403}});
+  }
+  CHECK(c.plain.get("/Observation/o3").header("ETag") == "W/\"1\"");
   const std::vector<http_header> json_patch{{"Content-Type", "application/json-patch+json"}};
   check_forbidden(c.send(app, "PATCH", "/Observation/o1",
                          R"([{"op":"replace","path":"/subject/reference","value":"Patient/p2"}])", json_patch),

@@ -9,6 +9,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 namespace hearth::server {
@@ -66,6 +67,10 @@ struct http_response {
   /// write of an absent resource (SECURITY.md: no difference between "does
   /// not exist" and "not yours") and recorded as the refusal (403) it is.
   int audit_status = 0;
+  /// The same for the entries of a batch or transaction response: (entry
+  /// index, status to record) for each entry answered as for an absent
+  /// resource but recorded as refused. Never sent.
+  std::vector<std::pair<std::size_t, int>> audit_entry_status;
 
   /// Replaces every header named `name` (case-insensitive) with one.
   void set_header(std::string_view name, std::string value);
