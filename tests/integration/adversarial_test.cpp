@@ -896,8 +896,9 @@ TEST_CASE("adversarial: a patient/ token cannot reach the other patient: reads, 
     check_nothing_of_theirs(batch.body);
     audit.expect(batch, "batch: read their Patient", "read");
     audit.expect(batch, "batch: update theirs", "update");
-    // Deletes and patches of theirs (how they are answered is the may_fail
-    // case below): nothing of theirs changes or comes back; each is audited.
+    // Deletes and patches of theirs (answered as for an absent id: the case
+    // below checks how): nothing of theirs changes or comes back; each is
+    // audited.
     for (const write_attempt& w : their_probes()) {
       CAPTURE(w.what);
       const http_reply r = c.request(w.method, w.target, w.body, with_token(token, w.content_type));
