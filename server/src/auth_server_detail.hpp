@@ -415,6 +415,19 @@ struct auth_server::impl {
   // Shared by the endpoints.
   /// Narrows `requested` to `allowed` (auth_server.hpp, "Scopes").
   static scope_set narrow(const scope_set& requested, const scope_set& allowed);
+  /// A POST to introspection (RFC 7662 2.1) or revocation (RFC 7009 2.1):
+  /// its form, the client that authenticated (at `endpoint`'s URL or the
+  /// token endpoint's), and its one `token`. `client_id` is set as soon as
+  /// it is known (the form's, then the authenticated client's), for the
+  /// event of a refusal. Errors: the refusal to answer.
+  struct token_post {
+    detail::authenticated_client who;
+    std::string token;
+  };
+  hearth::result<token_post, detail::oauth_failure> read_token_request(const http_request& req,
+                                                                          std::string_view endpoint,
+                                                                          bool require_assertion,
+                                                                          std::string& client_id) const;
   /// RFC 6749 2.3 / RFC 7523 2.2: who calls. `audiences`: the assertion's
   /// aud may be any of them. `require_assertion`: public clients refused.
   hearth::result<detail::authenticated_client, detail::oauth_failure> authenticate(

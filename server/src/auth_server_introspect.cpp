@@ -43,6 +43,25 @@ jwt::verify_options own_token_options(const auth_server_options& opts) {
 
 }  // namespace
 
+hearth::result<auth_server::impl::token_post, oauth_failure> auth_server::impl::read_token_request(
+    const http_request& req, std::string_view endpoint, bool require_assertion, std::string& client_id) const {
+  auto refused = [](std::string description) {
+    return hearth::unexpected(oauth_failure{400, "invalid_request", std::move(description)});
+  };
+  if (!is_form(req)) return refused("the body must be application/x-www-form-urlencoded");
+  if (req.body.size() > max_form_bytes) return refused("the request is too large");
+  auto f = parse_form(req.body);
+  if (!f) return refused("the form cannot be read");
+  client_id = std::string(f->get("client_id").value_or(""));
+  auto who = authenticate(*f, {url(endpoint), url("token")}, require_assertion);
+  if (!who) return hearth::unexpected(std::move(who).error());
+  client_id = who->client->config.client_id;
+  if (f->repeated("token")) return refused("a parameter is repeated");
+  const auto token = f->get("token");
+  if (!token) return refused("token is required");
+  return token_post{std::move(*who), std::string(*token)};
+}
+
 http_response auth_server::impl::introspect(const http_request& req) const {
   auth_event ev;
   ev.endpoint = "introspect";
@@ -52,20 +71,12 @@ http_response auth_server::impl::introspect(const http_request& req) const {
     emit(ev, req);
     return oauth_error(status, error, description);
   };
-  if (!is_form(req)) return refuse(400, "invalid_request", "the body must be application/x-www-form-urlencoded");
-  if (req.body.size() > max_form_bytes) return refuse(400, "invalid_request", "the request is too large");
-  auto f = parse_form(req.body);
-  if (!f) return refuse(400, "invalid_request", "the form cannot be read");
-  ev.client_id = std::string(f->get("client_id").value_or(""));
   // RFC 7662 2.1: "the endpoint MUST also require some form of
   // authorization": a confidential client's private_key_jwt assertion.
-  auto who = authenticate(*f, {url("introspect"), url("token")}, true);
-  if (!who) return refuse(who.error().status, who.error().error, who.error().description);
-  const client_entry& caller = *who->client;
-  ev.client_id = caller.config.client_id;
-  if (f->repeated("token")) return refuse(400, "invalid_request", "a parameter is repeated");
-  const auto token = f->get("token");
-  if (!token) return refuse(400, "invalid_request", "token is required");
+  auto asked = read_token_request(req, "introspect", true, ev.client_id);
+  if (!asked) return refuse(asked.error().status, asked.error().error, asked.error().description);
+  const client_entry& caller = *asked->who.client;
+  const std::string* token = &asked->token;
   // Who may learn about a token: a client about its own, a client
   // configured with "introspect" (a resource server) about any.
   auto may_see = [&](std::string_view token_client) {
@@ -147,19 +158,11 @@ http_response auth_server::impl::revoke(const http_request& req) const {
     emit(ev, req);
     return oauth_error(status, error, description);
   };
-  if (!is_form(req)) return refuse(400, "invalid_request", "the body must be application/x-www-form-urlencoded");
-  if (req.body.size() > max_form_bytes) return refuse(400, "invalid_request", "the request is too large");
-  auto f = parse_form(req.body);
-  if (!f) return refuse(400, "invalid_request", "the form cannot be read");
-  ev.client_id = std::string(f->get("client_id").value_or(""));
   // RFC 7009 2.1: the client authenticates as at the token endpoint.
-  auto who = authenticate(*f, {url("revoke"), url("token")}, false);
-  if (!who) return refuse(who.error().status, who.error().error, who.error().description);
-  const client_entry& caller = *who->client;
-  ev.client_id = caller.config.client_id;
-  if (f->repeated("token")) return refuse(400, "invalid_request", "a parameter is repeated");
-  const auto token = f->get("token");
-  if (!token) return refuse(400, "invalid_request", "token is required");
+  auto asked = read_token_request(req, "revoke", false, ev.client_id);
+  if (!asked) return refuse(asked.error().status, asked.error().error, asked.error().description);
+  const client_entry& caller = *asked->who.client;
+  const std::string* token = &asked->token;
   // token_type_hint is only a hint (RFC 7009 2.1): both kinds are tried, by
   // their form.
   const std::int64_t now_s = to_unix(now());
