@@ -416,6 +416,7 @@ int serve_main(const std::vector<std::string>& all_args) {
     };
   }
   if (insecure_no_audit) api_opts.make_write_hook = nullptr;  // writes record nothing either
+  api_opts.audit_patients = !insecure_no_audit;
   api_opts.capability_json = fhir::to_json(srv::capability_statement(*defs, cap));
   const srv::fhir_api api(rs, *defs, api_opts);
 

@@ -323,7 +323,7 @@ std::vector<std::string> patient_ids_in(const fhir::json_value& resource, const 
   }
   const auto params = ix.definitions().patient_compartment_params(type);
   if (params.empty()) return out;
-  auto entries = ix.index(resource);
+  auto entries = ix.index(resource, params);  // the compartment's parameters only
   if (!entries) return out;
   for (const store::reference_entry& e : entries->references) {
     if (e.param == nullptr || e.target.type != "Patient" || e.target.id.empty()) continue;

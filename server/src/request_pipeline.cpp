@@ -501,6 +501,9 @@ std::optional<http_response> request_pipeline::audit(const http_request& req, st
   const bool bundle = r->interaction == audit_interaction::batch || r->interaction == audit_interaction::transaction;
   if (!bundle && res.status < 400 && req.audited_in_tx && req.audited_in_tx->load()) return std::nullopt;
   r->status = res.audit_status != 0 ? res.audit_status : res.status;
+  for (const std::string& p : res.audit_patient_ids) {
+    if (std::find(r->patient_ids.begin(), r->patient_ids.end(), p) == r->patient_ids.end()) r->patient_ids.push_back(p);
+  }
   set_principal(*r, req.principal.get());
   std::vector<audit_record> entries;
   if (bundle) entries = audit_bundle(req, res, *r, defs_, api_.options().base_url);

@@ -4,6 +4,8 @@
 
 #include <hearth/fhir/operation_outcome.hpp>
 #include <hearth/fhir/resource_check.hpp>
+#include <hearth/fhir/json_reader.hpp>
+#include <hearth/server/audit.hpp>
 #include <hearth/store/error_codes.hpp>
 
 #include "rest_auth.hpp"
@@ -169,6 +171,23 @@ http_response store_failure(const context& c, const hearth::error& e, bool if_ma
   return error_response(status, e, c.fmt, c.defs);
 }
 
+namespace {
+
+/// `res`, naming the patients of the resource `v` it answers with, for the
+/// trail (api_options::audit_patients): its Patient compartment, evaluated
+/// on the compartment's parameters only. A Patient names itself (the
+/// AuditEvent builder adds it).
+http_response with_patients(const context& c, const store::resource_version& v, http_response res) {
+  if (!c.opts.audit_patients || c.opts.indexer == nullptr || v.deleted || v.type == "Patient" ||
+      !c.defs.in_patient_compartment(v.type)) {
+    return res;
+  }
+  if (auto tree = fhir::parse_json(v.json)) res.audit_patient_ids = patient_ids_in(*tree, *c.opts.indexer);
+  return res;
+}
+
+}  // namespace
+
 http_response read(const context& c, const std::string& type, const std::string& id) {
   const access a = authorize(c, auth::interaction::read, type);
   if (!a.allowed) return forbidden(c, a);
@@ -192,9 +211,9 @@ http_response read(const context& c, const std::string& type, const std::string&
     http_response res;
     res.status = 304;
     set_version_headers(res, *v);
-    return res;
+    return with_patients(c, *v, std::move(res));
   }
-  return subset_response(c, 200, *v, *subset);
+  return with_patients(c, *v, subset_response(c, 200, *v, *subset));
 }
 
 http_response vread(const context& c, const std::string& type, const std::string& id, const std::string& vid) {
@@ -222,7 +241,7 @@ http_response vread(const context& c, const std::string& type, const std::string
     set_version_headers(res, *v);
     return res;
   }
-  return subset_response(c, 200, *v, *subset);
+  return with_patients(c, *v, subset_response(c, 200, *v, *subset));
 }
 
 http_response create(const context& c, const std::string& type) {

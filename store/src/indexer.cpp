@@ -794,7 +794,9 @@ std::span<const fhir::search_parameter* const> indexer::parameters(std::string_v
   return it->second.params;
 }
 
-hearth::result<index_entries> indexer::index(const json_value& resource) const {
+hearth::result<index_entries> indexer::index(const json_value& resource) const { return index(resource, {}); }
+
+hearth::result<index_entries> indexer::index(const json_value& resource, std::span<const std::string_view> codes) const {
   const json_value* rt = resource.is_object() ? resource.find("resourceType") : nullptr;
   if (!rt || !rt->is_string())
     return hearth::unexpected(hearth::error{"invalid", "a resource must be a JSON object with a resourceType", ""});
@@ -825,6 +827,7 @@ hearth::result<index_entries> indexer::index(const json_value& resource) const {
   std::vector<component_entry> converted;
   for (const compiled_parameter* c : it->second.compiled) {
     if (entries.full()) break;
+    if (!codes.empty() && std::find(codes.begin(), codes.end(), c->param->code) == codes.end()) continue;
     auto r = fp::evaluate(c->expr, resource, defs, ctx);
     if (!r) {
       out.problems.push_back(index_problem{c->param, index_problem_kind::evaluation_failed, std::move(r).error()});

@@ -91,6 +91,27 @@ TEST_CASE("audit: REST interactions and denials leave AuditEvents; the chain ver
   CHECK_MESSAGE(bad.status == 1, std::string(bad.out + bad.err));
 }
 
+TEST_CASE("audit: a read of a resource in a patient's compartment names the patient (BALP PatientRead)") {
+  hearth_process server;
+  http_connection conn(server);
+  const std::string patient = created_id(
+      conn.request("POST", "/Patient", R"({"resourceType":"Patient","name":[{"family":"Compartment"}]})", json_body),
+      "Patient");
+  const std::string obs = created_id(
+      conn.request("POST", "/Observation",
+                   R"({"resourceType":"Observation","status":"final","code":{"text":"x"},"subject":{"reference":"Patient/)" +
+                       patient + R"("}})",
+                   json_body),
+      "Observation");
+  REQUIRE(conn.request("GET", "/Observation/" + obs).status == 200);
+  REQUIRE(conn.request("GET", "/Observation/" + obs + "/_history/1").status == 200);
+  CHECK(wait_for_event(server, "patient=" + patient + "&subtype=read", "read", "0"));
+  CHECK(wait_for_event(server, "patient=" + patient + "&subtype=vread", "vread", "0"));
+  // Not every read: another patient's trail does not show it.
+  http_connection c(server);
+  CHECK(events_of(c.request("GET", "/AuditEvent?patient=someone-else&subtype=read")).empty());
+}
+
 TEST_CASE("audit: the reads and searches inside a batch Bundle each leave their own AuditEvent") {
   hearth_process server;
   http_connection conn(server);

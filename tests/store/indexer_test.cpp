@@ -188,6 +188,25 @@ const char* const observation = R"({
 
 }  // namespace
 
+TEST_CASE("index: only the parameters asked for, when some are named") {
+  const std::vector<std::string_view> codes{"subject", "patient"};
+  auto r = default_indexer().index(json(observation), codes);
+  REQUIRE(r);
+  CHECK(r->tokens.empty());
+  CHECK(r->dates.empty());
+  CHECK(r->strings.empty());
+  REQUIRE_FALSE(r->references.empty());
+  for (const auto& e : r->references) {
+    REQUIRE(e.param != nullptr);
+    CHECK((e.param->code == "subject" || e.param->code == "patient"));
+  }
+  // Nothing named: every parameter, as index(resource).
+  auto all = default_indexer().index(json(observation), std::span<const std::string_view>{});
+  REQUIRE(all);
+  CHECK(all->tokens.size() == index_ok(observation).tokens.size());
+  CHECK_FALSE(all->tokens.empty());
+}
+
 TEST_CASE("index: Observation code (CodeableConcept) and category") {
   const index_entries x = index_ok(observation);
   INFO(problems_text(x));

@@ -54,6 +54,11 @@ struct api_options {
   /// and granular filters with: the store's (it must be built from the same
   /// definitions). Null: fhir_api builds one the first time a check needs it.
   const store::indexer* indexer = nullptr;
+  /// Name, in each read and vread answer (http_response::audit_patient_ids),
+  /// the patients whose compartment the resource is in, for the AuditEvent
+  /// (IHE BALP PatientRead). Needs `indexer`. Off: the reads cost nothing
+  /// more (no trail to tell).
+  bool audit_patients = false;
   /// The AuditEvent trail (audit_trail::log()): GET [base]/AuditEvent/[id],
   /// GET [base]/AuditEvent?... and POST [base]/AuditEvent/_search are
   /// answered from it (rest_audit.hpp), after the scope check (only an

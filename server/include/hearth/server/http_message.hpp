@@ -71,6 +71,10 @@ struct http_response {
   /// index, status to record) for each entry answered as for an absent
   /// resource but recorded as refused. Never sent.
   std::vector<std::pair<std::size_t, int>> audit_entry_status;
+  /// The patients the answer is about (ids), for the AuditEvent's
+  /// entity[patient] (IHE BALP PatientRead): the Patient compartment of the
+  /// resource a read returned. Never sent.
+  std::vector<std::string> audit_patient_ids;
 
   /// Replaces every header named `name` (case-insensitive) with one.
   void set_header(std::string_view name, std::string value);

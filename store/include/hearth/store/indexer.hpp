@@ -94,6 +94,9 @@ class indexer {
   /// string resourceType, "not-supported" for a type that is not an R4
   /// resource type. Everything else is a problem inside the result.
   hearth::result<index_entries> index(const fhir::json_value& resource) const;
+  /// The same for the parameters named in `codes` only (all when empty):
+  /// what a caller needs of a few parameters costs those few evaluations.
+  hearth::result<index_entries> index(const fhir::json_value& resource, std::span<const std::string_view> codes) const;
 
   /// The parameters index() evaluates for a resource type, sorted by code;
   /// empty for an unknown type.
