@@ -199,6 +199,68 @@ const std::vector<const char*> version_5_postgresql = {
     "ALTER TABLE audit_event_ref ENABLE TRIGGER audit_event_ref_append_only",
 };
 
+// Version 6: the HL7 v2 message log (DESIGN.md Storage `hl7_message`;
+// message_log.hpp says what each column holds). A message is inserted
+// (status 'received') and committed before it is processed, and completed
+// (final status, ACK, error, resources) in the transaction that writes what
+// it produced. message_pk orders the log (newest first in listings).
+// raw: the message bytes exactly, zstd-compressed like resource bodies; ack:
+// the ACK bytes as sent, uncompressed (a few hundred bytes; a BLOB/BYTEA
+// because both may hold any bytes the sender's character set gives).
+// resources: a JSON array of "Type/id/_history/vid". Times in ms since the
+// epoch, as the resource tables.
+// The unique index on the sender and MSH-10 is partial: messages without a
+// control id (those that could not be parsed) never clash with each other.
+// Its COLLATE "C" (PostgreSQL) compares bytewise, as SQLite's BINARY does.
+// IF NOT EXISTS: the table is new and self-contained, so a database whose
+// schema_version rows were rolled back below 6 by hand (as the migration
+// tests of versions 3 and 5 do) migrates forward again instead of failing.
+const std::vector<const char*> version_6_sqlite = {
+    "CREATE TABLE IF NOT EXISTS hl7_message ("
+    " message_pk INTEGER PRIMARY KEY AUTOINCREMENT,"
+    " sender_application TEXT NOT NULL,"
+    " sender_facility TEXT NOT NULL,"
+    " control_id TEXT NOT NULL,"
+    " message_type TEXT NOT NULL,"
+    " received_at INTEGER NOT NULL,"
+    " updated_at INTEGER NOT NULL,"
+    " status TEXT NOT NULL CHECK (status IN ('received', 'processed', 'error', 'rejected')),"
+    " raw BLOB NOT NULL,"
+    " raw_sha256 TEXT NOT NULL,"
+    " ack BLOB NOT NULL,"
+    " error TEXT NOT NULL,"
+    " resources TEXT NOT NULL)",
+    "CREATE UNIQUE INDEX IF NOT EXISTS hl7_message_key ON hl7_message (sender_application, sender_facility, control_id)"
+    " WHERE control_id <> ''",
+    "CREATE INDEX IF NOT EXISTS hl7_message_status ON hl7_message (status, message_pk)",
+    "CREATE INDEX IF NOT EXISTS hl7_message_type ON hl7_message (message_type, message_pk)",
+    "CREATE INDEX IF NOT EXISTS hl7_message_sender ON hl7_message (sender_application, sender_facility, message_pk)",
+    "CREATE INDEX IF NOT EXISTS hl7_message_received ON hl7_message (received_at, message_pk)",
+};
+
+const std::vector<const char*> version_6_postgresql = {
+    "CREATE TABLE IF NOT EXISTS hl7_message ("
+    " message_pk BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,"
+    " sender_application TEXT COLLATE \"C\" NOT NULL,"
+    " sender_facility TEXT COLLATE \"C\" NOT NULL,"
+    " control_id TEXT COLLATE \"C\" NOT NULL,"
+    " message_type TEXT COLLATE \"C\" NOT NULL,"
+    " received_at BIGINT NOT NULL,"
+    " updated_at BIGINT NOT NULL,"
+    " status TEXT COLLATE \"C\" NOT NULL CHECK (status IN ('received', 'processed', 'error', 'rejected')),"
+    " raw BYTEA NOT NULL,"
+    " raw_sha256 TEXT NOT NULL,"
+    " ack BYTEA NOT NULL,"
+    " error TEXT NOT NULL,"
+    " resources TEXT NOT NULL)",
+    "CREATE UNIQUE INDEX IF NOT EXISTS hl7_message_key ON hl7_message (sender_application, sender_facility, control_id)"
+    " WHERE control_id <> ''",
+    "CREATE INDEX IF NOT EXISTS hl7_message_status ON hl7_message (status, message_pk)",
+    "CREATE INDEX IF NOT EXISTS hl7_message_type ON hl7_message (message_type, message_pk)",
+    "CREATE INDEX IF NOT EXISTS hl7_message_sender ON hl7_message (sender_application, sender_facility, message_pk)",
+    "CREATE INDEX IF NOT EXISTS hl7_message_received ON hl7_message (received_at, message_pk)",
+};
+
 const std::vector<migration>& all_migrations() {
   static const std::vector<migration> list = {
       {1,
@@ -423,6 +485,7 @@ const std::vector<migration>& all_migrations() {
       {3, "date index: span classes and multi-valued parameters", version_3, version_3},
       {4, "the AuditEvent trail, hash-chained", version_4_sqlite, version_4_postgresql},
       {5, "AuditEvent patient searched on entity and agent keys", version_5_sqlite, version_5_postgresql},
+      {6, "the HL7 v2 message log", version_6_sqlite, version_6_postgresql},
   };
   return list;
 }

@@ -17,6 +17,7 @@
 #include "detail/content_hash.hpp"
 #include "detail/database_impl.hpp"
 #include "detail/db_error.hpp"
+#include "detail/param_key.hpp"
 #include "detail/resource_tx_state.hpp"  // resource_tx::state
 #include "detail/sql.hpp"
 
@@ -385,6 +386,62 @@ hearth::result<write_outcome> resource_tx::remove(std::string_view type, std::st
 hearth::result<resource_version> resource_tx::read(std::string_view type, std::string_view id) {
   if (auto r = check_type_and_id(type, id); !r) return hearth::unexpected(r.error());
   return guarded(*s_, [&] { return read_on(s_->sql, s_->db.config.kind, type, id); });
+}
+
+hearth::result<std::vector<std::string>> resource_tx::find_by_identifier(std::string_view type,
+                                                                         std::string_view system,
+                                                                         std::string_view value, std::size_t limit) {
+  if (auto r = check_type(type); !r) return hearth::unexpected(r.error());
+  const auto params = s_->ix.parameters(type);
+  const bool has_identifier = std::any_of(params.begin(), params.end(), [](const fhir::search_parameter* p) {
+    return p->code == "identifier" && p->type == fhir::search_param_type::token;
+  });
+  if (!has_identifier) {
+    return hearth::unexpected(make_error(error_codes::invalid, "the type has no identifier search parameter"));
+  }
+  std::vector<std::string> ids;
+  if (limit == 0) return ids;
+  return guarded(*s_, [&]() -> hearth::result<std::vector<std::string>> {
+    const engine kind = s_->db.config.kind;
+    if (kind == engine::postgresql) {
+      // Processes sharing a PostgreSQL database each have their own writer:
+      // without this lock two of them could both find no match and both
+      // create (R4 http.html#cond-update). Transaction-scoped: released at
+      // commit or rollback, after the create is visible to the other, whose
+      // lookup then waits here and finds it. (Today the audit head lock,
+      // sql.cpp lock_order, serialises writing transactions already; this
+      // lock keeps the guarantee local to the lookup that needs it.) The key
+      // is a 64-bit hash of (type, system, value): a collision only makes
+      // two unrelated lookups wait for each other.
+      detail::fnv1a h;
+      h.field("hearth conditional identifier");
+      h.field(type);
+      h.field(system);
+      h.field(value);
+      const sql_int key = static_cast<sql_int>(h.value);
+      int ignored = 0;
+      s_->sql << "SELECT 1 FROM (SELECT pg_advisory_xact_lock(:key)) AS locked", soci::into(ignored),
+          soci::use(key, "key");
+    }
+    // The identifier rows of idx_token (index_writer.cpp: param is
+    // param_key(type, "identifier"); Identifier.system and .value in system
+    // and code). Rows exist for current, non-deleted versions only; the
+    // deleted test says so once more. DISTINCT: an Identifier with several
+    // type codings has one row per coding.
+    const sql_int param = detail::param_key(type, "identifier");
+    const sql_int lim = static_cast<sql_int>(std::min<std::size_t>(limit, 1u << 20));
+    const std::string t(type), sys(system), val(value);
+    std::string id;
+    soci::statement st =
+        (s_->sql.prepare << "SELECT DISTINCT r.id FROM idx_token x JOIN resource r ON r.resource_pk = x.resource_pk"
+                            " WHERE x.param = :param AND x.code = :value AND x.system = :system AND r.type = :type"
+                            " AND r.deleted = 0 ORDER BY r.id LIMIT :lim",
+         soci::into(id), soci::use(param, "param"), soci::use(val, "value"), soci::use(sys, "system"),
+         soci::use(t, "type"), soci::use(lim, "lim"));
+    st.execute();
+    while (st.fetch()) ids.push_back(id);
+    return ids;
+  });
 }
 
 // ---- resource_store -----------------------------------------------------

@@ -9,6 +9,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include <hearth/core/result.hpp>
 #include <hearth/fhir/json_value.hpp>
@@ -85,6 +86,22 @@ class resource_tx {
                                        const delete_options& opts = {});
   /// The current version; errors "not-found", "deleted".
   hearth::result<resource_version> read(std::string_view type, std::string_view id);
+  /// The ids of the current (not deleted) resources of `type` whose
+  /// `identifier` search parameter has exactly this system and value (token
+  /// matching: case-sensitive, search.html#token; an empty `system` matches
+  /// identifiers without one, as `identifier=|value`), sorted, at most
+  /// `limit`. Sees the transaction's own writes: the lookup of a conditional
+  /// update (R4 http.html#cond-update), bundle_apply.hpp.
+  ///
+  /// Lookup-then-write inside one transaction cannot race with this
+  /// process's other writes: they all run on the one writer thread. On
+  /// PostgreSQL shared by several processes, the lookup first takes a
+  /// transaction-scoped advisory lock keyed by (type, system, value), held
+  /// until commit or rollback, so that two processes cannot both find
+  /// nothing and both create. Errors: "invalid" (a bad type, or a type
+  /// without an `identifier` token parameter), "exception".
+  hearth::result<std::vector<std::string>> find_by_identifier(std::string_view type, std::string_view system,
+                                                              std::string_view value, std::size_t limit = 16);
 
   struct state;  ///< private (src/ only)
   explicit resource_tx(state& s) noexcept : s_(&s) {}
