@@ -6,6 +6,8 @@
 #include <hearth/fhir/json_writer.hpp>
 #include <hearth/hl7v2/batch.hpp>
 #include <hearth/hl7v2/parser.hpp>
+#include <hearth/mapping/config.hpp>
+#include <hearth/mapping/convert.hpp>
 
 #include "input.hpp"
 
@@ -61,7 +63,39 @@ std::string to_json(const hearth::hl7v2::message& msg) {
 void usage() {
   std::cerr << "usage: hearth hl7 inspect FILE|-\n"
                "  Prints each HL7 v2 message of FILE (or standard input) as one line of JSON:\n"
-               "  segments > fields > repetitions > components > subcomponents, decoded.\n";
+               "  segments > fields > repetitions > components > subcomponents, decoded.\n"
+               "usage: hearth hl7 convert FILE|- [--config FILE]\n"
+               "  Converts each HL7 v2 message of FILE (or standard input) to a FHIR R4\n"
+               "  transaction Bundle (HL7 v2-to-FHIR IG), printed as one line of JSON.\n"
+               "  --config FILE: per-sender mapping settings (JSON; see hearth/mapping/config.hpp).\n";
+}
+
+// Reads `name` whole, within the input limit, without a UTF-8 byte order mark;
+// `skipped` is the number of bytes dropped at the start. False after a message.
+bool read_messages(const std::string& name, std::string& input, std::size_t& skipped) {
+  if (!read_input(name, input)) {
+    std::cerr << "hearth: cannot read " << input_name(name) << "\n";
+    return false;
+  }
+  if (input.size() > max_input_bytes) {
+    std::cerr << "hearth: input larger than " << (max_input_bytes >> 20) << " MiB\n";
+    return false;
+  }
+  // A UTF-8 byte order mark some editors put at the start of a file is not
+  // part of HL7; drop it rather than call the file malformed.
+  skipped = 0;
+  if (input.rfind("\xEF\xBB\xBF", 0) == 0) {
+    input.erase(0, 3);
+    skipped = 3;
+  }
+  return true;
+}
+
+void print_error(std::size_t index, const hearth::hl7v2::error& e, std::size_t base) {
+  std::cerr << "hearth: message " << index << ", " << e.where.to_string();
+  if (e.where.offset != hearth::error::npos) std::cerr << " (offset " << base + e.where.offset << ")";
+  std::cerr << ": error " << static_cast<int>(e.code) << " " << hearth::hl7v2::to_string(e.code) << ": " << e.message
+            << "\n";
 }
 
 }  // namespace
@@ -120,9 +154,85 @@ int hl7_inspect(const std::vector<std::string>& args) {
   return 0;
 }
 
+int hl7_convert(const std::vector<std::string>& args) {
+  std::string file;
+  std::string config_path;
+  for (std::size_t i = 0; i < args.size(); ++i) {
+    if (args[i] == "--config" && i + 1 < args.size()) {
+      config_path = args[++i];
+    } else if (file.empty() && (args[i] == "-" || args[i].rfind("--", 0) != 0)) {
+      file = args[i];
+    } else {
+      usage();
+      return 2;
+    }
+  }
+  if (file.empty()) {
+    usage();
+    return 2;
+  }
+  hearth::mapping::mapping_config config;
+  if (!config_path.empty()) {
+    auto loaded = hearth::mapping::mapping_config::load(config_path);
+    if (!loaded) {
+      const auto& e = loaded.error();
+      std::cerr << "hearth: mapping configuration " << config_path << ": " << e.location << ": " << e.message << "\n";
+      return 1;
+    }
+    config = std::move(*loaded);
+  }
+  std::string input;
+  std::size_t skipped = 0;
+  if (!read_messages(file, input, skipped)) return 1;
+  const auto pieces = hearth::hl7v2::split_batch(input);
+  if (!pieces) {
+    const auto& e = pieces.error();
+    std::cerr << "hearth: " << e.where.to_string() << " (offset " << skipped + e.where.offset << "): error "
+              << static_cast<int>(e.code) << " " << hearth::hl7v2::to_string(e.code) << ": " << e.message << "\n";
+    return 1;
+  }
+  std::size_t index = 0;
+  int status = 0;
+  for (const auto& group : pieces->groups) {
+    for (const std::string_view raw : group.messages) {
+      ++index;
+      const std::size_t base = skipped + static_cast<std::size_t>(raw.data() - input.data());
+      auto msg = hearth::hl7v2::parse(std::string(raw));
+      if (!msg) {
+        print_error(index, msg.error(), base);
+        status = 1;
+        continue;
+      }
+      const auto& sender = config.for_sender(msg->text("MSH-3.1"), msg->text("MSH-4.1"));
+      auto out = hearth::mapping::convert(*msg, sender);
+      if (!out) {
+        print_error(index, out.error(), base);
+        status = 1;
+        continue;
+      }
+      // Warnings (what could not be mapped) go to standard error; the Bundle is still printed.
+      for (const auto& w : out->warnings) {
+        std::cerr << "hearth: message " << index << ", " << w.where.to_string() << ": warning "
+                  << static_cast<int>(w.code) << ": " << w.text << "\n";
+      }
+      std::string line = hearth::fhir::to_json(out->bundle);
+      line.push_back('\n');
+      std::fwrite(line.data(), 1, line.size(), stdout);
+    }
+  }
+  if (index == 0) {
+    std::cerr << "hearth: no HL7 v2 message in the input\n";
+    return 1;
+  }
+  return status;
+}
+
 int hl7_main(const std::vector<std::string>& args) {
   if (!args.empty() && args[0] == "inspect") {
     return hl7_inspect(std::vector<std::string>(args.begin() + 1, args.end()));
+  }
+  if (!args.empty() && args[0] == "convert") {
+    return hl7_convert(std::vector<std::string>(args.begin() + 1, args.end()));
   }
   usage();
   return 2;

@@ -21,6 +21,9 @@ void print_help(std::ostream& out) {
       << "\n"
       << "Commands available in this build:\n"
       << "  hearth hl7 inspect FILE|-   print each HL7 v2 message (or batch) as JSON, one per line\n"
+      << "  hearth hl7 convert FILE|- [--config FILE]\n"
+      << "                              convert each HL7 v2 message (ADT) to a FHIR transaction Bundle,\n"
+      << "                              one JSON document per line (v2-to-FHIR IG)\n"
       << "  hearth fhirpath EXPR FILE|- evaluate a FHIRPath expression on a FHIR resource (JSON or XML)\n"
       << "  hearth convert FILE|- --to json|xml [--pretty]\n"
       << "                              convert a FHIR resource between JSON and XML\n"
@@ -33,7 +36,7 @@ void print_help(std::ostream& out) {
       << "  hearth version              print the version\n"
       << "  hearth help                 this text\n"
       << "\n"
-      << "Not built yet (see the project's issues): hl7 send, hl7 convert,\n"
+      << "Not built yet (see the project's issues): hl7 send,\n"
       << "import, validate, conformance.\n";
 }
 

@@ -1,0 +1,78 @@
+// convert(): the dispatch by MSH-9 to the message families.
+
+#include <hearth/mapping/convert.hpp>
+
+#include <algorithm>
+
+#include "families.hpp"
+#include "mapping_detail.hpp"
+
+namespace hearth::mapping {
+
+namespace {
+
+using detail::context;
+
+/// One message family: its MSH-9.1 code, the MSH-9.2 events it maps, and the
+/// map. Add ORU^R01, SIU^S12..., MDM^T02, ORM^O01 / OML^O21 and VXU^V04 here.
+struct family {
+  std::string_view code;
+  std::initializer_list<std::string_view> events;
+  void (*map)(context&);
+};
+
+// ADT A40 (merge patient) is not here on purpose: a merge must retire one
+// Patient into another, which a transaction of conditional updates cannot
+// say; until that mapping exists it is refused with 201.
+const family families[] = {
+    {"ADT", {"A01", "A02", "A03", "A04", "A05", "A08", "A11", "A13", "A28", "A31"}, &detail::map_adt},
+    {"SIU", {"S12", "S13", "S14", "S15", "S26"}, &detail::map_siu}, {"MDM", {"T01", "T02"}, &detail::map_mdm},
+    {"ORM", {"O01"}, &detail::map_orders}, {"OML", {"O21"}, &detail::map_orders}, {"VXU", {"V04"}, &detail::map_vxu},
+    {"ORU", {"R01"}, &detail::map_oru},
+};
+
+const family* find_family(std::string_view code) noexcept {
+  for (const auto& f : families) {
+    if (f.code == code) return &f;
+  }
+  return nullptr;
+}
+
+bool has_event(const family& f, std::string_view event) noexcept {
+  return std::find(f.events.begin(), f.events.end(), event) != f.events.end();
+}
+
+hearth::unexpected<hl7v2::error> refuse(hl7v2::error_code code, std::string text, std::size_t component) {
+  hl7v2::error e;
+  e.code = code;
+  e.message = std::move(text);
+  e.where.segment_index = 1;
+  e.where.segment_id = "MSH";
+  e.where.field = 9;
+  e.where.component = component;
+  return hearth::unexpected<hl7v2::error>(std::move(e));
+}
+
+}  // namespace
+
+bool supports(std::string_view message_code, std::string_view trigger_event) noexcept {
+  const family* f = find_family(message_code);
+  return f != nullptr && has_event(*f, trigger_event);
+}
+
+hearth::result<conversion, hl7v2::error> convert(const hl7v2::message& msg, const sender_config& cfg) {
+  const std::string code = msg.message_code();
+  const std::string event = msg.trigger_event();
+  const family* f = find_family(code);
+  if (f == nullptr) return refuse(hl7v2::error_code::unsupported_message_type, "message type not supported", 1);
+  if (!has_event(*f, event)) return refuse(hl7v2::error_code::unsupported_event_code, "event not supported", 2);
+  context ctx(msg, cfg);
+  f->map(ctx);
+  if (ctx.failed()) return hearth::unexpected<hl7v2::error>(ctx.error());
+  conversion out;
+  out.bundle = ctx.bundle();
+  out.warnings = std::move(ctx.warnings());
+  return out;
+}
+
+}  // namespace hearth::mapping
