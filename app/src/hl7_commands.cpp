@@ -10,6 +10,9 @@
 #include <hearth/mapping/convert.hpp>
 
 #include "input.hpp"
+#ifdef HEARTH_WITH_SERVE
+#include "hl7_send_command.hpp"
+#endif
 
 namespace hearth::app {
 
@@ -67,7 +70,12 @@ void usage() {
                "usage: hearth hl7 convert FILE|- [--config FILE]\n"
                "  Converts each HL7 v2 message of FILE (or standard input) to a FHIR R4\n"
                "  transaction Bundle (HL7 v2-to-FHIR IG), printed as one line of JSON.\n"
-               "  --config FILE: per-sender mapping settings (JSON; see hearth/mapping/config.hpp).\n";
+               "  --config FILE: per-sender mapping settings (JSON; see hearth/mapping/config.hpp).\n"
+#ifdef HEARTH_WITH_SERVE
+               "usage: hearth hl7 send FILE... --to HOST:PORT [--tls] [--ca FILE] [--cert FILE --key FILE]\n"
+               "  Sends each message over MLLP and prints each answer (hearth hl7 send --help).\n"
+#endif
+               ;
 }
 
 // Reads `name` whole, within the input limit, without a UTF-8 byte order mark;
@@ -234,6 +242,11 @@ int hl7_main(const std::vector<std::string>& args) {
   if (!args.empty() && args[0] == "convert") {
     return hl7_convert(std::vector<std::string>(args.begin() + 1, args.end()));
   }
+#ifdef HEARTH_WITH_SERVE
+  if (!args.empty() && args[0] == "send") {
+    return hl7_send(std::vector<std::string>(args.begin() + 1, args.end()));
+  }
+#endif
   usage();
   return 2;
 }

@@ -24,6 +24,10 @@ void print_help(std::ostream& out) {
       << "  hearth hl7 convert FILE|- [--config FILE]\n"
       << "                              convert each HL7 v2 message (ADT) to a FHIR transaction Bundle,\n"
       << "                              one JSON document per line (v2-to-FHIR IG)\n"
+#ifdef HEARTH_WITH_SERVE
+      << "  hearth hl7 send FILE... --to HOST:PORT [--tls] [--ca FILE] [--cert FILE --key FILE]\n"
+      << "                              send HL7 v2 messages over MLLP and print each ACK\n"
+#endif
       << "  hearth fhirpath EXPR FILE|- evaluate a FHIRPath expression on a FHIR resource (JSON or XML)\n"
       << "  hearth convert FILE|- --to json|xml [--pretty]\n"
       << "                              convert a FHIR resource between JSON and XML\n"
@@ -36,8 +40,7 @@ void print_help(std::ostream& out) {
       << "  hearth version              print the version\n"
       << "  hearth help                 this text\n"
       << "\n"
-      << "Not built yet (see the project's issues): hl7 send,\n"
-      << "import, validate, conformance.\n";
+      << "Not built yet (see the project's issues): import, validate, conformance.\n";
 }
 
 }  // namespace

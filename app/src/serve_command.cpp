@@ -23,14 +23,17 @@
 #include <hearth/server/auth_server.hpp>
 #include <hearth/server/capability.hpp>
 #include <hearth/server/fhir_api.hpp>
+#include <hearth/server/hl7_intake.hpp>
 #include <hearth/server/http_listener.hpp>
 #include <hearth/server/jwks_fetcher.hpp>
 #include <hearth/server/metrics.hpp>
+#include <hearth/server/mllp_listener.hpp>
 #include <hearth/server/rate_limiter.hpp>
 #include <hearth/server/request_pipeline.hpp>
 #include <hearth/server/server_config.hpp>
 #include <hearth/store/database.hpp>
 #include <hearth/store/indexer.hpp>
+#include <hearth/store/message_log.hpp>
 #include <hearth/store/resource_store.hpp>
 
 #include "examples_loader.hpp"
@@ -87,10 +90,16 @@ int serve_main(const std::vector<std::string>& all_args) {
   // --insecure-no-audit likewise, and only with --insecure-no-auth: it
   // exists to measure what the trail costs (bench/run_rest), never to run.
   bool insecure_no_audit = false;
+  // --insecure-mllp-any-sender: an MLLP listener on a non-loopback address
+  // without client certificates, where anyone who reaches the port writes
+  // records. Like the two above, visible on the command line only.
+  bool insecure_mllp_any_sender = false;
   std::vector<std::string> args;
   for (const std::string& a : all_args) {
     if (a == "--insecure-no-auth") {
       insecure_no_auth = true;
+    } else if (a == "--insecure-mllp-any-sender") {
+      insecure_mllp_any_sender = true;
     } else if (a == "--insecure-no-audit") {
       insecure_no_audit = true;
     } else {
@@ -106,7 +115,10 @@ int serve_main(const std::vector<std::string>& all_args) {
                 << "  --insecure-no-auth  serve without any authorisation: for development on a\n"
                 << "                      loopback address only (refused on any other address)\n"
                 << "  --insecure-no-audit with --insecure-no-auth only: record no AuditEvent either\n"
-                << "                      (to measure what the trail costs; never in production)\n\n"
+                << "                      (to measure what the trail costs; never in production)\n"
+                << "  --insecure-mllp-any-sender  let the MLLP listener bind a non-loopback address\n"
+                << "                      without client certificates (--mllp-tls-client-ca): any\n"
+                << "                      host that reaches the port may then write records\n\n"
                 << srv::config_help();
       return 0;
     }
@@ -133,6 +145,27 @@ int serve_main(const std::vector<std::string>& all_args) {
               << ", which is not a loopback address (127.0.0.0/8, ::1, localhost); without authorisation anyone "
                  "who reaches it could read and change every record\n";
     return 2;
+  }
+  // MLLP has no tokens: off loopback, the senders must prove who they are
+  // with a client certificate (SECURITY.md, HIPAA 164.312(d): "mTLS for
+  // MLLP"), unless the operator says otherwise on the command line.
+  if (cfg.mllp_port && !is_loopback_host(cfg.mllp_host) && cfg.mllp_tls_client_ca_file.empty() &&
+      !insecure_mllp_any_sender) {
+    std::cerr << "hearth serve: the MLLP listener would bind " << cfg.mllp_host
+              << ", which is not a loopback address, without client certificates: anyone who reaches it could "
+                 "write records. Give --mllp-tls-cert, --mllp-tls-key and --mllp-tls-client-ca (mTLS), or "
+                 "--insecure-mllp-any-sender\n";
+    return 2;
+  }
+  // The per-sender mapping settings, read before anything starts.
+  mapping::mapping_config hl7_mapping;
+  if (!cfg.hl7_config_file.empty()) {
+    auto loaded = mapping::mapping_config::load(cfg.hl7_config_file);
+    if (!loaded) {
+      std::cerr << "hearth serve: hl7_config_file: " << loaded.error().message << "\n";
+      return 2;
+    }
+    hl7_mapping = std::move(*loaded);
   }
   // Settings this build reads but cannot honour yet: refused, never ignored.
   for (const auto& [set, name] : {std::pair{cfg.max_pipelined != 1, "max_pipelined other than 1"}}) {
@@ -499,6 +532,70 @@ int serve_main(const std::vector<std::string>& all_args) {
   const srv::request_pipeline pipe(api, *defs, std::move(po));
   pipeline.store(&pipe);
 
+  // The HL7 v2 interface (issue 7): the message log, the intake that turns
+  // messages into resources and ACKs, and the MLLP listener feeding it.
+  // Messages a previous run logged but did not finish are processed first.
+  store::message_log hl7_log(**db);
+  std::unique_ptr<srv::hl7_intake> intake;
+  srv::mllp_listener mllp;
+  if (cfg.mllp_port) {
+    srv::hl7_intake_options io;
+    io.mapping = std::move(hl7_mapping);
+    intake = std::make_unique<srv::hl7_intake>(rs, hl7_log, *trail, ix, std::move(io), &metrics.registry());
+    auto recovered = intake->recover();
+    if (!recovered) {
+      fail("cannot finish the HL7 messages of the previous run", recovered.error());
+      (*listener)->stop();
+      trail->stop();
+      (*db)->stop();
+      return 1;
+    }
+    if (*recovered != 0)
+      log_line(R"("level":"info","msg":"hl7 messages of the previous run processed","count":)" +
+               std::to_string(*recovered));
+    srv::mllp_options mo;
+    mo.host = cfg.mllp_host;
+    mo.port = *cfg.mllp_port;
+    mo.io_threads = 1;
+    mo.worker_threads = cfg.write_threads;
+    mo.max_frame_bytes = cfg.mllp_max_frame_bytes;
+    mo.max_connections = cfg.mllp_max_connections;
+    mo.idle_timeout = cfg.mllp_idle_timeout;
+    mo.frame_timeout = cfg.mllp_frame_timeout;
+    mo.write_timeout = cfg.write_timeout;
+    mo.tls_cert_file = cfg.mllp_tls_cert_file;
+    mo.tls_key_file = cfg.mllp_tls_key_file;
+    mo.tls_client_ca_file = cfg.mllp_tls_client_ca_file;
+    mo.handshake_timeout = cfg.read_timeout;
+    // The listener's own fixed texts, with connection ids and addresses only.
+    mo.on_log = [](srv::mllp_log_level level, std::string_view what, const srv::mllp_peer& peer) {
+      const char* lv = level == srv::mllp_log_level::error     ? "error"
+                       : level == srv::mllp_log_level::warning ? "warning"
+                                                                : "info";
+      log_line(std::string(R"("level":")") + lv + R"(","msg":)" + json_string(std::string("mllp: ") + std::string(what)) +
+               R"(,"connection":)" + std::to_string(peer.connection_id) + R"(,"address":)" +
+               json_string(peer.address));
+    };
+    auto started_mllp = mllp.start(mo, [in = intake.get()](const srv::mllp_peer& peer, std::string payload) {
+      return in->handle(srv::hl7_peer{peer.address, peer.client_subject}, std::move(payload));
+    });
+    if (!started_mllp) {
+      if (started_mllp.error().code == "invalid") {
+        std::cerr << "hearth serve: " << started_mllp.error().message << "\n";
+      } else {
+        fail("cannot start the MLLP listener", started_mllp.error());
+      }
+      (*listener)->stop();
+      trail->stop();
+      (*db)->stop();
+      return started_mllp.error().code == "invalid" ? 2 : 1;
+    }
+    std::cout << "mllp listening on " << cfg.mllp_host << ":" << mllp.port() << std::endl;
+    log_line(R"("level":"info","msg":"mllp started","port":)" + std::to_string(mllp.port()) + R"(,"tls":)" +
+             (mo.tls_enabled() ? "true" : "false") + R"(,"mtls":)" +
+             (mo.tls_client_ca_file.empty() ? "false" : "true"));
+  }
+
   const double startup_ms =
       std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count();
   // Which mode is on, then the line tests and scripts wait for (issue 5), on stdout.
@@ -522,6 +619,7 @@ int serve_main(const std::vector<std::string>& all_args) {
   int sig = 0;
   sigwait(&stop_signals, &sig);
   log_line(R"("level":"info","msg":"stopping","signal":)" + std::to_string(sig));
+  if (intake) mllp.stop();  // acknowledges what is in flight
   (*listener)->stop();  // answers what is in flight
   // The trail drains its queue while the database's writer still runs.
   if (!trail->flush(std::chrono::seconds(10)))

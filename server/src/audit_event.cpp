@@ -25,6 +25,10 @@ constexpr std::string_view balp_entity_types = "https://profiles.ihe.net/ITI/BAL
 constexpr std::string_view security_source_type = "http://terminology.hl7.org/CodeSystem/security-source-type";
 constexpr std::string_view audit_entity_type = "http://terminology.hl7.org/CodeSystem/audit-entity-type";
 constexpr std::string_view object_role = "http://terminology.hl7.org/CodeSystem/object-role";
+constexpr std::string_view v2_message_type = "http://terminology.hl7.org/CodeSystem/v2-0076";
+constexpr std::string_view v2_event_type = "http://terminology.hl7.org/CodeSystem/v2-0003";
+/// The system of a message log record id (hl7_intake.hpp, store/message_log.hpp).
+constexpr std::string_view hl7_message_log = "urn:hearth:hl7v2-message-log";
 /// BALP OAUTHaccessTokenUse: "jti SHALL be prefixed with
 /// urn:ietf:params:oauth:jti:" (RFC 3553 URN).
 constexpr std::string_view jti_urn = "urn:ietf:params:oauth:jti:";
@@ -127,12 +131,13 @@ std::string_view to_string(audit_interaction i) noexcept {
     case audit_interaction::capabilities: return "capabilities";
     case audit_interaction::login: return "login";
     case audit_interaction::token: return "token";
+    case audit_interaction::hl7_message: return "hl7v2-message";
   }
   return "operation";
 }
 
 std::optional<audit_interaction> audit_interaction_of(std::string_view name) noexcept {
-  for (int i = 0; i <= static_cast<int>(audit_interaction::token); ++i) {
+  for (int i = 0; i <= static_cast<int>(audit_interaction::hl7_message); ++i) {
     const auto candidate = static_cast<audit_interaction>(i);
     if (to_string(candidate) == name) return candidate;
   }
@@ -193,6 +198,15 @@ fhir::json_value build_audit_event(const audit_record& r, const audit_source& so
   } else if (r.interaction == audit_interaction::token) {
     ev.set("type", coding(dicom, "110114", "User Authentication"));
     subtype.push_back(coding(ihe_event_type, "ITI-71"));
+  } else if (r.interaction == audit_interaction::hl7_message) {
+    // SECURITY.md: "rest (or the v2 transmit/receive type)": DICOM 110107
+    // Import (data received into this system from outside), subtyped by the
+    // v2 message code (HL7 table 0076) and trigger event (table 0003).
+    ev.set("type", coding(dicom, "110107", "Import"));
+    const std::size_t caret = r.hl7_message_type.find('^');
+    const std::string_view type = r.hl7_message_type;
+    if (!type.empty()) subtype.push_back(coding(v2_message_type, type.substr(0, caret)));
+    if (caret != std::string_view::npos) subtype.push_back(coding(v2_event_type, type.substr(caret + 1)));
   } else {
     ev.set("type", coding(audit_event_type, "rest", "Restful Operation"));
     subtype.push_back(coding(restful_interaction, to_string(r.interaction)));
@@ -205,8 +219,14 @@ fhir::json_value build_audit_event(const audit_record& r, const audit_source& so
   if (outcome != audit_outcome::success) {
     // A fixed text: the status and its reason phrase, never an error
     // message (which may quote input) nor anything of the resource.
-    const std::string_view phrase = reason_phrase(r.status);
-    ev.set("outcomeDesc", "HTTP " + std::to_string(r.status) + (phrase.empty() ? "" : " ") + std::string(phrase));
+    if (r.interaction == audit_interaction::hl7_message) {
+      // The acknowledgment code answered (HL7 table 0008), a fixed text.
+      ev.set("outcomeDesc", r.hl7_ack_code.empty() ? std::string("HL7 v2: no acknowledgment sent")
+                                                   : "HL7 v2 MSA-1 " + r.hl7_ack_code);
+    } else {
+      const std::string_view phrase = reason_phrase(r.status);
+      ev.set("outcomeDesc", "HTTP " + std::to_string(r.status) + (phrase.empty() ? "" : " ") + std::string(phrase));
+    }
   }
 
   // agent: the client application, the user, this server.
@@ -223,8 +243,17 @@ fhir::json_value build_audit_event(const audit_record& r, const audit_source& so
     // BALP: who 1..1, "more likely an identifier given the App identified in
     // the OAuth token"; without a token (authorisation off, or refused before
     // the client was known) the client is known by its address only.
-    client.set("who", r.client_id.empty() ? who_display("unidentified client")
-                                          : who_identifier(r.issuer, r.client_id));
+    // An HL7 v2 sender is known by its MSH-3/MSH-4 (and, over mTLS, by its
+    // certificate's subject, in client_id).
+    if (r.interaction == audit_interaction::hl7_message && r.client_id.empty()) {
+      client.set("who", who_display(r.hl7_sender.empty() ? std::string_view("unidentified sender")
+                                                         : std::string_view(r.hl7_sender)));
+    } else {
+      client.set("who", r.client_id.empty() ? who_display("unidentified client")
+                                            : who_identifier(r.issuer, r.client_id));
+      if (r.interaction == audit_interaction::hl7_message && !r.hl7_sender.empty())
+        client.set("name", r.hl7_sender);
+    }
     // R4 agent.requestor 1..1: the user asked when there is one; otherwise
     // the client did (Backend Services: sub is the client).
     client.set("requestor", !has_user);
@@ -284,6 +313,14 @@ fhir::json_value build_audit_event(const audit_record& r, const audit_source& so
     entities.push_back(std::move(data));
     if (r.resource_type == "Patient") patients.insert(patients.begin(), r.resource_id);
   }
+  for (const std::string& what : r.hl7_resources) {
+    // Each resource an HL7 v2 message wrote, as entity[data] of a write.
+    json_value data = json_value::object();
+    data.set("what", reference_to(what));
+    data.set("type", coding(audit_entity_type, "2"));  // System Object
+    data.set("role", coding(object_role, "4"));        // Domain Resource
+    entities.push_back(std::move(data));
+  }
   std::vector<std::string> seen;
   for (const std::string& p : patients) {
     if (p.empty() || std::find(seen.begin(), seen.end(), p) != seen.end()) continue;
@@ -299,6 +336,30 @@ fhir::json_value build_audit_event(const audit_record& r, const audit_source& so
     query.set("role", coding(object_role, "24"));       // Query
     query.set("query", base64::encode(raw));
     entities.push_back(std::move(query));
+  }
+  if (r.interaction == audit_interaction::hl7_message && (r.hl7_log_id != 0 || !r.hl7_control_id.empty())) {
+    // The message itself: its record in Hearth's message log, with its
+    // control id (MSH-10) and type (MSH-9) as details (R4
+    // AuditEvent.entity.detail). Type 2 System Object, role 3 Report.
+    json_value message = json_value::object();
+    if (r.hl7_log_id != 0) {
+      json_value what = json_value::object();
+      what.set("identifier", identifier(hl7_message_log, std::to_string(r.hl7_log_id)));
+      message.set("what", std::move(what));
+    }
+    message.set("type", coding(audit_entity_type, "2"));  // System Object
+    message.set("role", coding(object_role, "3"));        // Report
+    json_value details = json_value::array();
+    for (const auto& [name, value] : {std::pair<std::string_view, const std::string*>{"MSH-10", &r.hl7_control_id},
+                                      std::pair<std::string_view, const std::string*>{"MSH-9", &r.hl7_message_type}}) {
+      if (value->empty()) continue;
+      json_value d = json_value::object();
+      d.set("type", name);
+      d.set("valueString", *value);
+      details.push_back(std::move(d));
+    }
+    if (!details.items().empty()) message.set("detail", std::move(details));
+    entities.push_back(std::move(message));
   }
   if (!r.request_id.empty()) {
     // BALP entity[transaction]: the X-Request-Id.

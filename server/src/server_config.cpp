@@ -32,6 +32,7 @@ constexpr std::size_t max_config_file_bytes = 1u << 20;
 /// Where a setting sits in server_config; the alternative says how its text
 /// is read.
 using field = std::variant<std::string server_config::*, std::uint16_t server_config::*,
+                           std::optional<std::uint16_t> server_config::*,
                            std::size_t server_config::*, std::uint32_t server_config::*,
                            std::chrono::seconds server_config::*, std::vector<std::string> server_config::*,
                            log_format server_config::*>;
@@ -102,8 +103,8 @@ std::string check_log_format(std::string_view v) { return v == "json" ? std::str
 
 // The settings, in the order config_help() lists them. Environment variable
 // names are HEARTH_ + the flag in upper case with '-' as '_'.
-const std::array<setting, 22>& settings() {
-  static const std::array<setting, 22> table{{
+const std::array<setting, 32>& settings() {
+  static const std::array<setting, 32> table{{
       {"data_dir", "data", "HEARTH_DATA", "DIR",
        "SQLite data directory (created when missing), when no database URL is given", &server_config::data_dir, 0, 0,
        check_not_empty},
@@ -158,6 +159,32 @@ const std::array<setting, 22>& settings() {
        check_log_format},
       {"examples_dir", "examples", "HEARTH_EXAMPLES", "DIR", "directory of FHIR JSON resources loaded at start-up",
        &server_config::examples_dir, 0, 0, nullptr},
+      {"mllp_port", "mllp-port", "HEARTH_MLLP_PORT", "PORT",
+       "HL7 v2 MLLP port (2575 is customary); 0 picks a free port; unset: no MLLP listener",
+       &server_config::mllp_port, 0, 65535, nullptr},
+      {"mllp_host", "mllp-host", "HEARTH_MLLP_HOST", "HOST",
+       "address the MLLP listener binds; other than loopback it needs --mllp-tls-client-ca",
+       &server_config::mllp_host, 0, 0, check_host},
+      {"mllp_tls_cert_file", "mllp-tls-cert", "HEARTH_MLLP_TLS_CERT", "FILE",
+       "PEM certificate chain for MLLP over TLS (with --mllp-tls-key)", &server_config::mllp_tls_cert_file, 0, 0,
+       nullptr},
+      {"mllp_tls_key_file", "mllp-tls-key", "HEARTH_MLLP_TLS_KEY", "FILE",
+       "PEM private key for MLLP over TLS (with --mllp-tls-cert)", &server_config::mllp_tls_key_file, 0, 0, nullptr},
+      {"mllp_tls_client_ca_file", "mllp-tls-client-ca", "HEARTH_MLLP_TLS_CLIENT_CA", "FILE",
+       "PEM CA certificates MLLP senders' client certificates must chain to (mTLS)",
+       &server_config::mllp_tls_client_ca_file, 0, 0, nullptr},
+      {"mllp_max_frame_bytes", "mllp-max-frame-bytes", "HEARTH_MLLP_MAX_FRAME_BYTES", "BYTES",
+       "largest MLLP frame (message or batch)", &server_config::mllp_max_frame_bytes, 1024, 10u << 20, nullptr},
+      {"mllp_max_connections", "mllp-max-connections", "HEARTH_MLLP_MAX_CONNECTIONS", "N",
+       "most open MLLP connections", &server_config::mllp_max_connections, 1, 100'000, nullptr},
+      {"mllp_idle_timeout", "mllp-idle-timeout", "HEARTH_MLLP_IDLE_TIMEOUT", "SECONDS",
+       "longest wait on an MLLP connection for a message to start", &server_config::mllp_idle_timeout, 1, 86400,
+       nullptr},
+      {"mllp_frame_timeout", "mllp-frame-timeout", "HEARTH_MLLP_FRAME_TIMEOUT", "SECONDS",
+       "longest time to receive one started MLLP frame", &server_config::mllp_frame_timeout, 1, 3600, nullptr},
+      {"hl7_config_file", "hl7-config", "HEARTH_HL7_CONFIG", "FILE",
+       "JSON file of per-sender HL7 v2 mapping settings (identifier systems, UTC offset, local codes)",
+       &server_config::hl7_config_file, 0, 0, nullptr},
   }};
   return table;
 }
@@ -231,6 +258,8 @@ hearth::result<void> apply(server_config& cfg, const setting& s, raw_value value
           using T = std::remove_reference_t<decltype(cfg.*member)>;
           if constexpr (std::is_same_v<T, std::chrono::seconds>) {
             cfg.*member = std::chrono::seconds(static_cast<std::chrono::seconds::rep>(n));
+          } else if constexpr (std::is_same_v<T, std::optional<std::uint16_t>>) {
+            cfg.*member = static_cast<std::uint16_t>(n);
           } else if constexpr (std::is_integral_v<T>) {
             cfg.*member = static_cast<T>(n);
           }
@@ -780,6 +809,28 @@ hearth::result<void> validate(const server_config& cfg, const std::map<std::stri
       return hearth::unexpected(setting_error(*s, source_of(s->key), "no such file", "not-found"));
     }
   }
+  {
+    const setting& mcert = *find_by_key("mllp_tls_cert_file");
+    const setting& mkey = *find_by_key("mllp_tls_key_file");
+    const setting& mca = *find_by_key("mllp_tls_client_ca_file");
+    if (cfg.mllp_tls_cert_file.empty() != cfg.mllp_tls_key_file.empty()) {
+      const setting& given = cfg.mllp_tls_cert_file.empty() ? mkey : mcert;
+      const setting& missing = cfg.mllp_tls_cert_file.empty() ? mcert : mkey;
+      return hearth::unexpected(setting_error(given, source_of(given.key),
+                                              "needs " + std::string(missing.key) + " as well (TLS takes both)"));
+    }
+    if (!cfg.mllp_tls_client_ca_file.empty() && cfg.mllp_tls_cert_file.empty()) {
+      return hearth::unexpected(setting_error(mca, source_of(mca.key),
+                                              "needs mllp_tls_cert_file and mllp_tls_key_file (mTLS is TLS)"));
+    }
+    for (const setting* s : {&mcert, &mkey, &mca, find_by_key("hl7_config_file")}) {
+      const std::string& path = cfg.*std::get<std::string server_config::*>(s->where);
+      std::error_code ec;
+      if (!path.empty() && !std::filesystem::is_regular_file(path, ec)) {
+        return hearth::unexpected(setting_error(*s, source_of(s->key), "no such file", "not-found"));
+      }
+    }
+  }
   if (!cfg.examples_dir.empty()) {
     std::error_code ec;
     if (!std::filesystem::is_directory(cfg.examples_dir, ec)) {
@@ -955,6 +1006,8 @@ std::string config_help() {
             return {};
           } else if constexpr (std::is_same_v<T, log_format>) {
             return std::string(to_string(defaults.*member));
+          } else if constexpr (std::is_same_v<T, std::optional<std::uint16_t>>) {
+            return (defaults.*member) ? std::to_string(*(defaults.*member)) : std::string();
           } else {
             return std::to_string(defaults.*member);
           }

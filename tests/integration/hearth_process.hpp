@@ -115,6 +115,44 @@ class hearth_process {
     dir_ = std::filesystem::temp_directory_path() /
            ("hearth-serve-test-" + std::to_string(::getpid()) + "-" + std::to_string(rd() % 1000000));
     std::filesystem::create_directories(dir_);
+    scope_ = std::move(scope);
+    launch(std::move(extra));
+  }
+
+  /// Stops the server at once (SIGKILL: no shutdown, nothing flushed), as a
+  /// crash or a power cut would.
+  void kill_now() {
+    if (pid_ <= 0) return;
+    ::kill(pid_, SIGKILL);
+    int status = 0;
+    ::waitpid(pid_, &status, 0);
+    pid_ = -1;
+  }
+
+  /// Starts the server again on the same data directory (after kill_now()
+  /// or terminate() and wait_exit()), with `extra` flags; a new port and,
+  /// unless --insecure-no-auth, a new token.
+  void restart(std::vector<std::string> extra = {}) {
+    if (pid_ > 0) throw std::runtime_error("restart: the server is still running");
+    if (stdout_fd_ >= 0) ::close(stdout_fd_);
+    stdout_fd_ = -1;
+    tls_ = false;
+    token_.clear();
+    launch(std::move(extra));
+  }
+
+  /// The port of "LABEL listening on HOST:PORT" in the start-up output
+  /// ("mllp"); 0 when there is no such line.
+  std::uint16_t listening_port(const std::string& label) const {
+    const auto at = startup_.find(label + " listening on ");
+    if (at == std::string::npos) return 0;
+    const auto eol = startup_.find('\n', at);
+    const std::string line = startup_.substr(at, eol - at);
+    return static_cast<std::uint16_t>(std::stoi(line.substr(line.rfind(':') + 1)));
+  }
+
+ private:
+  void launch(std::vector<std::string> extra) {
     int out[2];
     if (::pipe(out) != 0) throw std::runtime_error("pipe");
     std::vector<std::string> args{HEARTH_BINARY, "serve", "--http-port", "0", "--data", (dir_ / "data").string()};
@@ -138,11 +176,13 @@ class hearth_process {
     port_ = wait_for_port(std::chrono::seconds(30));
     const bool insecure = std::find(extra.begin(), extra.end(), "--insecure-no-auth") != extra.end();
     if (!insecure) {
-      const command_output minted = mint({"--scope", scope});
+      const command_output minted = mint({"--scope", scope_});
       if (minted.status != 0) throw std::runtime_error("hearth token failed: " + minted.err);
       token_ = minted.out.substr(0, minted.out.find('\n'));
     }
   }
+
+ public:
 
   ~hearth_process() {
     if (pid_ > 0) {
@@ -232,6 +272,7 @@ class hearth_process {
   bool tls_ = false;
   std::string token_;
   std::string startup_;
+  std::string scope_;
 };
 
 struct http_reply {

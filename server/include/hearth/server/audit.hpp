@@ -65,6 +65,9 @@ enum class audit_interaction : std::uint8_t {
   /// An access token was asked for at the token endpoint: issued (outcome
   /// 0) or refused (4) (IHE IUA ITI-71 Get Access Token).
   token,
+  /// An HL7 v2 message was received (hl7_intake.hpp): DICOM 110107 Import,
+  /// subtype the v2 message code (table 0076) and trigger event (0003).
+  hl7_message,
 };
 
 /// The code: "read", "history-instance", "search-type", "delete", ...,
@@ -141,6 +144,23 @@ struct audit_record {
   /// 64 KiB keeps every query a configured server accepts in practice and
   /// bounds an event's size (the audit log refuses events above 256 KiB).
   static constexpr std::size_t max_query_bytes = 64 * 1024;
+
+  // HL7 v2 messages (interaction hl7_message). Identifiers of the message,
+  // never its content.
+  /// The sending application and facility (MSH-3, MSH-4: system names):
+  /// agent[source].who.display.
+  std::string hl7_sender;
+  /// "ORU^R01" (MSH-9.1^MSH-9.2): the subtype codes.
+  std::string hl7_message_type;
+  /// MSH-10, the sender's message number, and the message log's record id:
+  /// the entity of the message.
+  std::string hl7_control_id;
+  std::int64_t hl7_log_id = 0;
+  /// MSA-1 of the answer ("AA", "AE", "AR", "CA", ...; empty: none sent):
+  /// outcomeDesc of a failure.
+  std::string hl7_ack_code;
+  /// The resources the message wrote, "Type/id/_history/v": one entity each.
+  std::vector<std::string> hl7_resources;
 };
 
 /// Fills client_id, user (fhirUser), subject, issuer and jti from a

@@ -236,6 +236,34 @@ struct server_config {
   /// and token lifetimes (config file key "auth", above). Empty by default.
   auth_settings auth;
 
+  // The HL7 v2 MLLP listener (issue 7; hl7_intake.hpp, mllp_listener.hpp).
+  /// The MLLP port; unset: no MLLP listener (`hearth serve --mllp-port 2575`,
+  /// as `make run` does; 0 picks a free port). Off by default so that two
+  /// servers on one machine (tests, a second instance) never fight over it.
+  std::optional<std::uint16_t> mllp_port;
+  /// Address the MLLP listener binds. Loopback by default. Any other address
+  /// needs mllp_tls_client_ca_file (only senders with a certificate it
+  /// trusts may write), unless `hearth serve --insecure-mllp-any-sender`.
+  std::string mllp_host = "127.0.0.1";
+  /// MLLP over TLS: certificate chain and key (both or neither), and the CA
+  /// bundle client certificates must chain to (mTLS; needs the other two).
+  std::string mllp_tls_cert_file;
+  std::string mllp_tls_key_file;
+  std::string mllp_tls_client_ca_file;
+  /// Largest MLLP frame (one message or batch); larger ones get AR 104.
+  /// 10 MiB, the parser's limit: a lab result with an embedded PDF fits.
+  std::size_t mllp_max_frame_bytes = 10u << 20;
+  /// Most open MLLP connections.
+  std::size_t mllp_max_connections = 256;
+  /// Longest wait for a message to start (idle connection) and for a
+  /// started one to complete.
+  std::chrono::seconds mllp_idle_timeout{600};
+  std::chrono::seconds mllp_frame_timeout{30};
+  /// The per-sender HL7 v2 mapping settings (mapping::mapping_config JSON:
+  /// identifier systems, default UTC offset, local code systems,
+  /// Z-segment extensions); empty: the defaults for every sender.
+  std::string hl7_config_file;
+
   /// The number of cores, at least 2.
   static std::size_t default_worker_threads() noexcept;
 
