@@ -12,32 +12,10 @@ namespace hearth::mapping::detail {
 namespace {
 
 template <class Fn>
-void each_repetition(const segment_view& seg, std::size_t field, Fn&& fn) {
-  const element_view f = seg.field(field);
-  if (f.empty() || f.is_null()) return;
-  std::size_t r = 0;
-  for (const element_view rep : f.children()) {
-    ++r;
-    if (rep.empty() || rep.is_null()) continue;
-    fn(rep, at(seg, field, r));
-  }
-}
-
-template <class Fn>
 void each_segment(const hl7v2::message& msg, std::string_view id, Fn&& fn) {
   for (const segment_view seg : msg) {
     if (seg.id() == id) fn(seg);
   }
-}
-
-json_value fixed_codeable(std::string_view system, std::string_view code, std::string_view display = {}) {
-  json_value c = json_value::object();
-  c.set("system", system);
-  c.set("code", code);
-  put(c, "display", std::string(display));
-  json_value cc = json_value::object();
-  append(cc, "coding", std::move(c));
-  return cc;
 }
 
 // NK1-3.1 values the IG sends to Patient.contact only (NK1[Patient]) rather
@@ -160,7 +138,7 @@ std::string map_condition(context& ctx, const segment_view& dg1) {
   // DG1-21 "D" (delete): entered-in-error; A and U map to nothing (IG).
   if (st(dg1.field(21)) == "D") {
     cond.set("verificationStatus",
-             fixed_codeable("http://terminology.hl7.org/CodeSystem/condition-ver-status", "entered-in-error"));
+             fixed_concept("http://terminology.hl7.org/CodeSystem/condition-ver-status", "entered-in-error"));
   }
   json_value cc = codeable_concept(ctx, code, at(dg1, 3));
   if (!description.empty() && cc.find("text") == nullptr) cc.set("text", description);  // DG1-4 -> code.text
@@ -191,7 +169,7 @@ void map_encounter(context& ctx, const segment_view& pv1, const std::vector<std:
   if (const auto cx = hl7v2::read_cx(pv1.field(19)); !cx.id_number.empty()) {
     json_value id = cx_identifier(ctx, cx, at(pv1, 19), &key);
     if (id.find("type") == nullptr) {
-      id.set("type", fixed_codeable(v2_table_uri("0203"), "VN", "visit number"));
+      id.set("type", fixed_concept(v2_table_uri("0203"), "VN", "visit number"));
     }
     append(enc, "identifier", std::move(id));
   }
@@ -250,7 +228,7 @@ void map_encounter(context& ctx, const segment_view& pv1, const std::vector<std:
       if (is_empty(who)) return;
       json_value p = json_value::object();
       append(p, "type",
-             fixed_codeable("http://terminology.hl7.org/CodeSystem/v3-ParticipationType", role.code, role.display));
+             fixed_concept("http://terminology.hl7.org/CodeSystem/v3-ParticipationType", role.code, role.display));
       p.set("individual", std::move(who));
       append(enc, "participant", std::move(p));
     });
@@ -312,7 +290,7 @@ void map_allergy(context& ctx, const segment_view& al1) {
                              allergen.coding_system, allergen.identifier.empty() ? allergen.text : std::string()});
   // The IG sets clinicalStatus "active": AL1 lists current allergies (ait-1).
   ai.set("clinicalStatus",
-         fixed_codeable("http://terminology.hl7.org/CodeSystem/allergyintolerance-clinical", "active", "Active"));
+         fixed_concept("http://terminology.hl7.org/CodeSystem/allergyintolerance-clinical", "active", "Active"));
   const std::string type_code = st(al1.field(2));
   if (!type_code.empty()) {
     if (const auto* t = lookup_code("AllergyType", type_code); t != nullptr && !t->code.empty()) {

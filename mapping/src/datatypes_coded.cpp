@@ -83,4 +83,14 @@ json_value codeable_concept(context& ctx, const hl7v2::coded& v, const position&
   return cc;
 }
 
+json_value fixed_concept(std::string_view system, std::string_view code, std::string_view display) {
+  json_value c = json_value::object();
+  c.set("system", system);
+  c.set("code", code);
+  put(c, "display", std::string(display));
+  json_value cc = json_value::object();
+  append(cc, "coding", std::move(c));
+  return cc;
+}
+
 }  // namespace hearth::mapping::detail

@@ -146,4 +146,16 @@ json_value ei_identifier(context& ctx, const hl7v2::ei& v, identity* id_out) {
   return id;
 }
 
+json_value typed_identifier(json_value id, std::string_view code) {
+  if (is_empty(id)) return {};
+  json_value out = json_value::object();
+  out.set("type", fixed_concept(v2_table_uri("0203"), code));
+  for (auto& m : id.members()) out.set(m.key, std::move(m.value));
+  return out;
+}
+
+json_value typed_ei(context& ctx, const hl7v2::ei& v, std::string_view type, identity* id_out) {
+  return typed_identifier(ei_identifier(ctx, v, id_out), type);
+}
+
 }  // namespace hearth::mapping::detail

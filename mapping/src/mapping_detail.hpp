@@ -47,6 +47,24 @@ using hl7v2::segment_view;
 /// The position of field `field` (and deeper parts, 0 = whole) of `seg`.
 position at(const segment_view& seg, std::size_t field, std::size_t repetition = 0, std::size_t component = 0,
             std::size_t subcomponent = 0);
+
+/// True for an element that says something: neither empty nor the HL7
+/// explicit null `""` (HL7 v2.5.1 2.5.3).
+inline bool valued(const element_view& e) { return !e.empty() && !e.is_null(); }
+
+/// Calls fn(repetition, position) for each valued repetition of field
+/// `field` of `seg`, in order, with the repetition's 1-based position.
+template <class Fn>
+void each_repetition(const segment_view& seg, std::size_t field, Fn&& fn) {
+  const element_view f = seg.field(field);
+  if (!valued(f)) return;
+  std::size_t r = 0;
+  for (const element_view rep : f.children()) {
+    ++r;
+    if (!valued(rep)) continue;
+    fn(rep, at(seg, field, r));
+  }
+}
 /// Part n one level down in a data type's structure: component n of a
 /// field or repetition position, subcomponent n of a component position (as
 /// element_view::part() reads them).
@@ -222,6 +240,13 @@ std::string fallback_system(const context& ctx, const hl7v2::hd& authority);
 json_value cx_identifier(context& ctx, const hl7v2::cx& v, const position& where, identity* id_out = nullptr);
 /// EI -> Identifier: value EI.1, system from EI.2-4 as an HD.
 json_value ei_identifier(context& ctx, const hl7v2::ei& v, identity* id_out = nullptr);
+/// `id` (an Identifier) with Identifier.type set to code `code` of HL7
+/// table 0203 ("PLAC", "FILL", "PGN", "FGN"...), type first as FHIR lists
+/// the elements; empty for an empty `id`.
+json_value typed_identifier(json_value id, std::string_view code);
+/// ei_identifier() typed as typed_identifier() says (EIP[Identifier-
+/// PlacerAssignedIdentifier], ORC[...] placer and filler numbers).
+json_value typed_ei(context& ctx, const hl7v2::ei& v, std::string_view type, identity* id_out = nullptr);
 
 /// XPN -> HumanName (XPN[HumanName]).
 json_value human_name(context& ctx, const hl7v2::xpn& v, const position& where);
@@ -234,6 +259,9 @@ json_value contact_point(context& ctx, const hl7v2::xtn& v, const position& wher
 /// CWE/CE/CNE -> Coding of its first triplet; `table` ("0004") gives the
 /// system when CWE.3 is empty.
 json_value coding(context& ctx, const hl7v2::coded& v, const position& where, std::string_view table = {});
+/// A CodeableConcept of one fixed Coding (a code Hearth chooses, not one
+/// read from the message); no display when `display` is empty.
+json_value fixed_concept(std::string_view system, std::string_view code, std::string_view display = {});
 /// CWE/CE/CNE -> CodeableConcept (CWE[CodeableConcept]). With `map_name`, a
 /// code found in that IG map becomes the first coding (its FHIR code, display
 /// and system) and the v2 coding follows; `table` gives the v2 system when

@@ -50,18 +50,6 @@ namespace hearth::mapping::detail {
 
 namespace {
 
-template <class Fn>
-void each_repetition(const segment_view& seg, std::size_t field, Fn&& fn) {
-  const element_view f = seg.field(field);
-  if (f.empty() || f.is_null()) return;
-  std::size_t r = 0;
-  for (const element_view rep : f.children()) {
-    ++r;
-    if (rep.empty() || rep.is_null()) continue;
-    fn(rep, at(seg, field, r));
-  }
-}
-
 constexpr std::string_view alternate_codes_url = "http://hl7.org/fhir/StructureDefinition/alternate-codes";
 
 std::string lower(std::string s) {

@@ -22,18 +22,6 @@ constexpr std::string_view ucum_system = "http://unitsofmeasure.org";
 constexpr std::string_view value_attachment_url =
     "https://hl7.org/fhir/5.0/StructureDefinition/extension-Observation.valueAttachment";
 
-template <class Fn>
-void each_repetition(const segment_view& seg, std::size_t field, Fn&& fn) {
-  const element_view f = seg.field(field);
-  if (f.empty() || f.is_null()) return;
-  std::size_t r = 0;
-  for (const element_view rep : f.children()) {
-    ++r;
-    if (rep.empty() || rep.is_null()) continue;
-    fn(rep, at(seg, field, r));
-  }
-}
-
 json_value fixed_coding(std::string_view system, std::string_view code) {
   json_value c = json_value::object();
   c.set("system", system);

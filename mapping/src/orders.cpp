@@ -40,41 +40,6 @@ namespace hearth::mapping::detail {
 
 namespace {
 
-template <class Fn>
-void each_repetition(const segment_view& seg, std::size_t field, Fn&& fn) {
-  const element_view f = seg.field(field);
-  if (f.empty() || f.is_null()) return;
-  std::size_t r = 0;
-  for (const element_view rep : f.children()) {
-    ++r;
-    if (rep.empty() || rep.is_null()) continue;
-    fn(rep, at(seg, field, r));
-  }
-}
-
-bool valued(const element_view& e) { return !e.empty() && !e.is_null(); }
-
-json_value fixed_codeable(std::string_view system, std::string_view code, std::string_view display = {}) {
-  json_value c = json_value::object();
-  c.set("system", system);
-  c.set("code", code);
-  put(c, "display", std::string(display));
-  json_value cc = json_value::object();
-  append(cc, "coding", std::move(c));
-  return cc;
-}
-
-// An Identifier of table 0203 type `type` (PLAC, FILL, PGN...) from an EI.
-json_value typed_ei(context& ctx, const hl7v2::ei& v, std::string_view type, identity* id_out = nullptr) {
-  json_value id = ei_identifier(ctx, v, id_out);
-  if (is_empty(id)) return id;
-  // Identifier.type goes before system and value, as FHIR lists them.
-  json_value out = json_value::object();
-  out.set("type", fixed_codeable(v2_table_uri("0203"), type));
-  for (auto& m : id.members()) out.set(m.key, std::move(m.value));
-  return out;
-}
-
 // The position of a part that a data type reader reported relative to the
 // element it read (read_tq: "component 4, subcomponent 1").
 position inner(position base, const position& rel) {
@@ -394,7 +359,7 @@ void map_order(context& ctx, const order_group& g, const json_value& encounter) 
   each_repetition(alternates, alternates.id() == "OBR" ? 53 : 33, [&](const element_view& rep, const position& where) {
     json_value id = cx_identifier(ctx, hl7v2::read_cx(rep), where);
     if (is_empty(id)) return;
-    if (id.find("type") == nullptr) id.set("type", fixed_codeable(v2_table_uri("0203"), "PLAC"));
+    if (id.find("type") == nullptr) id.set("type", fixed_concept(v2_table_uri("0203"), "PLAC"));
     append(sr, "identifier", std::move(id));
   });
   append(sr, "identifier", typed_ei(ctx, hl7v2::read_ei(orc.field(38)), "FGN"));

@@ -41,18 +41,6 @@ struct oru_structure {
   std::vector<order_group> orders;
 };
 
-template <class Fn>
-void each_repetition(const segment_view& seg, std::size_t field, Fn&& fn) {
-  const element_view f = seg.field(field);
-  if (f.empty() || f.is_null()) return;
-  std::size_t r = 0;
-  for (const element_view rep : f.children()) {
-    ++r;
-    if (rep.empty() || rep.is_null()) continue;
-    fn(rep, at(seg, field, r));
-  }
-}
-
 void not_mapped(context& ctx, const segment_view& seg, std::string text = "segment not mapped") {
   ctx.warn(error_code::message_accepted, std::move(text), at(seg, 0));
 }
@@ -126,19 +114,6 @@ oru_structure read_structure(context& ctx) {
     }
   }
   if (pending_orc) not_mapped(ctx, *pending_orc, "order control without an observation request: not mapped");
-  return out;
-}
-
-json_value typed_identifier(json_value id, std::string_view code) {
-  if (is_empty(id)) return {};
-  json_value c = json_value::object();
-  c.set("system", v2_table_uri("0203"));
-  c.set("code", code);
-  json_value type = json_value::object();
-  append(type, "coding", std::move(c));
-  json_value out = json_value::object();
-  out.set("type", std::move(type));
-  for (auto& m : id.members()) out.set(m.key, std::move(m.value));
   return out;
 }
 

@@ -7,18 +7,6 @@ namespace hearth::mapping::detail {
 
 namespace {
 
-// The fields of a repeating field, with their positions.
-template <class Fn>
-void each_repetition(const segment_view& seg, std::size_t field, Fn&& fn) {
-  const element_view f = seg.field(field);
-  if (f.empty() || f.is_null()) return;
-  std::size_t r = 0;
-  for (const element_view rep : f.children()) {
-    ++r;
-    if (rep.empty() || rep.is_null()) continue;
-    fn(rep, at(seg, field, r));
-  }
-}
 
 // Z-segment fields the sender configured become extensions (valueString: the
 // first repetition's text, components as sent); valued fields nobody

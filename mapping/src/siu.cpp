@@ -38,20 +38,6 @@ namespace hearth::mapping::detail {
 
 namespace {
 
-template <class Fn>
-void each_repetition(const segment_view& seg, std::size_t field, Fn&& fn) {
-  const element_view f = seg.field(field);
-  if (f.empty() || f.is_null()) return;
-  std::size_t r = 0;
-  for (const element_view rep : f.children()) {
-    ++r;
-    if (rep.empty() || rep.is_null()) continue;
-    fn(rep, at(seg, field, r));
-  }
-}
-
-bool valued(const element_view& e) { return !e.empty() && !e.is_null(); }
-
 bool iequals(std::string_view a, std::string_view b) {
   return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
            return std::tolower(static_cast<unsigned char>(x)) == std::tolower(static_cast<unsigned char>(y));
@@ -61,16 +47,6 @@ bool iequals(std::string_view a, std::string_view b) {
 json_value text_concept(std::string_view text) {
   json_value cc = json_value::object();
   cc.set("text", text);
-  return cc;
-}
-
-json_value fixed_concept(std::string_view system, std::string_view code, std::string_view display = {}) {
-  json_value c = json_value::object();
-  c.set("system", system);
-  c.set("code", code);
-  put(c, "display", std::string(display));
-  json_value cc = json_value::object();
-  append(cc, "coding", std::move(c));
   return cc;
 }
 

@@ -7,35 +7,6 @@ namespace hearth::mapping::detail {
 
 namespace {
 
-template <class Fn>
-void each_repetition(const segment_view& seg, std::size_t field, Fn&& fn) {
-  const element_view f = seg.field(field);
-  if (f.empty() || f.is_null()) return;
-  std::size_t r = 0;
-  for (const element_view rep : f.children()) {
-    ++r;
-    if (rep.empty() || rep.is_null()) continue;
-    fn(rep, at(seg, field, r));
-  }
-}
-
-bool valued(const element_view& e) { return !e.empty() && !e.is_null(); }
-
-// An Identifier with type `code` of table 0203 first (EIP[Identifier-
-// PlacerAssignedIdentifier] "PGN", EIP[Identifier-FillerAssignedIdentifier] "FGN").
-json_value typed(json_value id, std::string_view code) {
-  if (is_empty(id)) return {};
-  json_value c = json_value::object();
-  c.set("system", v2_table_uri("0203"));
-  c.set("code", code);
-  json_value type = json_value::object();
-  append(type, "coding", std::move(c));
-  json_value out = json_value::object();
-  out.set("type", std::move(type));
-  for (auto& m : id.members()) out.set(m.key, std::move(m.value));
-  return out;
-}
-
 // CQ (HL7 v2.5.1 2.A.11) -> SimpleQuantity (CQ[Quantity]): CQ.1 the value,
 // CQ.2 the units as CWE[Quantity]. A CQ.1 that is no NM: error 102.
 json_value cq_quantity(context& ctx, const element_view& cq, const position& where) {
@@ -74,8 +45,8 @@ std::string map_specimen(context& ctx, const segment_view& spm, const identity& 
   const element_view eip = spm.field(2).repetition(1);
   identity placer;
   identity filler;
-  append(sp, "identifier", typed(ei_identifier(ctx, hl7v2::read_ei(eip.part(1)), &placer), "PGN"));
-  append(sp, "identifier", typed(ei_identifier(ctx, hl7v2::read_ei(eip.part(2)), &filler), "FGN"));
+  append(sp, "identifier", typed_identifier(ei_identifier(ctx, hl7v2::read_ei(eip.part(1)), &placer), "PGN"));
+  append(sp, "identifier", typed_identifier(ei_identifier(ctx, hl7v2::read_ei(eip.part(2)), &filler), "FGN"));
   // SPM-31 other specimen ids were added in v2.7; v2.5.1 stops at SPM-29.
   const auto type = hl7v2::read_cwe(spm.field(4));
   identity key = filler.valid() ? filler : placer;

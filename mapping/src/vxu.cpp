@@ -21,39 +21,6 @@ namespace hearth::mapping::detail {
 
 namespace {
 
-template <class Fn>
-void each_repetition(const segment_view& seg, std::size_t field, Fn&& fn) {
-  const element_view f = seg.field(field);
-  if (f.empty() || f.is_null()) return;
-  std::size_t r = 0;
-  for (const element_view rep : f.children()) {
-    ++r;
-    if (rep.empty() || rep.is_null()) continue;
-    fn(rep, at(seg, field, r));
-  }
-}
-
-json_value fixed_codeable(std::string_view system, std::string_view code, std::string_view display = {}) {
-  json_value c = json_value::object();
-  c.set("system", system);
-  c.set("code", code);
-  put(c, "display", std::string(display));
-  json_value cc = json_value::object();
-  append(cc, "coding", std::move(c));
-  return cc;
-}
-
-// An Identifier of table 0203 type `type` (PLAC, FILL) from an EI
-// (ORC[Immunization] rows 2 and 3).
-json_value typed_ei(context& ctx, const hl7v2::ei& v, std::string_view type, identity* id_out = nullptr) {
-  json_value id = ei_identifier(ctx, v, id_out);
-  if (is_empty(id)) return id;
-  json_value out = json_value::object();
-  out.set("type", fixed_codeable(v2_table_uri("0203"), type));
-  for (auto& m : id.members()) out.set(m.key, std::move(m.value));
-  return out;
-}
-
 // A logical reference (R4 references.html#logical) to the Encounter of
 // PV1-19. The IG maps VXU's PV1 "only if the system wants to know about the
 // encounter"; the Encounter is ADT's to create and keep (adt.cpp), so it is
@@ -184,7 +151,7 @@ json_value site(context& ctx, const segment_view& rxr) {
 json_value performer(std::string_view function, std::string_view display, json_value actor) {
   if (is_empty(actor)) return {};
   json_value p = json_value::object();
-  p.set("function", fixed_codeable(v2_table_uri("0443"), function, display));
+  p.set("function", fixed_concept(v2_table_uri("0443"), function, display));
   p.set("actor", std::move(actor));
   return p;
 }
