@@ -11,6 +11,7 @@
 #include <iterator>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <vector>
 
 #include <doctest/doctest.h>
@@ -87,6 +88,63 @@ inline void check_bundle(const json_value& bundle) {
   // The writer's output reads back (the round trip a REST client does).
   REQUIRE(bundle.find("resourceType") != nullptr);
   CHECK(bundle.members().front().key == "resourceType");
+}
+
+/// What fault_sweep() saw.
+struct fault_counts {
+  std::size_t bundles = 0;  ///< inputs converted (each Bundle checked)
+  std::size_t errors = 0;   ///< inputs refused with a table 0357 code
+};
+
+/// Untrusted input never crashes the mapping and always ends in one of the
+/// two documented outcomes: converts every prefix of `full` ending at a
+/// segment boundary (when `prefixes`), and `full` with each field after
+/// MSH-2 replaced in turn by the explicit null, nothing, garbage with every
+/// delimiter, an impossible date (and `extra`); each must give a valid
+/// Bundle (check_bundle, then `on_bundle` when set) or an error with a code
+/// of 100-103, 200 or 201 and a message. Inputs the parser refuses are
+/// skipped: the parser's own fault tests cover them.
+template <class OnBundle = void (*)(const json_value&)>
+fault_counts fault_sweep(const std::string& full, const sender_config& cfg = {}, bool prefixes = true,
+                         std::initializer_list<const char*> extra = {}, OnBundle on_bundle = nullptr) {
+  fault_counts n;
+  const auto outcome = [&](const std::string& text) {
+    auto msg = hl7v2::parse(text);
+    if (!msg) return;
+    auto out = convert(*msg, cfg);
+    if (out) {
+      ++n.bundles;
+      check_bundle(out->bundle);
+      if constexpr (!std::is_pointer_v<OnBundle>) {
+        on_bundle(out->bundle);
+      } else {
+        if (on_bundle != nullptr) on_bundle(out->bundle);
+      }
+    } else {
+      ++n.errors;
+      const auto c = static_cast<int>(out.error().code);
+      CHECK(((c >= 100 && c <= 103) || c == 200 || c == 201));
+      CHECK_FALSE(out.error().message.empty());
+    }
+  };
+  if (prefixes) {
+    for (std::size_t end = full.find('\r'); end != std::string::npos; end = full.find('\r', end + 1)) {
+      outcome(full.substr(0, end + 1));
+    }
+  }
+  std::vector<const char*> replacements = {"\"\"", "", "x^y&z~\\T\\~9999", "20241399"};
+  replacements.insert(replacements.end(), extra.begin(), extra.end());
+  std::size_t pos = 0;
+  while ((pos = full.find('|', pos + 1)) != std::string::npos) {
+    if (pos < 10) continue;  // keep MSH-1/MSH-2
+    const std::size_t end = full.find_first_of("|\r", pos + 1);
+    for (const char* replacement : replacements) {
+      std::string mangled = full;
+      mangled.replace(pos + 1, end - pos - 1, replacement);
+      outcome(mangled);
+    }
+  }
+  return n;
 }
 
 /// convert() that must succeed; the Bundle is checked.
