@@ -7,6 +7,8 @@
 
 #include <hearth/server/http_listener.hpp>
 
+#include "tls_server_context.hpp"
+
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -45,16 +47,6 @@ namespace {
 /// graceful stop, for long.
 constexpr std::chrono::seconds tls_shutdown_timeout{5};
 
-/// TLS 1.2 cipher suites: ECDHE key exchange (forward secrecy) with AEAD
-/// ciphers only (AES-GCM, ChaCha20-Poly1305), ECDSA and RSA certificates;
-/// the TLS 1.2 part of Mozilla's "intermediate" server configuration, and
-/// what NIST SP 800-52r2 3.3.1 recommends. TLS 1.3 suites are all AEAD and
-/// keep OpenSSL's defaults.
-constexpr const char* tls12_ciphers =
-    "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:"
-    "ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:"
-    "ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305";
-
 /// An OperationOutcome for what the listener answers itself (a request it
 /// could not read, the connection limit): constant texts only.
 std::string outcome_json(const char* code, const char* diagnostics) {
@@ -89,48 +81,9 @@ hearth::error tls_error(std::string message) {
 }
 
 /// The server's TLS context (issue: "TLS 1.2+ with OpenSSL when a
-/// certificate is configured"), or an error naming the file that could not
-/// be used. Settings follow NIST SP 800-52r2 and RFC 9325 (BCP 195):
-/// - TLS 1.2 and 1.3 only (RFC 8996 deprecates 1.0 and 1.1; SSL 2/3 long
-///   broken);
-/// - no TLS compression (CRIME, RFC 9325 3.3);
-/// - the server's cipher order, not the client's (RFC 9325 4.2);
-/// - no renegotiation (RFC 9325 3.5: none is needed, and client-initiated
-///   renegotiation is a CPU cost a client can impose at will);
-/// - no TLS 1.2 session tickets: their key would live as long as the
-///   process, and whoever obtains it could decrypt every session it
-///   protected (forward secrecy, RFC 9325 4.2.1); TLS 1.2 resumption still
-///   works through the session cache, TLS 1.3 keeps its own (stateful) one.
+/// certificate is configured"), configured as tls_server_context.hpp says.
 hearth::result<std::unique_ptr<ssl::context>> make_tls_context(const listener_options& o) {
-  auto ctx = std::make_unique<ssl::context>(ssl::context::tls_server);
-  SSL_CTX* native = ctx->native_handle();
-  if (SSL_CTX_set_min_proto_version(native, TLS1_2_VERSION) != 1) {
-    return hearth::unexpected(tls_error("TLS: this OpenSSL cannot require TLS 1.2"));
-  }
-  SSL_CTX_set_options(native, SSL_OP_NO_COMPRESSION | SSL_OP_CIPHER_SERVER_PREFERENCE | SSL_OP_NO_RENEGOTIATION |
-                                  SSL_OP_NO_TICKET);
-  if (SSL_CTX_set_cipher_list(native, tls12_ciphers) != 1) {
-    return hearth::unexpected(tls_error("TLS: this OpenSSL supports none of the TLS 1.2 AEAD cipher suites"));
-  }
-  // An encrypted key would otherwise make OpenSSL prompt on the terminal and
-  // hang the start-up; without a password it fails to load, with an error.
-  ctx->set_password_callback([](std::size_t, ssl::context::password_purpose) { return std::string(); });
-  beast::error_code ec;
-  ctx->use_certificate_chain_file(o.tls_cert_file, ec);
-  if (ec) {
-    return hearth::unexpected(tls_error("cannot load the TLS certificate chain (PEM) from " + o.tls_cert_file + ": " +
-                                        ec.message()));
-  }
-  ctx->use_private_key_file(o.tls_key_file, ssl::context::pem, ec);
-  if (ec) {
-    return hearth::unexpected(tls_error("cannot load the TLS private key (PEM, unencrypted) from " + o.tls_key_file +
-                                        ": " + ec.message()));
-  }
-  if (SSL_CTX_check_private_key(native) != 1) {
-    return hearth::unexpected(tls_error("the TLS private key in " + o.tls_key_file +
-                                        " does not match the certificate in " + o.tls_cert_file));
-  }
-  return ctx;
+  return detail::make_server_tls_context(o.tls_cert_file, o.tls_key_file, "TLS");
 }
 
 /// What the listener needs of a session, whatever its stream.

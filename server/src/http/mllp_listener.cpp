@@ -14,6 +14,8 @@
 
 #include <hearth/server/mllp_listener.hpp>
 
+#include "tls_server_context.hpp"
+
 #include <hearth/hl7v2/ack.hpp>
 #include <hearth/hl7v2/error.hpp>
 #include <hearth/hl7v2/mllp_frame.hpp>
@@ -64,52 +66,21 @@ constexpr std::size_t max_frames_ahead = 4;
 /// simply takes several reads.
 constexpr std::size_t read_chunk = 16 * 1024;
 
-/// TLS 1.2 cipher suites: the same list as the HTTPS listener
-/// (http_listener.cpp: ECDHE with AEAD ciphers only, Mozilla
-/// "intermediate", NIST SP 800-52r2 3.3.1). TLS 1.3 suites keep OpenSSL's
-/// defaults (all AEAD).
-constexpr const char* tls12_ciphers =
-    "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:"
-    "ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:"
-    "ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305";
-
 hearth::unexpected<hearth::error> invalid(std::string message) {
   return hearth::unexpected(hearth::error{"invalid", std::move(message), {}, hearth::error::npos});
 }
 
 /// The server's TLS context, configured exactly as the HTTPS listener's
-/// (http_listener.cpp make_tls_context, which cites NIST SP 800-52r2 and
-/// RFC 9325 for each rule): TLS 1.2 and 1.3 only, no compression, the
-/// server's cipher order, no renegotiation, no TLS 1.2 session tickets.
-/// Plus, with a client CA file, mutual TLS: the client must present a
-/// certificate that verifies against it (SECURITY.md: "mTLS for MLLP").
+/// (tls_server_context.hpp, which cites NIST SP 800-52r2 and RFC 9325 for
+/// each rule). Plus, with a client CA file, mutual TLS: the client must
+/// present a certificate that verifies against it (SECURITY.md: "mTLS for
+/// MLLP").
 hearth::result<std::unique_ptr<ssl::context>> make_tls_context(const mllp_options& o) {
-  auto ctx = std::make_unique<ssl::context>(ssl::context::tls_server);
+  auto made = detail::make_server_tls_context(o.tls_cert_file, o.tls_key_file, "MLLP TLS");
+  if (!made) return hearth::unexpected(std::move(made).error());
+  std::unique_ptr<ssl::context> ctx = std::move(*made);
   SSL_CTX* native = ctx->native_handle();
-  if (SSL_CTX_set_min_proto_version(native, TLS1_2_VERSION) != 1) {
-    return invalid("TLS: this OpenSSL cannot require TLS 1.2");
-  }
-  SSL_CTX_set_options(native, SSL_OP_NO_COMPRESSION | SSL_OP_CIPHER_SERVER_PREFERENCE | SSL_OP_NO_RENEGOTIATION |
-                                  SSL_OP_NO_TICKET);
-  if (SSL_CTX_set_cipher_list(native, tls12_ciphers) != 1) {
-    return invalid("TLS: this OpenSSL supports none of the TLS 1.2 AEAD cipher suites");
-  }
-  // An encrypted key would otherwise make OpenSSL prompt on the terminal.
-  ctx->set_password_callback([](std::size_t, ssl::context::password_purpose) { return std::string(); });
   error_code ec;
-  ctx->use_certificate_chain_file(o.tls_cert_file, ec);
-  if (ec) {
-    return invalid("cannot load the MLLP TLS certificate chain (PEM) from " + o.tls_cert_file + ": " + ec.message());
-  }
-  ctx->use_private_key_file(o.tls_key_file, ssl::context::pem, ec);
-  if (ec) {
-    return invalid("cannot load the MLLP TLS private key (PEM, unencrypted) from " + o.tls_key_file + ": " +
-                   ec.message());
-  }
-  if (SSL_CTX_check_private_key(native) != 1) {
-    return invalid("the MLLP TLS private key in " + o.tls_key_file + " does not match the certificate in " +
-                   o.tls_cert_file);
-  }
   if (!o.tls_client_ca_file.empty()) {
     ctx->load_verify_file(o.tls_client_ca_file, ec);
     if (ec) {
