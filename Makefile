@@ -34,7 +34,7 @@ build: configure
 # The FHIR server on SQLite in ./data, with the example resources of
 # examples/fhir loaded (at their fixed ids: restarting adds no versions).
 run: build
-	@$(BUILD)/bin/hearth serve --data ./data --examples examples/fhir
+	@$(BUILD)/bin/hearth serve --data ./data --examples examples/fhir --mllp-port 2575
 
 test: build
 	@ctest --test-dir $(BUILD) --output-on-failure -j $(JOBS)
