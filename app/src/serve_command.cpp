@@ -23,6 +23,7 @@
 #include <hearth/server/auth_server.hpp>
 #include <hearth/server/capability.hpp>
 #include <hearth/server/fhir_api.hpp>
+#include <hearth/server/hl7_admin.hpp>
 #include <hearth/server/hl7_intake.hpp>
 #include <hearth/server/http_listener.hpp>
 #include <hearth/server/jwks_fetcher.hpp>
@@ -238,6 +239,11 @@ int serve_main(const std::vector<std::string>& all_args) {
   // The listener binds first (port 0 picks one), the API learns its base URL
   // from the bound port; requests arriving before it is ready get 503.
   std::atomic<const srv::request_pipeline*> pipeline{nullptr};
+  // The HL7 v2 admin API (hl7_admin.hpp) and the MLLP listener whose
+  // counters /metrics shows: set once the HL7 interface runs (MLLP on);
+  // without them [base]/admin/hl7 is an unknown path like any other.
+  std::atomic<const srv::hl7_admin*> hl7_admin_api{nullptr};
+  std::atomic<const srv::mllp_listener*> mllp_running{nullptr};
   srv::listener_options lo;
   lo.host = cfg.http_host;
   lo.port = cfg.http_port;
@@ -261,7 +267,10 @@ int serve_main(const std::vector<std::string>& all_args) {
                        "TLS handshakes that did not complete (timeouts, protocol errors, clients closing).")
           .get();
   lo.on_tls_handshake_failure = [&tls_failures] { tls_failures.inc(); };
-  auto listener = srv::http_listener::start(lo, [&pipeline](srv::http_request& req) {
+  auto listener = srv::http_listener::start(lo, [&pipeline, &hl7_admin_api](srv::http_request& req) {
+    if (const srv::hl7_admin* admin = hl7_admin_api.load()) {
+      if (auto answered = admin->handle(req)) return std::move(*answered);
+    }
     const srv::request_pipeline* p = pipeline.load();
     if (p == nullptr) {
       srv::http_response r;
@@ -508,9 +517,11 @@ int serve_main(const std::vector<std::string>& all_args) {
     rl.burst = cfg.rate_limit_burst;  // 0: equal to the rate, as the limiter takes it
     po.rate_limit = std::make_shared<srv::rate_limiter>(rl);
   }
-  po.metrics_text = [&metrics, &listener, t = trail.get()] {
+  po.metrics_text = [&metrics, &listener, &mllp_running, t = trail.get()] {
     metrics.http_connections.set(static_cast<double>((*listener)->stats().connections_open));
-    return metrics.registry().render() + srv::audit_metrics_text(t->stats());
+    const srv::mllp_listener* m = mllp_running.load();
+    return metrics.registry().render() + srv::audit_metrics_text(t->stats()) +
+           (m != nullptr ? srv::mllp_metrics_text(m->stats()) : std::string());
   };
   // Not ready while the trail cannot record (every audited request would be 503).
   po.ready = [t = trail.get()] { return t->healthy(); };
@@ -529,6 +540,17 @@ int serve_main(const std::vector<std::string>& all_args) {
              (r.token_id.empty() ? std::string()
                                  : R"(,"client_id":)" + json_string(r.client_id) + R"(,"jti":)" + json_string(r.token_id)));
   };
+  // The HL7 admin API repeats the pipeline's stages it needs with the
+  // pipeline's own verifier, rate limiter, trail and observer (hl7_admin.hpp).
+  srv::hl7_admin_options admin_opts;
+  admin_opts.base_url = api_opts.base_url;
+  admin_opts.verifier = po.verifier;
+  admin_opts.insecure_no_auth = po.insecure_no_auth;
+  admin_opts.audit = po.audit;
+  admin_opts.audit_healthy = po.audit_healthy;
+  admin_opts.rate_limit = po.rate_limit;
+  admin_opts.observe = po.observe;
+  admin_opts.tls = po.tls;
   const srv::request_pipeline pipe(api, *defs, std::move(po));
   pipeline.store(&pipe);
 
@@ -537,6 +559,7 @@ int serve_main(const std::vector<std::string>& all_args) {
   // Messages a previous run logged but did not finish are processed first.
   store::message_log hl7_log(**db);
   std::unique_ptr<srv::hl7_intake> intake;
+  std::unique_ptr<srv::hl7_admin> admin_api;
   srv::mllp_listener mllp;
   if (cfg.mllp_port) {
     srv::hl7_intake_options io;
@@ -590,6 +613,9 @@ int serve_main(const std::vector<std::string>& all_args) {
       (*db)->stop();
       return started_mllp.error().code == "invalid" ? 2 : 1;
     }
+    admin_api = std::make_unique<srv::hl7_admin>(hl7_log, *intake, std::move(admin_opts));
+    hl7_admin_api.store(admin_api.get());
+    mllp_running.store(&mllp);
     std::cout << "mllp listening on " << cfg.mllp_host << ":" << mllp.port() << std::endl;
     log_line(R"("level":"info","msg":"mllp started","port":)" + std::to_string(mllp.port()) + R"(,"tls":)" +
              (mo.tls_enabled() ? "true" : "false") + R"(,"mtls":)" +

@@ -11,12 +11,15 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <optional>
 #include <random>
 #include <set>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
+#include <hearth/core/base64.hpp>
 #include <hearth/fhir/json_reader.hpp>
 #include <hearth/fhir/json_value.hpp>
 #include <hearth/hl7v2/mllp_frame.hpp>
@@ -315,4 +318,113 @@ TEST_CASE("mllp serve: kill -9 at random moments loses nothing acknowledged and 
     INFO("message " << i);
     CHECK(entry_count(patients_with(server, "MRN-D" + std::to_string(i))) == 1);
   }
+}
+
+// --- the admin API of the message log, and the metrics (hl7_admin.hpp) -------
+
+namespace {
+
+/// The first token `hearth token` prints for `server` with `scope`.
+std::string minted(const hearth_process& server, const std::string& scope) {
+  const command_output out = server.mint({"--scope", scope});
+  REQUIRE_MESSAGE(out.status == 0, out.err);
+  return out.out.substr(0, out.out.find('\n'));
+}
+
+std::pair<std::string, std::string> bearer(const std::string& token) { return {"Authorization", "Bearer " + token}; }
+
+/// The admin API's answers are plain JSON, not FHIR: empty strings and arrays are allowed.
+std::optional<hearth::fhir::json_value> plain_json(const std::string& body) {
+  hearth::fhir::json_read_options jo;
+  jo.fhir_rules = false;
+  auto j = hearth::fhir::parse_json(body, jo);
+  if (!j) return std::nullopt;
+  return std::move(*j);
+}
+
+}  // namespace
+
+TEST_CASE("mllp serve: the admin API lists a failed message, shows its ACK, refuses $reprocess of a processed one") {
+  hearth_process server({"--mllp-port", "0"});
+  const std::uint16_t mllp = server.listening_port("mllp");
+  REQUIRE(msa_code(send_one(mllp, adt("A01", "ADM-OK", "MRN-5001"))) == "AA");
+  const std::string failed = adt("A04", "ADM-BAD", "MRN-5002", "Doe", "1980021X");  // PID-7 no date: 102
+  const std::string ae = send_one(mllp, failed);
+  REQUIRE_MESSAGE(msa_code(ae) == "AE", ae);
+
+  http_connection c(server);
+  const auto admin = bearer(minted(server, "hearth/admin"));
+
+  // The default test token (system/*.cruds ...) is no administrator's.
+  const auto refused = c.request("GET", "/admin/hl7/messages");
+  CHECK(refused.status == 403);
+  CHECK(refused.header("www-authenticate").find("insufficient_scope") != std::string::npos);
+  CHECK(c.request("GET", "/admin/hl7/messages", {}, {{"Authorization", "Bearer not-a-token"}}).status == 401);
+
+  const auto listed = c.request("GET", "/admin/hl7/messages?status=error", {}, {admin});
+  REQUIRE_MESSAGE(listed.status == 200, listed.body);
+  CHECK(listed.header("content-type") == "application/json");
+  auto list = plain_json(listed.body);
+  REQUIRE(list);
+  const auto& messages = list->find("messages")->items();
+  REQUIRE(messages.size() == 1);
+  CHECK(messages[0].find("control_id")->str() == "ADM-BAD");
+  CHECK(messages[0].find("status")->str() == "error");
+  const std::string id = messages[0].find("id")->number_text();
+
+  const auto shown = c.request("GET", "/admin/hl7/messages/" + id, {}, {admin});
+  REQUIRE_MESSAGE(shown.status == 200, shown.body);
+  auto one = plain_json(shown.body);
+  REQUIRE(one);
+  CHECK(one->find("ack")->str().find("MSA|AE|ADM-BAD") != std::string::npos);
+  CHECK(hearth::base64::decode(one->find("raw")->str()) == failed);
+  CHECK_FALSE(one->find("error")->str().empty());
+  CHECK(c.request("GET", "/admin/hl7/messages/999999", {}, {admin}).status == 404);
+
+  // A processed message cannot be processed again: 409.
+  auto processed = plain_json(c.request("GET", "/admin/hl7/messages?status=processed", {}, {admin}).body);
+  REQUIRE(processed);
+  const auto& done = processed->find("messages")->items();
+  REQUIRE(done.size() == 1);
+  const std::string done_id = done[0].find("id")->number_text();
+  const auto conflict = c.request("POST", "/admin/hl7/messages/" + done_id + "/$reprocess", {}, {admin});
+  CHECK_MESSAGE(conflict.status == 409, conflict.body);
+  // The message in error runs again (nothing was fixed: in error still).
+  const auto again = c.request("POST", "/admin/hl7/messages/" + id + "/$reprocess", {}, {admin});
+  REQUIRE_MESSAGE(again.status == 200, again.body);
+  const auto after = plain_json(again.body);
+  REQUIRE(after);
+  CHECK(after->find("status")->str() == "error");
+
+  // Each call is in the audit trail (appended asynchronously: polled): an
+  // operation, R for the reads, E for $reprocess.
+  std::string events;
+  for (int tries = 0; tries < 50; ++tries) {
+    const auto found = c.request("GET", "/AuditEvent?subtype=operation&_count=100");
+    REQUIRE_MESSAGE(found.status == 200, found.body);
+    events = found.body;
+    if (events.find(R"("action":"E")") != std::string::npos && events.find(R"("action":"R")") != std::string::npos)
+      break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  CHECK(events.find(R"("action":"E")") != std::string::npos);
+  CHECK(events.find(R"("action":"R")") != std::string::npos);
+
+  // /metrics: the intake's counters by type, sender and outcome, and the listener's.
+  const std::string metrics = c.request("GET", "/metrics").body;
+  CHECK(metrics.find(R"(hearth_hl7_messages_total{type="ADT^A04",sender="ADTAPP",status="error"})") !=
+        std::string::npos);
+  CHECK(metrics.find(R"(hearth_hl7_messages_total{type="ADT^A01",sender="ADTAPP",status="processed"} 1)") !=
+        std::string::npos);
+  CHECK(metrics.find("hearth_hl7_processing_seconds") != std::string::npos);
+  CHECK(metrics.find("\nhearth_mllp_frames_total 2\n") != std::string::npos);
+  CHECK(metrics.find("\nhearth_mllp_connections_open ") != std::string::npos);
+}
+
+TEST_CASE("mllp serve: without MLLP there is no admin API") {
+  hearth_process server;
+  http_connection c(server);
+  const auto r = c.request("GET", "/admin/hl7/messages", {}, {bearer(minted(server, "hearth/admin"))});
+  CHECK(r.status == 404);
+  CHECK(c.request("GET", "/metrics").body.find("hearth_mllp_") == std::string::npos);
 }
