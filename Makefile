@@ -45,6 +45,8 @@ bench: build
 	@taskset -c 0 $(BUILD)/bin/fhir_core --benchmark_min_time=0.5 --benchmark_repetitions=3 --benchmark_report_aggregates_only=true
 	@echo "== Process start with the R4 definitions registry"
 	@/usr/bin/time -f "wall %e s, peak RSS %M KB" $(BUILD)/bin/definitions_load
+	@echo "== Validation and terminology: resources/s against the base and US Core, expansions/s (core 0)"
+	@taskset -c 0 $(BUILD)/bin/validate_bench --benchmark_min_time=0.5 --benchmark_repetitions=3 --benchmark_report_aggregates_only=true
 
 # The store under load: fsync rate (fio), creates/s with 16 writers, reads/s.
 # Apart from `bench`: at the default size it takes many minutes.

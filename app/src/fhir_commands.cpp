@@ -2,6 +2,8 @@
 
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
+#include <span>
 #include <iostream>
 #include <optional>
 #include <utility>
@@ -14,6 +16,7 @@
 #include <hearth/fhir/resource_check.hpp>
 #include <hearth/fhir/xml_reader.hpp>
 #include <hearth/fhir/xml_writer.hpp>
+#include <hearth/server/validation_support.hpp>
 
 #include "input.hpp"
 
@@ -95,7 +98,71 @@ void convert_usage() {
                "  definitions (errors stop it; warnings go to stderr).\n";
 }
 
+void validate_usage() {
+  std::cerr << "usage: hearth validate FILE|- [--profile URL]... [--package PATH]... [--json] [--definitions DIR]\n"
+               "  Validates the resource in FILE (FHIR JSON or XML) against the R4 definitions\n"
+               "  (structure, invariants, bindings), the profiles in its meta.profile and each\n"
+               "  --profile; --package adds the StructureDefinitions of a FHIR package (an\n"
+               "  npm-layout folder, or a JSON file of them). Prints one line per issue, or the\n"
+               "  OperationOutcome with --json. Exit status 1 when there is an error.\n";
+}
+
 }  // namespace
+
+int validate_main(const std::vector<std::string>& args) {
+  std::vector<std::string> positional;
+  std::vector<std::string> profiles;
+  std::vector<std::filesystem::path> packages;
+  std::string dir = default_definitions_dir();
+  bool json = false;
+  for (std::size_t i = 0; i < args.size(); ++i) {
+    if (args[i] == "--definitions" && i + 1 < args.size()) {
+      dir = args[++i];
+    } else if (args[i] == "--profile" && i + 1 < args.size()) {
+      profiles.push_back(args[++i]);
+    } else if (args[i] == "--package" && i + 1 < args.size()) {
+      packages.emplace_back(args[++i]);
+    } else if (args[i] == "--json") {
+      json = true;
+    } else if (args[i].starts_with("--")) {
+      validate_usage();
+      return 2;
+    } else {
+      positional.push_back(args[i]);
+    }
+  }
+  if (positional.size() != 1) {
+    validate_usage();
+    return 2;
+  }
+  auto input = read_resource(positional[0], dir);
+  if (!input) return 1;
+  hearth::server::validation_settings settings;
+  settings.definitions_dir = dir;
+  settings.packages = std::move(packages);
+  const hearth::server::validation_support support(input->defs, std::move(settings));
+  auto issues = support.validate(input->resource, profiles);
+  if (!issues) {
+    std::cerr << "hearth: cannot validate: " << issues.error().message << "\n";
+    return 1;
+  }
+  if (json) {
+    std::string out = hearth::fhir::to_json(hearth::fhir::to_operation_outcome(*issues), {.pretty = true});
+    out.push_back('\n');
+    write_stdout(out);
+  } else {
+    std::string out;
+    for (const hearth::fhir::issue& i : *issues) {
+      out += std::string(hearth::fhir::to_string(i.severity)) + " (" + i.code + ")" +
+             (i.expression.empty() ? "" : " at " + i.expression) + ": " + i.diagnostics + "\n";
+    }
+    std::size_t errors = 0;
+    for (const hearth::fhir::issue& i : *issues) errors += hearth::fhir::has_errors(std::span(&i, 1)) ? 1 : 0;
+    out += errors == 0 ? "valid: no errors\n" : "invalid: " + std::to_string(errors) + " error(s)\n";
+    write_stdout(out);
+  }
+  return hearth::fhir::has_errors(*issues) ? 1 : 0;
+}
 
 int fhirpath_main(const std::vector<std::string>& args) {
   std::vector<std::string> positional;

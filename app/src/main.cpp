@@ -31,6 +31,8 @@ void print_help(std::ostream& out) {
       << "  hearth fhirpath EXPR FILE|- evaluate a FHIRPath expression on a FHIR resource (JSON or XML)\n"
       << "  hearth convert FILE|- --to json|xml [--pretty]\n"
       << "                              convert a FHIR resource between JSON and XML\n"
+      << "  hearth validate FILE|- [--profile URL]... [--package PATH]... [--json]\n"
+      << "                              validate a FHIR resource against the R4 definitions and profiles\n"
       << "  hearth serve [flags]        the FHIR R4 REST server (hearth serve --help: its settings);\n"
       << "                              every request needs a bearer token unless --insecure-no-auth\n"
       << "  hearth token --scope S [--data DIR] [--base-url URL] [--patient ID] [--ttl SECONDS] ...\n"
@@ -40,7 +42,7 @@ void print_help(std::ostream& out) {
       << "  hearth version              print the version\n"
       << "  hearth help                 this text\n"
       << "\n"
-      << "Not built yet (see the project's issues): import, validate, conformance.\n";
+      << "Not built yet (see the project's issues): import, conformance.\n";
 }
 
 }  // namespace
@@ -59,6 +61,9 @@ int main(int argc, char** argv) {
     }
     if (args[0] == "fhirpath") {
       return hearth::app::fhirpath_main(std::vector<std::string>(args.begin() + 1, args.end()));
+    }
+    if (args[0] == "validate") {
+      return hearth::app::validate_main(std::vector<std::string>(args.begin() + 1, args.end()));
     }
     if (args[0] == "convert") {
       return hearth::app::convert_main(std::vector<std::string>(args.begin() + 1, args.end()));

@@ -4,10 +4,12 @@
 #include <pthread.h>
 #include <signal.h>
 
+#include <array>
 #include <chrono>
 #include <cstdio>
 #include <ctime>
 #include <filesystem>
+#include <initializer_list>
 #include <iostream>
 #include <memory>
 #include <optional>
@@ -32,6 +34,7 @@
 #include <hearth/server/rate_limiter.hpp>
 #include <hearth/server/request_pipeline.hpp>
 #include <hearth/server/server_config.hpp>
+#include <hearth/server/validation_support.hpp>
 #include <hearth/store/database.hpp>
 #include <hearth/store/indexer.hpp>
 #include <hearth/store/message_log.hpp>
@@ -189,6 +192,35 @@ int serve_main(const std::vector<std::string>& all_args) {
   if (!defs) {
     fail("cannot load the FHIR definitions", defs.error());
     return 1;
+  }
+  // Validation and terminology (issue 8; validation_support.hpp). When the
+  // writes are validated, both are built now, the terminology on a thread of
+  // its own beside the validator; otherwise on first use (the first
+  // $validate or terminology operation waits for them, well under a second),
+  // so that a server that never validates never pays for them.
+  auto policy = srv::validation_policy::parse(cfg.validation);
+  if (!policy) {
+    fail("validation", policy.error());
+    return 1;
+  }
+  if (const std::string unknown = policy->unknown_type(*defs); !unknown.empty()) {
+    std::cerr << "hearth serve: validation: " << unknown << " is not an R4 resource type\n";
+    return 1;
+  }
+  srv::validation_settings validation_settings;
+  validation_settings.definitions_dir = default_definitions_dir();
+  validation_settings.packages.assign(cfg.fhir_packages.begin(), cfg.fhir_packages.end());
+  validation_settings.policy = std::move(*policy);
+  srv::validation_support validation(*defs, std::move(validation_settings));
+  if (!cfg.fhir_packages.empty() || validation.policy().any()) {
+    validation.preload();
+    // A package that cannot be read, or validation asked for on a server
+    // whose definitions lack what it needs, stops start-up rather than
+    // failing every write later.
+    if (auto v = validation.validator(); !v) {
+      fail("cannot build the profile validator", v.error());
+      return 1;
+    }
   }
   auto db_config = cfg.database();
   if (!db_config) {
@@ -400,11 +432,22 @@ int serve_main(const std::vector<std::string>& all_args) {
       " Every interaction is recorded as an AuditEvent (IHE BALP), readable with an explicit AuditEvent scope.";
   // The trail is served read-only: read and search-type, and only the
   // parameters the audit log can search (store/audit_query.hpp).
+  // The terminology operations (rest_terminology.hpp).
+  for (const auto& [type, name, definition] : std::initializer_list<std::array<const char*, 3>>{
+           {"ValueSet", "expand", "http://hl7.org/fhir/OperationDefinition/ValueSet-expand"},
+           {"ValueSet", "validate-code", "http://hl7.org/fhir/OperationDefinition/ValueSet-validate-code"},
+           {"CodeSystem", "lookup", "http://hl7.org/fhir/OperationDefinition/CodeSystem-lookup"},
+           {"CodeSystem", "validate-code", "http://hl7.org/fhir/OperationDefinition/CodeSystem-validate-code"},
+           {"CodeSystem", "subsumes", "http://hl7.org/fhir/OperationDefinition/CodeSystem-subsumes"},
+           {"ConceptMap", "translate", "http://hl7.org/fhir/OperationDefinition/ConceptMap-translate"}}) {
+    cap.operations.push_back({name, definition, type});
+  }
   cap.type_overrides.push_back({"AuditEvent",
                                 {"read", "search-type"},
                                 {"_id", "date", "patient", "agent", "entity", "type", "subtype", "action", "outcome"}});
   api_opts.indexer = &ix;
   api_opts.audit_log = &trail->log();
+  api_opts.validation = &validation;
   {
     const std::string base_path = srv::base_path_of(api_opts.base_url);
     srv::audit_trail* t = trail.get();

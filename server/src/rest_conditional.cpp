@@ -82,7 +82,7 @@ http_response conditional_update(const context& c, const std::string& type) {
       // "No matches, no id provided: The server creates the resource."
       auto w = c.store.create(type, std::move(*body.resource), write_hook_of(c));
       if (!w) return write_failure(c, w.error(), false);
-      return write_response(c, 201, w->version, "created");
+      return with_validation_note(write_response(c, 201, w->version, "created"), body.validation_note);
     }
     // "No matches, id provided and doesn't already exist: The server treats
     // the interaction as an Update as Create interaction"; "... and already
@@ -98,7 +98,9 @@ http_response conditional_update(const context& c, const std::string& type) {
   body.resource->set("id", id);
   auto w = c.store.update(type, id, std::move(*body.resource), o, write_hook_of(c));
   if (!w) return write_failure(c, w.error(), if_match.has_value());
-  return write_response(c, w->created ? 201 : 200, w->version, w->created ? "created" : "updated");
+  return with_validation_note(
+      write_response(c, w->created ? 201 : 200, w->version, w->created ? "created" : "updated"),
+      body.validation_note);
 }
 
 http_response conditional_delete(const context& c, const std::string& type) {

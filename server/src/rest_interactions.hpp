@@ -89,13 +89,35 @@ http_response delete_response(const context& c, const store::write_outcome& w);
 std::optional<std::int64_t> if_match_of(const context& c, bool& bad);
 
 /// The body of a create or update, read (by Content-Type), typed against
-/// `type` and checked (fhir::check_resource): the resource, or the error
-/// response to send (415, 400).
+/// `type` and checked (fhir::check_resource), then validated as the policy
+/// of api_options::validation asks (validate_write): the resource, or the
+/// error response to send (415, 400, 422).
 struct body_or_error {
   std::optional<fhir::json_value> resource;
   http_response error;
+  /// The counts validate_write gives a write that goes on (warn mode), for
+  /// the answer's Hearth-Validation header; empty when not validated.
+  std::string validation_note;
 };
 body_or_error read_resource_body(const context& c, const std::string& type);
+
+/// The validation of a resource about to be written (create, update, patch),
+/// as api_options::validation's policy asks for its type (issue 8): off,
+/// nothing; warn and enforce, the profile validator with bindings
+/// (validation_support::validate). Enforce: errors refuse the write with 422
+/// and the OperationOutcome (R4 http.html#update "422 Unprocessable Entity:
+/// the proposed resource violated applicable FHIR profiles"), returned in
+/// `refusal`. Otherwise the result is a note for the Hearth-Validation
+/// header ("errors=1, warnings=2"), empty when not validated. Counts only:
+/// the issues themselves come from $validate.
+struct write_validation {
+  std::optional<http_response> refusal;
+  std::string note;
+};
+write_validation validate_write(const context& c, const fhir::json_value& resource);
+
+/// `res` with the Hearth-Validation header when `note` is not empty.
+http_response with_validation_note(http_response res, const std::string& note);
 
 /// A write the store refused: "invalid"/"not-supported" are 422 (the body
 /// passed the structural checks, so it is a business rule), the rest as

@@ -18,6 +18,7 @@
 #include <hearth/fhir/json_reader.hpp>
 #include <hearth/fhir/operation_outcome.hpp>
 #include <hearth/fhir/resource_check.hpp>
+#include <hearth/server/validation_support.hpp>
 #include <hearth/store/date_range.hpp>
 #include <hearth/store/error_codes.hpp>
 #include <hearth/store/search_request.hpp>
@@ -27,6 +28,7 @@
 #include "rest_cursor.hpp"
 #include "rest_outcome.hpp"
 #include "rest_subset.hpp"
+#include "rest_terminology.hpp"
 
 namespace hearth::server::rest {
 
@@ -46,6 +48,10 @@ struct op_target {
   std::string_view id;    ///< instance and version levels
   std::int64_t vid = 0;   ///< version level
 };
+
+}  // namespace
+
+// --- shared with rest_terminology (rest_operations.hpp) ---------------------
 
 http_response not_allowed(const context& c, std::string_view allow) {
   http_response res = error_response(405, "not-supported", "method not allowed here; allowed: " + std::string(allow),
@@ -96,6 +102,8 @@ std::string_view string_at(const fhir::json_value& v, std::string_view key) {
   const fhir::json_value* m = v.find(key);
   return m != nullptr && m->is_string() ? std::string_view(m->str()) : std::string_view();
 }
+
+namespace {
 
 /// Parameters with one parameter `return` of `value_key` (R4
 /// operations.html#response: an operation's out parameters).
@@ -465,40 +473,91 @@ http_response validate(const context& c, const op_target& t) {
       issues.push_back(fhir::issue{fhir::issue_severity::error, "invalid",
                                    "the resource type does not match the type in the URL", {}});
     }
-    const fhir::issue_list found = fhir::check_resource(r, c.defs);
-    issues.insert(issues.end(), found.begin(), found.end());
     if (in->mode == validate_mode::update && string_at(r, "id") != t.id) {
       // R4 http.html#update: the id in the body must equal the URL's.
       issues.push_back(fhir::issue{fhir::issue_severity::error, "invalid",
                                    "for an update the resource's id must equal the id in the URL",
                                    std::string(t.type) + ".id"});
     }
-    const fhir::json_value* meta = r.find("meta");
-    const fhir::json_value* claimed = meta != nullptr ? meta->find("profile") : nullptr;
-    if (claimed != nullptr && claimed->is_array() && !claimed->items().empty()) {
-      issues.push_back(fhir::issue{fhir::issue_severity::information, "informational",
-                                   "the profiles listed in meta.profile were not checked: Hearth does not "
-                                   "validate against profiles yet",
-                                   std::string(rt.empty() ? t.type : rt) + ".meta.profile"});
+    if (c.opts.validation == nullptr) {
+      const fhir::issue_list found = fhir::check_resource(r, c.defs);
+      issues.insert(issues.end(), found.begin(), found.end());
+      const fhir::json_value* meta = r.find("meta");
+      const fhir::json_value* claimed = meta != nullptr ? meta->find("profile") : nullptr;
+      if (claimed != nullptr && claimed->is_array() && !claimed->items().empty()) {
+        issues.push_back(fhir::issue{fhir::issue_severity::information, "informational",
+                                     "the profiles listed in meta.profile were not checked: profile validation is "
+                                     "not configured on this server",
+                                     std::string(rt.empty() ? t.type : rt) + ".meta.profile"});
+      }
+      if (in->profile) {
+        // operation-resource-validate.html: "If a profile is nominated, and
+        // the server cannot validate against the nominated profile, it SHALL
+        // return an error". An error issue, so that the outcome never reads
+        // as a pass.
+        issues.push_back(fhir::issue{fhir::issue_severity::error, "not-supported",
+                                     "the resource was not validated against the requested profile: profile "
+                                     "validation is not configured on this server",
+                                     {}});
+      }
+    } else {
+      // The base definitions (structure, invariants, bindings), meta.profile
+      // and the nominated profile: an unknown nominated profile is an error
+      // issue of the validator's ("not-found"), as the operation requires.
+      std::vector<std::string> nominated;
+      if (in->profile) nominated.push_back(*in->profile);
+      auto found = c.opts.validation->validate(r, nominated, terminology_resolver(c));
+      if (!found) return internal_error(c.req.request_id, c.fmt, c.defs);
+      issues.insert(issues.end(), found->begin(), found->end());
     }
-  }
-  if (in->profile) {
-    // operation-resource-validate.html: "If a profile is nominated, and the
-    // server cannot validate against the nominated profile, it SHALL return
-    // an error". An error issue, so that the outcome never reads as a pass.
-    issues.push_back(fhir::issue{fhir::issue_severity::error, "not-supported",
-                                 "the resource was not validated against the requested profile: Hearth does not "
-                                 "validate against profiles yet",
-                                 {}});
   }
   if (!fhir::has_errors(issues)) {
     issues.push_back(fhir::issue{fhir::issue_severity::information, "informational",
-                                 "validation successful: the structural checks against the R4 definitions found "
-                                 "no errors (terminology bindings, profiles and most invariants are not checked)",
+                                 c.opts.validation == nullptr
+                                     ? "validation successful: the structural checks against the R4 definitions "
+                                       "found no errors (profile validation is not configured on this server)"
+                                     : "validation successful: no errors against the R4 definitions and the "
+                                       "profiles asked for",
                                  {}});
   }
   return outcome_response(200, issues, c.fmt, c.defs);
 }
+
+// --- validation of writes (rest_interactions.hpp) -------------------------------
+
+}  // namespace
+
+write_validation validate_write(const context& c, const fhir::json_value& resource) {
+  write_validation out;
+  if (c.opts.validation == nullptr) return out;
+  const std::string_view type = string_at(resource, "resourceType");
+  const validation_mode mode = c.opts.validation->policy().mode_for(type);
+  if (mode == validation_mode::off) return out;
+  auto issues = c.opts.validation->validate(resource, {}, terminology_resolver(c));
+  if (!issues) {
+    out.refusal = internal_error(c.req.request_id, c.fmt, c.defs);
+    return out;
+  }
+  std::size_t errors = 0;
+  std::size_t warnings = 0;
+  for (const fhir::issue& i : *issues) {
+    if (i.severity == fhir::issue_severity::error || i.severity == fhir::issue_severity::fatal) ++errors;
+    if (i.severity == fhir::issue_severity::warning) ++warnings;
+  }
+  if (mode == validation_mode::enforce && errors > 0) {
+    out.refusal = outcome_response(422, *issues, c.fmt, c.defs);
+    return out;
+  }
+  out.note = "errors=" + std::to_string(errors) + ", warnings=" + std::to_string(warnings);
+  return out;
+}
+
+http_response with_validation_note(http_response res, const std::string& note) {
+  if (!note.empty()) res.set_header("Hearth-Validation", note);
+  return res;
+}
+
+namespace {
 
 // --- Patient/$everything --------------------------------------------------------
 
@@ -828,13 +887,18 @@ http_response operation(const context& c, const std::vector<std::string>& segmen
   if (t->name == "meta-delete") return meta_change(c, *t, false);
   if (t->name == "validate") return validate(c, *t);
   if (t->name == "everything" && t->type == "Patient") return everything(c, *t);
+  if ((t->level == op_level::type || t->level == op_level::instance) && is_terminology_operation(t->type, t->name)) {
+    return terminology_operation(c, t->type, t->id, t->name);
+  }
   // Any other operation: 501 (RFC 9110 15.6.2: the server does not support
   // the functionality), with the IssueType "not-supported" ("The
   // interaction, operation, resource or profile is not supported"). The
   // name is not echoed: it is input.
   return error_response(501, "not-supported",
                         "this operation is not supported yet (Hearth offers $meta, $meta-add, $meta-delete, "
-                        "$validate and Patient/[id]/$everything)",
+                        "$validate, Patient/[id]/$everything, ValueSet/$expand, ValueSet/$validate-code, "
+                        "CodeSystem/$lookup, CodeSystem/$validate-code, CodeSystem/$subsumes and "
+                        "ConceptMap/$translate)",
                         c.fmt, c.defs);
 }
 

@@ -15,8 +15,12 @@
 // Thread-safety and lifetime: as rest_interactions.hpp (no state; the
 // context outlives the call).
 
+#include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
+
+#include <hearth/fhir/json_value.hpp>
 
 #include <hearth/server/http_message.hpp>
 
@@ -30,5 +34,19 @@ namespace hearth::server::rest {
 /// has checked the type ([type] levels) and the id ([id] levels). Any other
 /// shape of path is 404.
 http_response operation(const context& c, const std::vector<std::string>& segments);
+
+// Shared by the operations (rest_operations.cpp defines them).
+
+/// 405 with Allow.
+http_response not_allowed(const context& c, std::string_view allow);
+/// 400 with an OperationOutcome of one error issue.
+http_response bad_request(const context& c, std::string code, std::string message);
+/// A resource (Parameters, OperationOutcome, ValueSet) as the 200 of an operation.
+http_response resource_200(const context& c, const fhir::json_value& r);
+/// The body of a POST, read by its Content-Type (JSON or XML) into a JSON
+/// object with a resourceType; nullopt and `error` set otherwise (415, 400).
+std::optional<fhir::json_value> read_op_body(const context& c, http_response& error);
+/// A string member, or "" when absent or not a string.
+std::string_view string_at(const fhir::json_value& v, std::string_view key);
 
 }  // namespace hearth::server::rest

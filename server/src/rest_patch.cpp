@@ -1455,6 +1455,8 @@ http_response patch(const context& c, const std::string& type, const std::string
     // patch operation is a not a valid resource"; likewise for JSON Patch.
     const fhir::issue_list issues = fhir::check_resource(*resource, c.defs);
     if (fhir::has_errors(issues)) return outcome_response(422, issues, c.fmt, c.defs);
+    write_validation validated = validate_write(c, *resource);
+    if (validated.refusal) return std::move(*validated.refusal);
     if (!reaches_content(c, a, *resource)) {
       return forbidden(c, a, "the patched resource would be outside what the granted scopes reach");
     }
@@ -1475,9 +1477,9 @@ http_response patch(const context& c, const std::string& type, const std::string
     if (!*readable && c.return_pref == return_preference::representation) {
       context minimal = c;
       minimal.return_pref = return_preference::minimal;
-      return write_response(minimal, 200, w->version, "patched");
+      return with_validation_note(write_response(minimal, 200, w->version, "patched"), validated.note);
     }
-    return write_response(c, 200, w->version, "patched");
+    return with_validation_note(write_response(c, 200, w->version, "patched"), validated.note);
   }
 }
 

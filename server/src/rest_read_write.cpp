@@ -106,6 +106,12 @@ body_or_error read_resource_body(const context& c, const std::string& type) {
     out.error = outcome_response(400, issues, c.fmt, c.defs);
     return out;
   }
+  write_validation v = validate_write(c, *parsed);
+  if (v.refusal) {
+    out.error = std::move(*v.refusal);
+    return out;
+  }
+  out.validation_note = std::move(v.note);
   out.resource = std::move(*parsed);
   return out;
 }
@@ -257,7 +263,7 @@ http_response create(const context& c, const std::string& type) {
   }
   auto w = c.store.create(type, std::move(*body.resource), write_hook_of(c));
   if (!w) return write_failure(c, w.error(), false);
-  return write_response(c, 201, w->version, "created");
+  return with_validation_note(write_response(c, 201, w->version, "created"), body.validation_note);
 }
 
 http_response update(const context& c, const std::string& type, const std::string& id) {
@@ -290,7 +296,9 @@ http_response update(const context& c, const std::string& type, const std::strin
   }
   auto w = c.store.update(type, id, std::move(*body.resource), o, write_hook_of(c));
   if (!w) return write_failure(c, w.error(), expected.has_value());
-  return write_response(c, w->created ? 201 : 200, w->version, w->created ? "created" : "updated");
+  return with_validation_note(
+      write_response(c, w->created ? 201 : 200, w->version, w->created ? "created" : "updated"),
+      body.validation_note);
 }
 
 http_response remove(const context& c, const std::string& type, const std::string& id) {

@@ -14,6 +14,7 @@
 #include "rest_cursor.hpp"
 #include "rest_interactions.hpp"
 #include "rest_outcome.hpp"
+#include "rest_terminology.hpp"
 #include "rest_subset.hpp"
 
 namespace hearth::server::rest {
@@ -156,6 +157,9 @@ http_response search(const context& c, const std::string& type, bool form,
   if (!open_cursor_params(for_store)) {
     return error_response(400, "invalid", "_cursor is not a cursor of this server", c.fmt, c.defs);
   }
+  // :in, :not-in, :below, :above on tokens: expanded through the
+  // terminology registry into criteria the store searches by.
+  if (auto r = resolve_terminology_modifiers(c, type, for_store); !r) return store_failure(c, r.error());
   auto req = store::parse_search(c.defs, type, for_store, c.handling, compartment);
   if (!req) return store_failure(c, req.error());
   // _summary and _elements (search.html#summary, #elements): parse_search

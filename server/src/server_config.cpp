@@ -1,5 +1,7 @@
 #include <hearth/server/server_config.hpp>
 
+#include <hearth/server/validation_support.hpp>
+
 #include <algorithm>
 #include <array>
 #include <cctype>
@@ -90,6 +92,12 @@ std::string check_base_url(std::string_view v) {
   return {};
 }
 
+/// A validation policy (validation_support.hpp).
+std::string check_validation(std::string_view v) {
+  auto p = validation_policy::parse(v);
+  return p ? std::string() : p.error().message;
+}
+
 /// An origin (RFC 6454): `http(s)://host[:port]` without a path, or "*".
 std::string check_origin(std::string_view v) {
   if (v == "*") return {};
@@ -103,8 +111,8 @@ std::string check_log_format(std::string_view v) { return v == "json" ? std::str
 
 // The settings, in the order config_help() lists them. Environment variable
 // names are HEARTH_ + the flag in upper case with '-' as '_'.
-const std::array<setting, 32>& settings() {
-  static const std::array<setting, 32> table{{
+const std::array<setting, 34>& settings() {
+  static const std::array<setting, 34> table{{
       {"data_dir", "data", "HEARTH_DATA", "DIR",
        "SQLite data directory (created when missing), when no database URL is given", &server_config::data_dir, 0, 0,
        check_not_empty},
@@ -185,6 +193,14 @@ const std::array<setting, 32>& settings() {
       {"hl7_config_file", "hl7-config", "HEARTH_HL7_CONFIG", "FILE",
        "JSON file of per-sender HL7 v2 mapping settings (identifier systems, UTC offset, local codes)",
        &server_config::hl7_config_file, 0, 0, nullptr},
+      {"validation", "validation", "HEARTH_VALIDATION", "MODE",
+       "validation of creates, updates and patches against the R4 definitions and profiles: off, warn or enforce, "
+       "or TYPE=MODE pairs such as Patient=enforce,*=warn",
+       &server_config::validation, 0, 0, check_validation},
+      {"fhir_packages", "fhir-packages", "HEARTH_FHIR_PACKAGES", "PATHS",
+       "FHIR packages whose profiles and extensions validation uses: npm-layout folders or JSON files of "
+       "StructureDefinitions, comma-separated (a JSON array in the file)",
+       &server_config::fhir_packages, 0, 0, nullptr},
   }};
   return table;
 }
@@ -829,6 +845,13 @@ hearth::result<void> validate(const server_config& cfg, const std::map<std::stri
       if (!path.empty() && !std::filesystem::is_regular_file(path, ec)) {
         return hearth::unexpected(setting_error(*s, source_of(s->key), "no such file", "not-found"));
       }
+    }
+  }
+  for (const std::string& package : cfg.fhir_packages) {
+    std::error_code ec;
+    if (!std::filesystem::exists(package, ec)) {
+      const setting& s = *find_by_key("fhir_packages");
+      return hearth::unexpected(setting_error(s, source_of(s.key), "no such file or directory", "not-found"));
     }
   }
   if (!cfg.examples_dir.empty()) {

@@ -403,7 +403,8 @@ class compiler {
       case search_modifier::below:
         return hearth::unexpected(make_error(
             error_codes::not_supported, "token modifier :" + std::string(to_string(m)) +
-                                            " needs the terminology service, which this server does not have yet"));
+                                            " needs the terminology registry: the REST search expands it into codes "
+                                            "before the store sees it (here it was not expanded)"));
       default: return unsupported(m, "token");
     }
     if (parts.size() == 1) return x + ".code = " + out_.bind(parts[0]);

@@ -20,6 +20,8 @@
 
 namespace hearth::server {
 
+class validation_support;  // validation_support.hpp
+
 struct api_options {
   /// The server's base URL, no trailing slash ("http://127.0.0.1:8080"):
   /// Location headers, Bundle.entry.fullUrl and Bundle links start with it.
@@ -68,6 +70,13 @@ struct api_options {
   /// search-type only). Null: AuditEvent is served from the resource tables
   /// like any type (tests and tools without a trail). Must outlive the API.
   const store::audit_log* audit_log = nullptr;
+  /// The terminology registry and the profile validator (issue 8): the
+  /// terminology operations (rest_terminology.hpp), $validate against
+  /// profiles and bindings, and the validation of writes its policy asks
+  /// for (validation_support.hpp). Null: the terminology operations are 501,
+  /// $validate runs the structural check only, writes are not validated
+  /// beyond it. Must outlive the API.
+  const validation_support* validation = nullptr;
 };
 
 /// The path of a base URL, no trailing slash ("http://h:8080/fhir" ->

@@ -264,6 +264,18 @@ struct server_config {
   /// Z-segment extensions); empty: the defaults for every sender.
   std::string hl7_config_file;
 
+  // Validation and terminology (issue 8; validation_support.hpp).
+  /// Which creates, updates and patches are validated against the R4
+  /// definitions and their profiles, and what a failure does: the text of
+  /// validation_policy::parse ("off", "warn", "enforce", or
+  /// "Patient=enforce,*=warn"). Off by default, as HAPI's: a server that
+  /// takes data from many senders turns it on type by type.
+  std::string validation = "off";
+  /// FHIR packages (npm-layout folders, or JSON files holding
+  /// StructureDefinitions) whose profiles and extensions the validator
+  /// knows besides the R4 ones: US Core, a national base, a lab's own.
+  std::vector<std::string> fhir_packages;
+
   /// The number of cores, at least 2.
   static std::size_t default_worker_threads() noexcept;
 
