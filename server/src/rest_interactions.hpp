@@ -14,6 +14,7 @@
 
 #include <hearth/core/error.hpp>
 #include <hearth/fhir/definitions.hpp>
+#include <hearth/fhir/operation_outcome.hpp>
 #include <hearth/server/fhir_api.hpp>
 #include <hearth/server/http_message.hpp>
 #include <hearth/store/resource_store.hpp>
@@ -113,6 +114,9 @@ body_or_error read_resource_body(const context& c, const std::string& type);
 struct write_validation {
   std::optional<http_response> refusal;
   std::string note;
+  /// With a refusal: the first error found (a transaction entry's answer
+  /// names it, as one entry's OperationOutcome cannot hold them all).
+  std::optional<fhir::issue> first_error;
 };
 write_validation validate_write(const context& c, const fhir::json_value& resource);
 

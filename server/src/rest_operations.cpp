@@ -546,6 +546,12 @@ write_validation validate_write(const context& c, const fhir::json_value& resour
   }
   if (mode == validation_mode::enforce && errors > 0) {
     out.refusal = outcome_response(422, *issues, c.fmt, c.defs);
+    for (const fhir::issue& i : *issues) {
+      if (i.severity == fhir::issue_severity::error || i.severity == fhir::issue_severity::fatal) {
+        out.first_error = i;
+        break;
+      }
+    }
     return out;
   }
   out.note = "errors=" + std::to_string(errors) + ", warnings=" + std::to_string(warnings);

@@ -208,6 +208,23 @@ std::optional<patch_document> json_patch_of(const fhir::json_value& resource) {
   return patch_document{std::string(json_patch_type), std::move(*body)};
 }
 
+/// An entry whose resource the validation policy refuses (validate_write,
+/// enforce mode): the entry's failure, 422 with the first error and where it
+/// is; nullopt when the entry may be written.
+std::optional<failure> validation_failure(const context& c, std::size_t index, const fhir::json_value& resource) {
+  write_validation v = validate_write(c, resource);
+  if (!v.refusal) return std::nullopt;
+  if (v.refusal->status >= 500) return failure{index, 500, "exception", "internal error"};
+  std::string message = "the entry's resource is not valid against its profiles and bindings";
+  std::string code = "invalid";
+  if (v.first_error) {
+    message += ": " + v.first_error->diagnostics;
+    if (!v.first_error->expression.empty()) message += " (at " + v.first_error->expression + ")";
+    code = v.first_error->code;
+  }
+  return failure{index, 422, std::move(code), std::move(message)};
+}
+
 /// A transaction's PATCH: `patch` (a Parameters, or a Binary holding a JSON
 /// Patch) applied to the current version, which must stay the same resource
 /// and pass the structural checks, as a PATCH of its own must
@@ -249,6 +266,8 @@ hearth::result<fhir::json_value, failure> patched(const context& c, std::size_t 
       return fail(422, i.code, "the patched resource is not valid: " + i.diagnostics);
     }
   }
+  // The validation policy holds inside a transaction as outside it.
+  if (auto f = validation_failure(c, index, *resource)) return hearth::unexpected(std::move(*f));
   return std::move(*resource);
 }
 
@@ -773,6 +792,14 @@ http_response run_transaction(const context& c, const fhir::json_value::array_ty
   id_map ids;
   if (const auto f = resolve_targets(c, plan, ids)) return failure_response(c, *f);
   if (const auto f = resolve_references(c, plan, ids)) return failure_response(c, *f);
+  // The validation policy (validate_write): each POST and PUT entry's
+  // resource as it will be written, references resolved; PATCH entries are
+  // validated once patched.
+  for (const planned& p : plan) {
+    if ((p.method == verb::post || p.method == verb::put) && !p.resource.is_null() && !p.no_write) {
+      if (const auto f = validation_failure(c, p.index, p.resource)) return failure_response(c, *f);
+    }
+  }
   // SECURITY.md: every entry is authorised before anything commits; one
   // denial fails the whole transaction.
   if (const auto f = authorize_entries(c, plan)) return failure_response(c, *f);

@@ -296,6 +296,36 @@ TEST_CASE("api: token search modifiers :in, :not-in, :below and :above through t
   CHECK(bare.get("/Observation?code:in=http://example.org/vs/reds").status == 400);
 }
 
+TEST_CASE("api: a transaction cannot get round the validation policy") {
+  api_case c(with_validation("Patient=enforce,*=warn"));
+  auto bundle = [](std::string_view gender) {
+    return R"({"resourceType":"Bundle","type":"transaction","entry":[
+      {"fullUrl":"urn:uuid:6f1c2b1e-0000-4000-8000-000000000001",
+       "resource":{"resourceType":"Observation","status":"final","code":{"text":"x"},
+                   "subject":{"reference":"urn:uuid:6f1c2b1e-0000-4000-8000-000000000002"}},
+       "request":{"method":"POST","url":"Observation"}},
+      {"fullUrl":"urn:uuid:6f1c2b1e-0000-4000-8000-000000000002",
+       "resource":{"resourceType":"Patient","gender":")" +
+           std::string(gender) + R"("},"request":{"method":"POST","url":"Patient"}}]})";
+  };
+  const http_response refused = c.post("", bundle("mle"));
+  CHECK(refused.status == 422);
+  CHECK(diagnostics(refused).find("not valid") != std::string::npos);
+  // Nothing of it was written.
+  CHECK(ids_of(c.get("/Observation")).empty());
+  CHECK(ids_of(c.get("/Patient")).empty());
+  CHECK(c.post("", bundle("female")).status == 200);
+  CHECK(ids_of(c.get("/Patient")).size() == 1);
+  // A PATCH entry whose result breaks the binding: refused as well.
+  const std::string id = ids_of(c.get("/Patient")).front();
+  const http_response patched = c.post("", R"({"resourceType":"Bundle","type":"transaction","entry":[
+      {"resource":{"resourceType":"Binary","contentType":"application/json-patch+json",
+        "data":"W3sib3AiOiJyZXBsYWNlIiwicGF0aCI6Ii9nZW5kZXIiLCJ2YWx1ZSI6Im1sZSJ9XQ=="},
+       "request":{"method":"PATCH","url":"Patient/)" + id + R"("}}]})");
+  CHECK(patched.status == 422);
+  CHECK(str_at(body_of(c.get("/Patient/" + id)), {"gender"}) == "female");
+}
+
 TEST_CASE("api: validation policies parse as documented") {
   CHECK(validation_policy::parse("off")->mode_for("Patient") == validation_mode::off);
   CHECK(validation_policy::parse("enforce")->mode_for("Observation") == validation_mode::enforce);
