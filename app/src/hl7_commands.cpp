@@ -1,6 +1,7 @@
 #include "hl7_commands.hpp"
 
 #include <cstdio>
+#include <filesystem>
 #include <iostream>
 
 #include <hearth/fhir/json_writer.hpp>
@@ -8,7 +9,9 @@
 #include <hearth/hl7v2/parser.hpp>
 #include <hearth/mapping/config.hpp>
 #include <hearth/mapping/convert.hpp>
+#include <hearth/terminology/registry.hpp>
 
+#include "fhir_commands.hpp"
 #include "input.hpp"
 #ifdef HEARTH_WITH_SERVE
 #include "hl7_send_command.hpp"
@@ -189,6 +192,21 @@ int hl7_convert(const std::vector<std::string>& args) {
     }
     config = std::move(*loaded);
   }
+  // The R4 ConceptMaps add mapped codings (mapping::convert_options): a
+  // registry that cannot be loaded only loses those, and says so.
+  const std::filesystem::path dir = default_definitions_dir();
+  hearth::fhir::terminology_files files;
+  files.valuesets = dir / "valuesets.json";
+  files.v2_tables = dir / "v2-tables.json";
+  files.v3_codesystems = dir / "v3-codesystems.json";
+  files.conceptmaps = dir / "conceptmaps.json";
+  auto terminology = hearth::terminology::registry::load(files);
+  if (!terminology) {
+    std::cerr << "hearth: warning: the R4 terminology was not loaded (" << terminology.error().message
+              << "): codings are not translated through its ConceptMaps\n";
+  }
+  hearth::mapping::convert_options convert_opts;
+  if (terminology) convert_opts.terminology = &*terminology;
   std::string input;
   std::size_t skipped = 0;
   if (!read_messages(file, input, skipped)) return 1;
@@ -212,7 +230,7 @@ int hl7_convert(const std::vector<std::string>& args) {
         continue;
       }
       const auto& sender = config.for_sender(msg->text("MSH-3.1"), msg->text("MSH-4.1"));
-      auto out = hearth::mapping::convert(*msg, sender);
+      auto out = hearth::mapping::convert(*msg, sender, convert_opts);
       if (!out) {
         print_error(index, out.error(), base);
         status = 1;

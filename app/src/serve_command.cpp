@@ -606,6 +606,7 @@ int serve_main(const std::vector<std::string>& all_args) {
   srv::mllp_listener mllp;
   if (cfg.mllp_port) {
     srv::hl7_intake_options io;
+    io.terminology = &validation;
     io.mapping = std::move(hl7_mapping);
     intake = std::make_unique<srv::hl7_intake>(rs, hl7_log, *trail, ix, std::move(io), &metrics.registry());
     auto recovered = intake->recover();

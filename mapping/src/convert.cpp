@@ -60,13 +60,15 @@ bool supports(std::string_view message_code, std::string_view trigger_event) noe
   return f != nullptr && has_event(*f, trigger_event);
 }
 
-hearth::result<conversion, hl7v2::error> convert(const hl7v2::message& msg, const sender_config& cfg) {
+hearth::result<conversion, hl7v2::error> convert(const hl7v2::message& msg, const sender_config& cfg,
+                                                 const convert_options& opts) {
   const std::string code = msg.message_code();
   const std::string event = msg.trigger_event();
   const family* f = find_family(code);
   if (f == nullptr) return refuse(hl7v2::error_code::unsupported_message_type, "message type not supported", 1);
   if (!has_event(*f, event)) return refuse(hl7v2::error_code::unsupported_event_code, "event not supported", 2);
   context ctx(msg, cfg);
+  ctx.terminology = opts.terminology;
   f->map(ctx);
   if (ctx.failed()) return hearth::unexpected<hl7v2::error>(ctx.error());
   conversion out;

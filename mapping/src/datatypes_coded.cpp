@@ -1,5 +1,8 @@
 // CWE/CE/CNE -> Coding and CodeableConcept (IG CWE[Coding], CWE[CodeableConcept]).
 
+#include <algorithm>
+#include <vector>
+
 #include "mapping_detail.hpp"
 
 namespace hearth::mapping::detail {
@@ -91,6 +94,48 @@ json_value fixed_concept(std::string_view system, std::string_view code, std::st
   json_value cc = json_value::object();
   append(cc, "coding", std::move(c));
   return cc;
+}
+
+}  // namespace hearth::mapping::detail
+
+namespace hearth::mapping::detail {
+
+void add_mapped_codings(context& ctx, json_value& cc, std::string_view concept_map) {
+  if (ctx.terminology == nullptr || !cc.is_object()) return;
+  json_value* codings = cc.find("coding");
+  if (codings == nullptr || !codings->is_array()) return;
+  std::vector<json_value> added;
+  for (const json_value& c : codings->items()) {
+    const json_value* system = c.find("system");
+    const json_value* code = c.find("code");
+    if (system == nullptr || code == nullptr || !system->is_string() || !code->is_string()) continue;
+    terminology::translate_request req;
+    req.url = std::string(concept_map);
+    req.codings.push_back({system->str(), {}, code->str(), {}});
+    auto r = ctx.terminology->translate(req);
+    // No map, or no match: nothing to add, and nothing wrong with the
+    // message (the v2 coding stays).
+    if (!r) continue;
+    for (const terminology::translate_match& m : r->matches) {
+      // R4 ConceptMapEquivalence: only a same-meaning target is the same
+      // concept; wider/narrower/inexact ones would change what was sent.
+      if (m.equivalence != "equivalent" && m.equivalence != "equal") continue;
+      if (m.mapped.system.empty() || m.mapped.code.empty()) continue;
+      json_value mapped = json_value::object();
+      mapped.set("system", m.mapped.system);
+      mapped.set("code", m.mapped.code);
+      if (!m.mapped.display.empty()) mapped.set("display", m.mapped.display);
+      added.push_back(std::move(mapped));
+    }
+  }
+  for (json_value& m : added) {
+    const bool present = std::any_of(codings->items().begin(), codings->items().end(), [&](const json_value& c) {
+      const json_value* s = c.find("system");
+      const json_value* k = c.find("code");
+      return s != nullptr && k != nullptr && *s == *m.find("system") && *k == *m.find("code");
+    });
+    if (!present) codings->push_back(std::move(m));
+  }
 }
 
 }  // namespace hearth::mapping::detail

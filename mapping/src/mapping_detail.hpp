@@ -106,6 +106,8 @@ class context {
 
   const hl7v2::message& msg;
   const sender_config& cfg;
+  /// The R4 terminology for ConceptMap translations (convert_options), or nullptr.
+  const terminology::registry* terminology = nullptr;
 
   /// Records the first error; later ones are dropped (the first is the cause).
   void fail(error_code code, std::string text, position where);
@@ -268,6 +270,12 @@ json_value fixed_concept(std::string_view system, std::string_view code, std::st
 /// CWE.3 is empty.
 json_value codeable_concept(context& ctx, const hl7v2::coded& v, const position& where,
                             std::string_view map_name = {}, std::string_view table = {});
+
+/// Adds to `cc` (a CodeableConcept) the codings the R4 ConceptMap
+/// `concept_map` maps its codings to, "equivalent" and "equal" matches only,
+/// each once (convert_options::terminology; nothing without it). The map is
+/// the definitions' own, so its source system must be the coding's.
+void add_mapped_codings(context& ctx, json_value& cc, std::string_view concept_map);
 
 /// XCN -> a Reference to a Practitioner entry (XCN[Practitioner]): with an id
 /// (XCN.1) a Practitioner conditional on its identifier (XCN.9 rules; a

@@ -57,7 +57,11 @@ std::string map_specimen(context& ctx, const segment_view& spm, const identity& 
   // SPM-20 availability (YesNoIndicator[AvailabilityStatus]).
   put(sp, "status", map_code(ctx, "YesNoIndicator[AvailabilityStatus]", st(spm.field(20)), at(spm, 20)));
   // SPM-4 type (table 0487; the SpecimenType map maps each code to itself).
-  put(sp, "type", codeable_concept(ctx, type, at(spm, 4), {}, "0487"));
+  // With the R4 terminology, the SNOMED CT code R4's ConceptMap/102
+  // ("Specimen mapping from v2 table 0487 to SNOMED CT") gives is added.
+  json_value specimen_type = codeable_concept(ctx, type, at(spm, 4), {}, "0487");
+  add_mapped_codings(ctx, specimen_type, "http://hl7.org/fhir/ConceptMap/102");
+  put(sp, "type", std::move(specimen_type));
   sp.set("subject", reference(ctx.patient_url));
   if (auto t = to_datetime(ctx, spm.field(18), at(spm, 18))) sp.set("receivedTime", *t);
   // SPM-3 parent specimens would need Specimens of their own: not mapped.

@@ -2,6 +2,8 @@
 // acknowledge. The rules and their sources are at the top of the header.
 #include <hearth/server/hl7_intake.hpp>
 
+#include <hearth/server/validation_support.hpp>
+
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -397,7 +399,13 @@ struct hl7_intake::impl {
                     "rejected: version (MSH-12) not supported", started);
     }
     const mapping::sender_config& cfg = opts.mapping.for_sender(msg.text("MSH-3.1"), msg.text("MSH-4.1"));
-    auto converted = mapping::convert(msg, cfg);
+    mapping::convert_options co;
+    if (opts.terminology != nullptr) {
+      // A registry that cannot be built (its files gone) only loses the
+      // mapped codings: the v2 ones are still there.
+      if (auto reg = opts.terminology->terminology()) co.terminology = *reg;
+    }
+    auto converted = mapping::convert(msg, cfg, co);
     if (!converted) {
       const hl7v2::error& e = converted.error();
       const int code = static_cast<int>(e.code);

@@ -9,6 +9,8 @@
 
 #include <doctest/doctest.h>
 
+#include <filesystem>
+
 #include <hearth/core/base64.hpp>
 
 #include "mapping/test_support.hpp"
@@ -249,6 +251,42 @@ TEST_CASE("ORU^R01: Specimen from SPM (SPM[Specimen])") {
   CHECK(str(sp, "subject.reference") == str(entry(out.bundle, "Patient"), "fullUrl"));
   CHECK(str(sp, "collection.collectedDateTime") == "2024-03-05T08:00:00+01:00");
   CHECK(str(sp, "receivedTime") == "2024-03-05T08:30:00+01:00");
+}
+
+TEST_CASE("ORU^R01: SPM-4 gains the SNOMED CT code of R4's ConceptMap/102 when the terminology is given") {
+  static const hearth::terminology::registry reg = [] {
+    hearth::fhir::terminology_files files;
+    const std::filesystem::path dir = HEARTH_DEFINITIONS_DIR;
+    files.valuesets = dir / "valuesets.json";
+    files.v2_tables = dir / "v2-tables.json";
+    files.v3_codesystems = dir / "v3-codesystems.json";
+    files.conceptmaps = dir / "conceptmaps.json";
+    auto r = hearth::terminology::registry::load(files);
+    REQUIRE(r);
+    return std::move(*r);
+  }();
+  std::string text = read_data("oru_r01_cbc.hl7");
+  const std::size_t at = text.find("BLD^Whole blood^HL70487");
+  REQUIRE(at != std::string::npos);
+  text.replace(at, 23, "SER^Serum^HL70487");
+  convert_options opts;
+  opts.terminology = &reg;
+  auto out = convert(must_parse(text), {}, opts);
+  REQUIRE(out);
+  check_bundle(out->bundle);
+  const auto& sp = get(entry(out->bundle, "Specimen"), "resource");
+  // ConceptMap/102: SER -> 119364003 (Serum specimen), "equivalent".
+  CHECK(str(sp, "type.coding[0].code") == "SER");
+  CHECK(str(sp, "type.coding[0].system") == "http://terminology.hl7.org/CodeSystem/v2-0487");
+  CHECK(str(sp, "type.coding[1].system") == "http://snomed.info/sct");
+  CHECK(str(sp, "type.coding[1].code") == "119364003");
+  // BLD has no entry in the map: the v2 coding alone, as without terminology.
+  auto plain = convert(must_parse(read_data("oru_r01_cbc.hl7")), {}, opts);
+  REQUIRE(plain);
+  CHECK(get(get(entry(plain->bundle, "Specimen"), "resource"), "type.coding").items().size() == 1);
+  // Without the terminology: no translation.
+  const auto bare = must_convert(must_parse(text));
+  CHECK(get(get(entry(bare.bundle, "Specimen"), "resource"), "type.coding").items().size() == 1);
 }
 
 TEST_CASE("ORU^R01: OBR-15 legacy specimen when no SPM is sent (OBR[Specimen])") {

@@ -60,12 +60,19 @@
 #include <hearth/hl7v2/ack.hpp>
 #include <hearth/hl7v2/error.hpp>
 #include <hearth/hl7v2/message.hpp>
+#include <hearth/terminology/registry.hpp>
 #include <hearth/mapping/config.hpp>
 
 namespace hearth::mapping {
 
 /// Identifier.system prefix of derived identifiers: + "Patient", "Condition"...
 inline constexpr std::string_view derived_identifier_system_prefix = "urn:hearth:v2-derived:";
+
+/// What a conversion may consult besides the message and the sender's settings.
+struct convert_options {
+  /// The R4 terminology (ConceptMaps), or nullptr. Only read; must outlive the call.
+  const terminology::registry* terminology = nullptr;
+};
 
 /// The result of converting one message. Plain value type.
 struct conversion {
@@ -88,7 +95,14 @@ struct conversion {
 /// identified as the identity rules above say, by its own identifiers
 /// (placer/filler numbers, SCH-1/2, TXA-12, ...) or by a derived identity.
 /// ADT A40 (merge) is refused with 201 until the merge mapping exists.
-hearth::result<conversion, hl7v2::error> convert(const hl7v2::message& msg, const sender_config& cfg);
+///
+/// With `opts.terminology`, codes of v2 tables for which the R4 definitions
+/// publish a ConceptMap gain the codings it maps them to (the terminology
+/// module's $translate, "equivalent" and "equal" matches only), beside the
+/// v2 coding: SPM-4 specimen type (table 0487) gets its SNOMED CT code from
+/// http://hl7.org/fhir/ConceptMap/102. Without it, only the v2 codings.
+hearth::result<conversion, hl7v2::error> convert(const hl7v2::message& msg, const sender_config& cfg,
+                                                 const convert_options& opts = {});
 
 /// True when convert() knows this MSH-9 message code and trigger event.
 bool supports(std::string_view message_code, std::string_view trigger_event) noexcept;

@@ -72,6 +72,8 @@ class indexer;
 
 namespace hearth::server {
 
+class validation_support;  // validation_support.hpp
+
 class audit_trail;
 class metrics_registry;
 
@@ -100,6 +102,10 @@ struct hl7_intake_options {
   /// How long a resend waits for the first copy of the same message while
   /// that copy is still being processed by this process.
   std::chrono::seconds duplicate_wait{30};
+  /// The terminology registry whose R4 ConceptMaps add mapped codings
+  /// (mapping::convert_options), built on first use; null: none. Must
+  /// outlive the intake.
+  const validation_support* terminology = nullptr;
 };
 
 /// Counts since start, for tests and /metrics.
