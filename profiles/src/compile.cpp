@@ -15,7 +15,6 @@
 #include <hearth/fhir/fhirpath_parser.hpp>
 
 namespace hearth::profiles::detail {
-namespace {
 
 std::string_view str(const rapidjson::Value& o, const char* key) {
   if (!o.IsObject()) return {};
@@ -23,6 +22,8 @@ std::string_view str(const rapidjson::Value& o, const char* key) {
   if (it == o.MemberEnd() || !it->value.IsString()) return {};
   return {it->value.GetString(), it->value.GetStringLength()};
 }
+
+namespace {
 
 const rapidjson::Value* member(const rapidjson::Value& o, const char* key) {
   if (!o.IsObject()) return nullptr;

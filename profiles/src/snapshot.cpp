@@ -16,13 +16,6 @@
 namespace hearth::profiles::detail {
 namespace {
 
-std::string_view str(const rapidjson::Value& o, const char* key) {
-  if (!o.IsObject()) return {};
-  auto it = o.FindMember(key);
-  if (it == o.MemberEnd() || !it->value.IsString()) return {};
-  return {it->value.GetString(), it->value.GetStringLength()};
-}
-
 hearth::error fail(std::string code, std::string message) {
   return hearth::error{std::move(code), std::move(message), {}, hearth::error::npos};
 }

@@ -52,6 +52,10 @@ void build_tree(model& m);
 /// A deep copy of an element (fixed and pattern values included).
 element clone(const element& e);
 
+/// The string member `key` of a RapidJSON object; empty when absent, not a
+/// string, or `o` is not an object. Views into `o`.
+std::string_view str(const rapidjson::Value& o, const char* key);
+
 /// A RapidJSON value as a json_value (numbers through their shortest text).
 fhir::json_value to_json_value(const rapidjson::Value& v);
 
