@@ -173,7 +173,7 @@ void collect_codes(const json_value& value_set, std::vector<std::pair<std::strin
 
 /// The codes of the value set `canonical`, or of the code `system|code` and
 /// its descendants (`below`) or ancestors (above), through an expansion.
-hearth::result<void> codes_for(const context& c, const terminology::registry& reg, const terminology::resolver& resolve,
+hearth::result<void> codes_for(const terminology::registry& reg, const terminology::resolver& resolve,
                                std::string_view modifier, const std::string& item,
                                std::vector<std::pair<std::string, std::string>>& out) {
   terminology::expand_request req;
@@ -215,7 +215,6 @@ hearth::result<void> codes_for(const context& c, const terminology::registry& re
     return hearth::unexpected(search_error(e.code == "too-costly" ? "too-costly" : "invalid",
                                            ":" + std::string(modifier) + ": " + e.message));
   }
-  (void)c;
   collect_codes(*expanded, out);
   return {};
 }
@@ -286,7 +285,7 @@ hearth::result<void> resolve_terminology_modifiers(const context& c, std::string
     std::vector<std::pair<std::string, std::string>> codes;
     for (const std::string& item : split_commas(value)) {
       if (item.empty()) return hearth::unexpected(search_error("invalid", "an empty value in :" + std::string(modifier)));
-      if (auto r = codes_for(c, *reg, resolve, modifier, item, codes); !r) return r;
+      if (auto r = codes_for(*reg, resolve, modifier, item, codes); !r) return r;
       if (codes.size() > store::search_request::max_values) {
         return hearth::unexpected(search_error(
             "too-costly", ":" + std::string(modifier) + " names more than " +
