@@ -45,19 +45,32 @@ std::string plus_restored(std::string_view v) {
   return s;
 }
 
-/// True when the parameters of one Accept item hold q=0 ("not acceptable").
-bool q_zero(std::string_view item) {
+/// The weight of one Accept item (RFC 9110 12.4.2: qvalue = "0" ["." 0*3DIGIT]
+/// / "1" ["." 0*3"0"], in thousandths); 1000 when it has no q parameter,
+/// nullopt when its q is malformed (the item is then ignored).
+std::optional<int> q_weight(std::string_view item) {
   std::size_t semi = item.find(';');
   while (semi != std::string_view::npos) {
     item.remove_prefix(semi + 1);
     semi = item.find(';');
     const std::string_view p = text::trim(item.substr(0, semi));
-    if (p.size() >= 2 && (p[0] == 'q' || p[0] == 'Q') && p[1] == '=') {
-      const std::string_view q = text::trim(p.substr(2));
-      return !q.empty() && q.find_first_not_of("0.") == std::string_view::npos;
+    if (p.size() < 2 || (p[0] != 'q' && p[0] != 'Q') || p[1] != '=') continue;
+    const std::string_view q = text::trim(p.substr(2));
+    if (q.empty() || (q[0] != '0' && q[0] != '1')) return std::nullopt;
+    int weight = (q[0] - '0') * 1000;
+    if (q.size() > 1) {
+      if (q[1] != '.' || q.size() > 5) return std::nullopt;
+      int scale = 100;
+      for (const char c : q.substr(2)) {
+        if (c < '0' || c > '9') return std::nullopt;
+        weight += (c - '0') * scale;
+        scale /= 10;
+      }
     }
+    if (weight > 1000) return std::nullopt;
+    return weight;
   }
-  return false;
+  return 1000;
 }
 
 }  // namespace
@@ -75,16 +88,35 @@ std::optional<wire_format> format_of_format_param(std::string_view value) {
 
 std::optional<wire_format> format_of_accept(std::optional<std::string_view> accept) {
   if (!accept || text::trim(*accept).empty()) return wire_format::json;
+  // RFC 9110 12.5.1: the served type of highest weight wins; among equal
+  // weights, a type named outright before a range (RFC 9110 12.5.1: "more
+  // specific ... override less specific"), then the first listed. q=0
+  // means "not acceptable". R4 http.html#mime-type: server-driven
+  // negotiation as HTTP says; JSON for wildcards.
+  std::optional<wire_format> best;
+  int best_weight = 0, best_specificity = -1;
   std::string_view rest = *accept;
   while (true) {
     const std::size_t comma = rest.find(',');
     const std::string_view item = rest.substr(0, comma);
     const std::string_view m = media_type(item);
-    if (!m.empty() && !q_zero(item)) {
-      if (m == "*/*" || text::iequals(m, "application/*")) return wire_format::json;
-      if (auto f = format_of_mime(m)) return f;
+    const std::optional<int> weight = m.empty() ? std::nullopt : q_weight(item);
+    if (weight && *weight > 0) {
+      std::optional<wire_format> f;
+      int specificity = 0;
+      if (m == "*/*" || text::iequals(m, "application/*")) {
+        f = wire_format::json;
+      } else {
+        f = format_of_mime(m);
+        specificity = 1;
+      }
+      if (f && (*weight > best_weight || (*weight == best_weight && specificity > best_specificity))) {
+        best = f;
+        best_weight = *weight;
+        best_specificity = specificity;
+      }
     }
-    if (comma == std::string_view::npos) return std::nullopt;
+    if (comma == std::string_view::npos) return best;
     rest.remove_prefix(comma + 1);
   }
 }

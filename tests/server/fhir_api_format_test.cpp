@@ -49,7 +49,7 @@ TEST_CASE("api: XML in, JSON and XML out") {
   CHECK(c.post("/Patient", "<Patient", {{"Content-Type", "application/xml"}}).status == 400);
 }
 
-TEST_CASE("api: Accept picks the first served type; */* is JSON; nothing served is 406") {
+TEST_CASE("api: Accept picks the served type of highest weight; */* is JSON; nothing served is 406") {
   api_case c;
   const std::string id = c.create("Patient", patient("A"));
   CHECK(c.get("/Patient/" + id, {{"Accept", "text/html, application/fhir+xml;q=0.9"}}).header("Content-Type") ==
@@ -62,6 +62,18 @@ TEST_CASE("api: Accept picks the first served type; */* is JSON; nothing served 
   CHECK(issue_code(no) == "not-supported");  // in JSON, the fallback
   CHECK(c.get("/Patient/" + id, {{"Accept", "application/fhir+xml;q=0"}}).status == 406);
   CHECK(c.get("/Patient/" + id + "?_format=html").status == 406);
+  // RFC 9110 12.5.1: weights, not order, decide; equal weights keep the order.
+  const auto type_for = [&](const char* accept) {
+    const http_response r = c.get("/Patient/" + id, {{"Accept", accept}});
+    return std::string(r.header("Content-Type").value_or(""));
+  };
+  CHECK(type_for("application/fhir+xml;q=0.1, application/fhir+json") == "application/fhir+json; charset=utf-8");
+  CHECK(type_for("application/fhir+json;q=0.5, application/fhir+xml;q=0.8") == "application/fhir+xml; charset=utf-8");
+  CHECK(type_for("application/fhir+xml, application/fhir+json") == "application/fhir+xml; charset=utf-8");
+  CHECK(type_for("application/fhir+json;q=0.900, application/fhir+xml;q=1.0") == "application/fhir+xml; charset=utf-8");
+  // A malformed weight drops its item, not the header.
+  CHECK(type_for("application/fhir+xml;q=2, application/fhir+json;q=0.2") == "application/fhir+json; charset=utf-8");
+  CHECK(type_for("application/fhir+xml;q=abc") != "application/fhir+xml; charset=utf-8");
 }
 
 TEST_CASE("api: request bodies in a type other than FHIR JSON or XML are 415") {
