@@ -28,6 +28,8 @@
 #include <hearth/store/bundle_apply.hpp>
 #include <hearth/store/resource_store.hpp>
 
+#include "hl7_time.hpp"
+
 namespace hearth::server {
 
 namespace {
@@ -100,16 +102,6 @@ std::string ack_code_of(std::string_view ack) {
   return std::string(ack.substr(msa + 5, 2));
 }
 
-/// "YYYYMMDDHHMMSS+0000", now (DTM, HL7 v2.5.1 2.A.22).
-std::string now_dtm() {
-  const std::time_t t = std::time(nullptr);
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buf[64];
-  std::snprintf(buf, sizeof buf, "%04d%02d%02d%02d%02d%02d+0000", (tm.tm_year + 1900) % 10000, (tm.tm_mon + 1) % 100,
-                tm.tm_mday % 100, tm.tm_hour % 100, tm.tm_min % 100, tm.tm_sec % 100);
-  return buf;
-}
 
 /// The fields of a batch or file header segment (FHS, BHS), split on its own
 /// field separator (its 4th character); index n is field n, field 1 being
@@ -471,11 +463,11 @@ struct hl7_intake::impl {
       // control id as the reference (FHS-12 / BHS-12).
       const std::string_view sep = original.size() > 1 ? original[1] : std::string_view("|");
       const std::string_view enc = original.size() > 2 ? original[2] : std::string_view("^~\\&");
-      const std::string control = "H" + now_dtm().substr(0, 14) + std::to_string(header_counter.fetch_add(1));
+      const std::string control = "H" + hl7_now_dtm().substr(0, 14) + std::to_string(header_counter.fetch_add(1));
       out.append(id).append(sep).append(enc);
       out.append(sep).append(opts.application).append(sep).append(opts.facility);
       out.append(sep).append(field_at(original, 3)).append(sep).append(field_at(original, 4));
-      out.append(sep).append(now_dtm()).append(sep).append(sep).append(sep).append(sep);
+      out.append(sep).append(hl7_now_dtm()).append(sep).append(sep).append(sep).append(sep);
       out.append(control).append(sep).append(field_at(original, 11)).append("\r");
     };
     const bool has_file = !split->file_header.empty();

@@ -8,6 +8,8 @@
 
 #include <hearth/hl7v2/mllp_frame.hpp>
 
+#include "http/client_steps.hpp"
+
 #include <boost/asio/connect.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -25,8 +27,11 @@
 
 #include <algorithm>
 #include <array>
+#include <chrono>
+#include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -43,47 +48,15 @@ hearth::unexpected<hearth::error> fail(std::string code, std::string message, st
   return hearth::unexpected(hearth::error{std::move(code), std::move(message), std::move(location), hearth::error::npos});
 }
 
-/// Runs the one asynchronous operation `start` begins (given a handler) on
-/// `ioc` for at most `limit`; past it, `cancel` aborts the operation and
-/// net::error::timed_out is returned. Otherwise the operation's own result.
-template <class Start, class Cancel>
-error_code run_step(net::io_context& ioc, steady::duration limit, Start&& start, Cancel&& cancel) {
-  std::optional<error_code> result;
-  start([&result](error_code ec, auto&&...) { result = ec; });
-  ioc.restart();
-  ioc.run_for(std::max<steady::duration>(limit, std::chrono::milliseconds(1)));
-  if (!result) {
-    cancel();
-    // The cancelled operation still completes (operation_aborted): let it,
-    // so that nothing refers to this frame's variables afterwards.
-    ioc.restart();
-    ioc.run();
-    return net::error::timed_out;
-  }
-  return *result;
-}
-
-bool is_ip_literal(const std::string& host) {
-  unsigned char buf[sizeof(in6_addr)];
-  return ::inet_pton(AF_INET, host.c_str(), buf) == 1 || ::inet_pton(AF_INET6, host.c_str(), buf) == 1;
-}
+using http_client_detail::is_ip_literal;
+using http_client_detail::run_step;
 
 /// The client TLS context: TLS 1.2 or later (SECURITY.md: "TLS 1.2+";
 /// RFC 8996), the server verified against ca_file or the system store, and
 /// our certificate for mTLS when given.
 hearth::result<void> configure_context(ssl::context& ctx, const mllp_client_options& opts) {
-  if (SSL_CTX_set_min_proto_version(ctx.native_handle(), TLS1_2_VERSION) != 1)
-    return fail("invalid", "TLS: this OpenSSL cannot require TLS 1.2");
-  SSL_CTX_set_options(ctx.native_handle(), SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION);
+  if (auto trusted = http_client_detail::verify_peers(ctx, opts.ca_file); !trusted) return trusted;
   error_code ec;
-  if (!opts.ca_file.empty()) {
-    ctx.load_verify_file(opts.ca_file, ec);
-    if (ec) return fail("invalid", "cannot load the CA certificates (PEM) from " + opts.ca_file + ": " + ec.message());
-  } else {
-    ctx.set_default_verify_paths(ec);
-    if (ec) return fail("invalid", "TLS: the system trust store cannot be loaded");
-  }
-  ctx.set_verify_mode(ssl::verify_peer);
   if (!opts.cert_file.empty()) {
     // An encrypted key would otherwise make OpenSSL prompt on the terminal.
     ctx.set_password_callback([](std::size_t, ssl::context::password_purpose) { return std::string(); });
@@ -178,24 +151,29 @@ hearth::result<std::vector<std::string>> converse(net::io_context& ioc, Stream& 
   return replies;
 }
 
-}  // namespace
+/// A client connection: TCP, or TLS over it. Neither copyable nor movable
+/// (the TLS stream refers to the context). Lifetime: within its io_context's.
+struct client_connection {
+  explicit client_connection(net::io_context& ioc) : plain(ioc) {}
+  std::optional<ssl::context> ctx;               ///< set with TLS
+  tcp::socket plain;                             ///< the socket without TLS
+  std::optional<ssl::stream<tcp::socket>> secure;  ///< set with TLS
+  tcp::socket& socket() { return secure ? secure->next_layer() : plain; }
+};
 
-hearth::result<std::vector<std::string>> mllp_exchange(const mllp_client_options& opts,
-                                                       const std::vector<std::string>& messages) {
-  if (messages.empty()) return fail("invalid", "no messages to send");
-  for (std::size_t i = 0; i < messages.size(); ++i) {
-    if (messages[i].find_first_of(std::string_view("\x0B\x1C", 2)) != std::string::npos) {
-      return fail("invalid", nth(i, messages.size()) + " holds an MLLP framing byte (VT or FS) and cannot be framed",
-                  "message " + std::to_string(i + 1));
-    }
-  }
+/// Checks the options every exchange needs, before any network work.
+hearth::result<void> check_options(const mllp_client_options& opts) {
   if (opts.host.empty()) return fail("invalid", "no MLLP host given");
   if (opts.cert_file.empty() != opts.key_file.empty()) {
     return fail("invalid", "a client certificate needs both a certificate file and a key file");
   }
   if (opts.timeout.count() <= 0) return fail("invalid", "the MLLP timeout must be positive");
+  return {};
+}
 
-  net::io_context ioc(1);
+/// Resolves and connects (one deadline of opts.timeout for both), then, with
+/// TLS, verifies the server through the handshake (a deadline of its own).
+hearth::result<void> establish(net::io_context& ioc, client_connection& c, const mllp_client_options& opts) {
   const steady::time_point connect_deadline = steady::now() + opts.timeout;
   const std::string target = opts.host + ":" + std::to_string(opts.port);
 
@@ -215,15 +193,12 @@ hearth::result<std::vector<std::string>> mllp_exchange(const mllp_client_options
   if (ec == net::error::timed_out) return fail("timeout", "resolving " + opts.host + " timed out");
   if (ec) return fail("unavailable", "cannot resolve " + opts.host + ": " + ec.message());
 
-  std::optional<ssl::context> ctx;
   if (opts.tls) {
-    ctx.emplace(ssl::context::tls_client);
-    if (auto ok = configure_context(*ctx, opts); !ok) return hearth::unexpected(ok.error());
+    c.ctx.emplace(ssl::context::tls_client);
+    if (auto ok = configure_context(*c.ctx, opts); !ok) return hearth::unexpected(ok.error());
+    c.secure.emplace(ioc, *c.ctx);
   }
-  tcp::socket plain(ioc);
-  std::optional<ssl::stream<tcp::socket>> secure;
-  if (ctx) secure.emplace(ioc, *ctx);
-  tcp::socket& socket = secure ? secure->next_layer() : plain;
+  tcp::socket& socket = c.socket();
   const auto cut = [&socket] {
     error_code ignored;
     socket.close(ignored);
@@ -236,15 +211,9 @@ hearth::result<std::vector<std::string>> mllp_exchange(const mllp_client_options
   if (ec) return fail("unavailable", "cannot connect to " + target + ": " + ec.message());
   error_code ignored;
   socket.set_option(tcp::no_delay(true), ignored);  // each message is one write, awaited: no Nagle delay
+  if (!c.secure) return {};
 
-  if (!secure) {
-    auto replies = converse(ioc, plain, plain, opts, messages);
-    plain.shutdown(tcp::socket::shutdown_both, ignored);
-    plain.close(ignored);
-    return replies;
-  }
-
-  SSL* ssl_handle = secure->native_handle();
+  SSL* ssl_handle = c.secure->native_handle();
   // The certificate must name the host we asked for (RFC 6125 6); OpenSSL
   // checks it during the handshake. SNI carries DNS names only (RFC 6066 3).
   if (is_ip_literal(opts.host)) {
@@ -256,7 +225,7 @@ hearth::result<std::vector<std::string>> mllp_exchange(const mllp_client_options
       return fail("invalid", "TLS: cannot set the host to verify");
   }
   ec = run_step(
-      ioc, opts.timeout, [&](auto handler) { secure->async_handshake(ssl::stream_base::client, std::move(handler)); },
+      ioc, opts.timeout, [&](auto handler) { c.secure->async_handshake(ssl::stream_base::client, std::move(handler)); },
       cut);
   if (ec == net::error::timed_out) return fail("timeout", "the TLS handshake with " + target + " timed out");
   if (ec) {
@@ -267,16 +236,222 @@ hearth::result<std::vector<std::string>> mllp_exchange(const mllp_client_options
     }
     return fail("unavailable", "the TLS handshake with " + target + " failed: " + ec.message());
   }
-  auto replies = converse(ioc, *secure, socket, opts, messages);
+  return {};
+}
+
+bool is_closing(const error_code& ec) {
+  return ec == net::error::eof || ec == ssl::error::stream_truncated || ec == net::error::connection_reset ||
+         ec == net::error::broken_pipe || ec == net::error::connection_aborted || ec == net::error::not_connected;
+}
+
+/// mllp_raw_stream over a connection of its own (mllp_client.hpp). A read is
+/// kept pending whenever the io_context runs (in write() and read()), so
+/// the receiver's bytes are decoded as they come; the io_context runs only
+/// on the calling thread, inside those calls. Not movable: handlers refer
+/// to `this`.
+class asio_raw_stream final : public mllp_raw_stream {
+ public:
+  explicit asio_raw_stream(const mllp_client_options& opts)
+      : opts_(opts), ioc_(1), conn_(ioc_), decoder_(opts.max_ack_bytes) {}
+  asio_raw_stream(const asio_raw_stream&) = delete;
+  asio_raw_stream& operator=(const asio_raw_stream&) = delete;
+
+  ~asio_raw_stream() override {
+    // The pending read (if any) completes with operation_aborted; let it,
+    // so that no handler runs after the members are gone.
+    error_code ignored;
+    conn_.socket().close(ignored);
+    ioc_.restart();
+    ioc_.run();
+  }
+
+  hearth::result<void> open() { return establish(ioc_, conn_, opts_); }
+
+  hearth::result<void> write(std::string_view bytes) override {
+    if (closed_) return fail("closed", "the receiver had closed the connection");
+    start_read();
+    std::optional<error_code> done;
+    const auto handler = [&done](error_code ec, std::size_t) { done = ec; };
+    if (conn_.secure) {
+      net::async_write(*conn_.secure, net::buffer(bytes.data(), bytes.size()), handler);
+    } else {
+      net::async_write(conn_.plain, net::buffer(bytes.data(), bytes.size()), handler);
+    }
+    run_until(steady::now() + opts_.timeout, [&done] { return done.has_value(); });
+    if (!done) {
+      // A write cut part-way leaves the stream unusable: close it, and let
+      // the aborted operations finish before `done` goes out of scope.
+      close_now();
+      while (!done) {
+        ioc_.restart();
+        if (ioc_.run_one() == 0) break;
+      }
+      return fail("timeout", "writing " + std::to_string(bytes.size()) + " bytes took longer than " +
+                                 std::to_string(opts_.timeout.count()) + " s");
+    }
+    if (*done) {
+      if (is_closing(*done)) closed_ = true;
+      return fail("closed", "the receiver closed the connection during a write: " + done->message());
+    }
+    return {};
+  }
+
+  mllp_raw_read read(std::size_t frames, std::chrono::milliseconds wait) override {
+    mllp_raw_read out;
+    start_read();
+    const auto enough = [&] {
+      collect(out);
+      return (frames > 0 && out.frames.size() >= frames) || closed_;
+    };
+    run_until(steady::now() + wait, enough);
+    collect(out);
+    out.closed = closed_;
+    return out;
+  }
+
+ private:
+  /// Moves the decoder's ready items into `out`.
+  void collect(mllp_raw_read& out) {
+    hl7v2::mllp_item item;
+    while (decoder_.next(item)) {
+      if (item.status == hl7v2::mllp_status::frame) out.frames.push_back(std::move(item.payload));
+      if (item.status == hl7v2::mllp_status::frame_too_large) ++out.oversized;
+      // frame_interrupted: the receiver restarted a block; the next one counts.
+    }
+  }
+
+  /// Keeps one read pending while the connection is open.
+  void start_read() {
+    if (reading_ || closed_) return;
+    reading_ = true;
+    const auto handler = [this](error_code ec, std::size_t n) {
+      reading_ = false;
+      if (ec) {
+        // eof, reset, truncated TLS, or aborted by close: nothing more will come.
+        closed_ = true;
+        return;
+      }
+      decoder_.feed(std::string_view(buffer_.data(), n));
+      start_read();
+    };
+    if (conn_.secure) {
+      conn_.secure->async_read_some(net::buffer(buffer_), handler);
+    } else {
+      conn_.plain.async_read_some(net::buffer(buffer_), handler);
+    }
+  }
+
+  /// Runs handlers until `done()` or the deadline. `done` is checked before
+  /// each handler and after the last one.
+  template <class Done>
+  void run_until(steady::time_point deadline, Done&& done) {
+    while (!done()) {
+      const auto now = steady::now();
+      if (now >= deadline) return;
+      ioc_.restart();
+      if (ioc_.run_one_until(deadline) == 0 && !reading_ && ioc_.stopped()) {
+        // Nothing pending (the connection closed and nothing is in
+        // flight): nothing can change any more.
+        ioc_.restart();
+        if (ioc_.poll() == 0) {
+          (void)done();
+          return;
+        }
+      }
+    }
+  }
+
+  void close_now() {
+    error_code ignored;
+    conn_.socket().close(ignored);
+    closed_ = true;
+  }
+
+  mllp_client_options opts_;
+  net::io_context ioc_;
+  client_connection conn_;
+  hl7v2::mllp_decoder decoder_;     // the receiver's bytes, decoded into blocks
+  std::array<char, 16 * 1024> buffer_{};  // the pending read's buffer
+  bool reading_ = false;            // a read is pending
+  bool closed_ = false;             // the connection is gone (closed by either side)
+};
+
+}  // namespace
+
+hearth::result<std::vector<std::string>> mllp_exchange(const mllp_client_options& opts,
+                                                       const std::vector<std::string>& messages) {
+  if (messages.empty()) return fail("invalid", "no messages to send");
+  for (std::size_t i = 0; i < messages.size(); ++i) {
+    if (messages[i].find_first_of(std::string_view("\x0B\x1C", 2)) != std::string::npos) {
+      return fail("invalid", nth(i, messages.size()) + " holds an MLLP framing byte (VT or FS) and cannot be framed",
+                  "message " + std::to_string(i + 1));
+    }
+  }
+  if (auto ok = check_options(opts); !ok) return hearth::unexpected(ok.error());
+
+  net::io_context ioc(1);
+  client_connection c(ioc);
+  if (auto ok = establish(ioc, c, opts); !ok) return hearth::unexpected(ok.error());
+  error_code ignored;
+  if (!c.secure) {
+    auto replies = converse(ioc, c.plain, c.plain, opts, messages);
+    c.plain.shutdown(tcp::socket::shutdown_both, ignored);
+    c.plain.close(ignored);
+    return replies;
+  }
+  tcp::socket& socket = c.socket();
+  const auto cut = [&socket] {
+    error_code e;
+    socket.close(e);
+  };
+  auto replies = converse(ioc, *c.secure, socket, opts, messages);
   if (replies && socket.is_open()) {
     // Our close_notify (RFC 8446 6.1), so the receiver sees a clean end;
     // its own is not waited for long: every answer is already in hand.
     (void)run_step(
         ioc, std::min<steady::duration>(opts.timeout, std::chrono::seconds(2)),
-        [&](auto handler) { secure->async_shutdown(std::move(handler)); }, cut);
+        [&](auto handler) { c.secure->async_shutdown(std::move(handler)); }, cut);
   }
   socket.close(ignored);
   return replies;
+}
+
+hearth::result<std::unique_ptr<mllp_raw_stream>> mllp_raw_connect(const mllp_client_options& opts) {
+  if (auto ok = check_options(opts); !ok) return hearth::unexpected(ok.error());
+  auto stream = std::make_unique<asio_raw_stream>(opts);
+  if (auto ok = stream->open(); !ok) return hearth::unexpected(ok.error());
+  return std::unique_ptr<mllp_raw_stream>(std::move(stream));
+}
+
+hearth::result<mllp_raw_reply> mllp_raw_exchange(const mllp_client_options& opts,
+                                                 const std::vector<mllp_raw_chunk>& chunks, std::size_t expect_frames,
+                                                 std::optional<std::chrono::milliseconds> wait) {
+  auto stream = mllp_raw_connect(opts);
+  if (!stream) return hearth::unexpected(stream.error());
+  mllp_raw_reply reply;
+  const auto take = [&reply](mllp_raw_read r) {
+    for (std::string& f : r.frames) reply.frames.push_back(std::move(f));
+    reply.closed = reply.closed || r.closed;
+  };
+  for (const mllp_raw_chunk& chunk : chunks) {
+    if (auto w = (*stream)->write(chunk.bytes); !w) {
+      if (w.error().code != "closed") return hearth::unexpected(w.error());
+      reply.closed = true;
+      break;
+    }
+    if (chunk.pause.count() > 0) take((*stream)->read(0, chunk.pause));
+    if (reply.closed) break;
+  }
+  const std::chrono::milliseconds limit =
+      wait.value_or(std::chrono::duration_cast<std::chrono::milliseconds>(opts.timeout));
+  if (reply.closed) {
+    take((*stream)->read(0, std::chrono::milliseconds(0)));  // what was decoded before the close
+  } else if (expect_frames == 0) {
+    take((*stream)->read(0, limit));
+  } else if (reply.frames.size() < expect_frames) {
+    take((*stream)->read(expect_frames - reply.frames.size(), limit));
+  }
+  return reply;
 }
 
 }  // namespace hearth::server

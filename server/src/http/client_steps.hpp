@@ -1,0 +1,77 @@
+#pragma once
+// What the blocking clients of hearth::server_http share (mllp_client.cpp,
+// conformance_http_client.cpp): one asynchronous step run under a deadline
+// on the caller's io_context, and the test for an IP-address host (which
+// gets no SNI and is matched against the certificate's IP addresses, RFC
+// 6066 3, RFC 6125). Private to src/http: Asio in a header nobody else sees.
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
+#include <boost/asio/error.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ssl/context.hpp>
+
+#include <openssl/ssl.h>
+
+#include <hearth/core/result.hpp>
+
+#include <algorithm>
+#include <chrono>
+#include <optional>
+#include <string>
+
+namespace hearth::server::http_client_detail {
+
+/// Runs the one asynchronous operation `start` begins (given a handler) on
+/// `ioc` for at most `limit`; past it, `cancel` aborts the operation and
+/// net::error::timed_out is returned. Otherwise the operation's own result.
+template <class Start, class Cancel>
+boost::system::error_code run_step(boost::asio::io_context& ioc, std::chrono::steady_clock::duration limit,
+                                   Start&& start, Cancel&& cancel) {
+  std::optional<boost::system::error_code> result;
+  start([&result](boost::system::error_code ec, auto&&...) { result = ec; });
+  ioc.restart();
+  ioc.run_for(std::max<std::chrono::steady_clock::duration>(limit, std::chrono::milliseconds(1)));
+  if (!result) {
+    cancel();
+    // The cancelled operation still completes (operation_aborted): let it,
+    // so that nothing refers to the caller's variables afterwards.
+    ioc.restart();
+    ioc.run();
+    return boost::asio::error::timed_out;
+  }
+  return *result;
+}
+
+/// True when `host` is an IPv4 or IPv6 address literal.
+inline bool is_ip_literal(const std::string& host) {
+  unsigned char buf[sizeof(in6_addr)];
+  return ::inet_pton(AF_INET, host.c_str(), buf) == 1 || ::inet_pton(AF_INET6, host.c_str(), buf) == 1;
+}
+
+/// A client TLS context's common part: TLS 1.2 or later (SECURITY.md: "TLS
+/// 1.2+"; RFC 8996), no compression or renegotiation, and the peer verified
+/// against `ca_file` (PEM) or, when empty, the system trust store. Errors:
+/// "invalid" (the CA file cannot be loaded), "unavailable" (OpenSSL cannot
+/// require TLS 1.2, or the system store cannot be loaded).
+inline hearth::result<void> verify_peers(boost::asio::ssl::context& ctx, const std::string& ca_file) {
+  const auto fail = [](const char* code, std::string message) {
+    return hearth::unexpected(hearth::error{code, std::move(message), {}, hearth::error::npos});
+  };
+  if (SSL_CTX_set_min_proto_version(ctx.native_handle(), TLS1_2_VERSION) != 1)
+    return fail("unavailable", "TLS: this OpenSSL cannot require TLS 1.2");
+  SSL_CTX_set_options(ctx.native_handle(), SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION);
+  boost::system::error_code ec;
+  if (!ca_file.empty()) {
+    ctx.load_verify_file(ca_file, ec);
+    if (ec) return fail("invalid", "cannot load the CA certificates (PEM) from " + ca_file + ": " + ec.message());
+  } else {
+    ctx.set_default_verify_paths(ec);
+    if (ec) return fail("unavailable", "TLS: the system trust store cannot be loaded");
+  }
+  ctx.set_verify_mode(boost::asio::ssl::verify_peer);
+  return {};
+}
+
+}  // namespace hearth::server::http_client_detail
