@@ -34,8 +34,22 @@ int usage(std::ostream& out, int status) {
   return status;
 }
 
+/// Every MSA-1 of an answer (one for an ACK, one per ACK in a batch).
+std::vector<std::string> ack_codes(std::string_view answer) {
+  std::vector<std::string> out;
+  std::size_t pos = 0;
+  while ((pos = answer.find("MSA", pos)) != std::string_view::npos) {
+    const bool at_segment_start = pos == 0 || answer[pos - 1] == '\r' || answer[pos - 1] == '\n';
+    if (at_segment_start && pos + 6 <= answer.size()) out.emplace_back(answer.substr(pos + 4, 2));
+    pos += 3;
+  }
+  return out;
+}
+
+}  // namespace
+
 /// "HOST:PORT" or "[V6]:PORT".
-bool parse_target(std::string_view to, std::string& host, std::uint16_t& port) {
+bool parse_host_port(std::string_view to, std::string& host, std::uint16_t& port) {
   std::size_t colon = to.rfind(':');
   if (colon == std::string_view::npos || colon == 0 || colon + 1 == to.size()) return false;
   std::string_view h = to.substr(0, colon);
@@ -51,20 +65,6 @@ bool parse_target(std::string_view to, std::string& host, std::uint16_t& port) {
   port = static_cast<std::uint16_t>(value);
   return true;
 }
-
-/// Every MSA-1 of an answer (one for an ACK, one per ACK in a batch).
-std::vector<std::string> ack_codes(std::string_view answer) {
-  std::vector<std::string> out;
-  std::size_t pos = 0;
-  while ((pos = answer.find("MSA", pos)) != std::string_view::npos) {
-    const bool at_segment_start = pos == 0 || answer[pos - 1] == '\r' || answer[pos - 1] == '\n';
-    if (at_segment_start && pos + 6 <= answer.size()) out.emplace_back(answer.substr(pos + 4, 2));
-    pos += 3;
-  }
-  return out;
-}
-
-}  // namespace
 
 int hl7_send(const std::vector<std::string>& args) {
   server::mllp_client_options opts;
@@ -106,7 +106,7 @@ int hl7_send(const std::vector<std::string>& args) {
     }
   }
   if (files.empty() || to.empty()) return usage(std::cerr, 2);
-  if (!parse_target(to, opts.host, opts.port)) {
+  if (!parse_host_port(to, opts.host, opts.port)) {
     std::cerr << "hearth hl7 send: --to must be HOST:PORT\n";
     return 2;
   }

@@ -11,6 +11,7 @@
 #include "hl7_commands.hpp"
 #ifdef HEARTH_WITH_SERVE
 #include "auth_commands.hpp"
+#include "conformance_command.hpp"
 #include "serve_command.hpp"
 #endif
 
@@ -37,12 +38,17 @@ void print_help(std::ostream& out) {
       << "                              every request needs a bearer token unless --insecure-no-auth\n"
       << "  hearth token --scope S [--data DIR] [--base-url URL] [--patient ID] [--ttl SECONDS] ...\n"
       << "                              mint an access token for hearth serve (hearth token --help)\n"
+#ifdef HEARTH_WITH_SERVE
+      << "  hearth conformance --fhir URL [--token T | --client-id ID --key FILE] [--mllp HOST:PORT]\n"
+      << "                              run the conformance suites against a FHIR server and/or an MLLP\n"
+      << "                              endpoint (hearth conformance --help)\n"
+#endif
       << "  hearth audit verify [--data DIR | --database-url URL]\n"
       << "                              check the AuditEvent hash chain (exit 1 when broken)\n"
       << "  hearth version              print the version\n"
       << "  hearth help                 this text\n"
       << "\n"
-      << "Not built yet (see the project's issues): import, conformance.\n";
+      << "Not built yet (see the project's issues): import.\n";
 }
 
 }  // namespace
@@ -74,6 +80,9 @@ int main(int argc, char** argv) {
     }
     if (args[0] == "token") {
       return hearth::app::token_main(std::vector<std::string>(args.begin() + 1, args.end()));
+    }
+    if (args[0] == "conformance") {
+      return hearth::app::conformance_main(std::vector<std::string>(args.begin() + 1, args.end()));
     }
 #endif
     if (args[0] == "audit") {
