@@ -17,6 +17,7 @@
 #include <map>
 #include <optional>
 #include <sstream>
+#include <thread>
 #include <utility>
 
 #include <hearth/fhir/definitions.hpp>
@@ -936,14 +937,39 @@ std::optional<failure> runner::do_assert(const assert_def& a, int number) {
 
 std::optional<failure> runner::run_actions(const std::vector<action_def>& actions, std::vector<std::string>& warnings) {
   int operations = 0, asserts = 0;
-  for (const action_def& a : actions) {
+  // The last operation, for the retry extension: its index in `actions`,
+  // its number, the asserts counted before it, and when retrying ends.
+  std::size_t last_op = 0;
+  int last_op_number = 0, asserts_before = 0;
+  std::chrono::steady_clock::time_point retry_until{};
+  for (std::size_t i = 0; i < actions.size(); ++i) {
+    const action_def& a = actions[i];
     if (a.is_operation) {
-      if (auto f = do_operation(a.operation, ++operations)) return f;
-    } else if (auto f = do_assert(a.assertion, ++asserts)) {
-      // R4 TestScript.setup.action.assert.warningOnly: reported, not failing.
-      if (!a.assertion.warning_only) return f;
-      warnings.push_back("warning: " + f->message);
+      last_op = i;
+      last_op_number = ++operations;
+      asserts_before = asserts;
+      retry_until = std::chrono::steady_clock::now() + std::chrono::seconds(a.operation.retry_seconds);
+      if (auto f = do_operation(a.operation, last_op_number)) return f;
+      continue;
     }
+    auto f = do_assert(a.assertion, ++asserts);
+    if (!f) continue;
+    if (a.assertion.warning_only) {
+      // R4 TestScript.setup.action.assert.warningOnly: reported, not failing.
+      warnings.push_back("warning: " + f->message);
+      continue;
+    }
+    if (operations > 0 && actions[last_op].operation.retry_seconds > 0 &&
+        std::chrono::steady_clock::now() < retry_until) {
+      // conformance-retry: ask again a moment later, and check every assert
+      // after that operation again (TESTSCRIPT.md).
+      std::this_thread::sleep_for(std::chrono::milliseconds(250));
+      if (auto again = do_operation(actions[last_op].operation, last_op_number)) return again;
+      asserts = asserts_before;
+      i = last_op;  // the loop's ++i resumes at the first assert after it
+      continue;
+    }
+    return f;
   }
   return std::nullopt;
 }

@@ -69,6 +69,12 @@ struct operation_def {
   std::string params, url;
   std::vector<std::pair<std::string, std::string>> request_headers;
   std::string request_id, response_id, source_id, target_id;
+  /// The conformance-retry extension (TESTSCRIPT.md): for this long, an
+  /// assert after this operation that fails sends the operation again and
+  /// checks the asserts after it again, for servers that make some results
+  /// visible a moment after answering (an audit trail written
+  /// asynchronously). 0: no retry.
+  unsigned retry_seconds = 0;
 };
 
 /// TestScript.setup.action.assert (and test).

@@ -27,6 +27,10 @@ using fhir::json_value;
 
 /// The requirements extension (tests/conformance/TESTSCRIPT.md).
 constexpr std::string_view requires_url = "https://hearth.dev/fhir/StructureDefinition/conformance-requires";
+/// The retry extension on an operation (tests/conformance/TESTSCRIPT.md).
+constexpr std::string_view retry_url = "https://hearth.dev/fhir/StructureDefinition/conformance-retry";
+/// Longest retry a script may ask for: a conformance run must end.
+constexpr unsigned max_retry_seconds = 60;
 /// R4 testscript-operation-codes.
 constexpr std::string_view operation_codes_system = "http://terminology.hl7.org/CodeSystem/testscript-operation-codes";
 
@@ -380,6 +384,21 @@ std::optional<operation_def> loader::read_operation(const json_value& op, const 
               "method", "origin", "params", "requestHeader", "requestId", "responseId", "sourceId", "targetId", "url"});
   if (failed()) return std::nullopt;
   operation_def d;
+  if (const auto* exts = array_member(op, "extension", where); exts != nullptr) {
+    for (const json_value& e : *exts) {
+      const json_value* url = e.is_object() ? e.find("url") : nullptr;
+      if (url == nullptr || !url->is_string() || url->str() != retry_url) continue;
+      const json_value* secs = e.find("valueInteger");
+      const std::string text = secs != nullptr && secs->is_number() ? secs->number_text() : std::string();
+      if (text.empty() || text.size() > 2 || text.find_first_not_of("0123456789") != std::string::npos ||
+          std::stoul(text) == 0 || std::stoul(text) > max_retry_seconds) {
+        fail(where, "the conformance-retry extension needs valueInteger, seconds from 1 to " +
+                        std::to_string(max_retry_seconds));
+        return std::nullopt;
+      }
+      d.retry_seconds = static_cast<unsigned>(std::stoul(text));
+    }
+  }
   if (const json_value* type = op.find("type"); type != nullptr) {
     if (!type->is_object()) {
       fail(where, "'type' must be a Coding");

@@ -799,6 +799,42 @@ TEST_CASE("conformance testscript: warningOnly failures are warnings, and the te
   CHECK(clean.message.empty());
 }
 
+TEST_CASE("conformance testscript: conformance-retry sends the operation again until its asserts pass or time is up") {
+  const std::string retry =
+      R"("extension":[{"url":"https://hearth.dev/fhir/StructureDefinition/conformance-retry","valueInteger":5}],)";
+  const std::string search = op("search", retry + R"("resource":"AuditEvent","params":"?entity=Patient/p1")");
+  const std::string found = as(R"~("expression":"Bundle.total = 1")~");
+  const std::string is_bundle = as(R"("resource":"Bundle")");
+  // The event appears on the third search.
+  fake_fhir f;
+  int calls = 0;
+  f.answer = [&calls](const client_request&) -> hearth::result<client_response> {
+    return reply(200, std::string(R"({"resourceType":"Bundle","type":"searchset","total":)") +
+                          (++calls >= 3 ? "1" : "0") + "}");
+  };
+  const suite_result s = run(ts(tests({test("eventually", {search, is_bundle, found})})), f);
+  REQUIRE(s.error.empty());
+  CHECK(s.cases[0].status == outcome::passed);
+  CHECK(f.sent.size() == 3);
+
+  // Without the extension the first answer stands.
+  fake_fhir g;
+  calls = 0;
+  g.answer = f.answer;
+  const suite_result once = run(
+      ts(tests({test("once", {op("search", R"("resource":"AuditEvent","params":"?entity=Patient/p1")"), found})})), g);
+  CHECK(once.cases[0].status == outcome::failed);
+  CHECK(g.sent.size() == 1);
+
+  // A value out of range is a script error.
+  fake_fhir h;
+  const std::string bad = op(
+      "search",
+      R"("extension":[{"url":"https://hearth.dev/fhir/StructureDefinition/conformance-retry","valueInteger":600}],)"
+      R"("resource":"AuditEvent")");
+  CHECK(run(ts(tests({test("bad", {bad})})), h).error.find("conformance-retry") != std::string::npos);
+}
+
 TEST_CASE("conformance testscript: an operation without a response fails the test") {
   fake_fhir f;
   f.answer = [](const client_request&) -> hearth::result<client_response> {
