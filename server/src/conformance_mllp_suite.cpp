@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <cstdio>
 #include <ctime>
@@ -14,6 +15,7 @@
 #include <optional>
 #include <random>
 #include <set>
+#include <thread>
 #include <utility>
 
 #include <hearth/fhir/definitions.hpp>
@@ -365,7 +367,15 @@ class case_runner {
       for (std::size_t i = 0; i < case_.fhir.size() && failure.empty(); ++i) {
         fhir_request_.clear();
         fhir_response_.clear();
+        const auto retry_until =
+            std::chrono::steady_clock::now() + std::chrono::seconds(case_.fhir[i].retry_seconds);
         failure = fhir_check(case_.fhir[i]);
+        while (!failure.empty() && std::chrono::steady_clock::now() < retry_until) {
+          std::this_thread::sleep_for(std::chrono::milliseconds(250));
+          fhir_request_.clear();
+          fhir_response_.clear();
+          failure = fhir_check(case_.fhir[i]);
+        }
         if (!failure.empty()) {
           failure = "FHIR check " + std::to_string(i + 1) + ": " + failure;
           sent_log_ += "\n" + fhir_request_;

@@ -510,7 +510,8 @@ class reader {
 
   hearth::result<mllp_fhir_check> fhir_check(const json_value& v, const std::string& where) {
     if (!v.is_object()) return invalid("a FHIR check is a JSON object", where);
-    if (auto ok = known(v, where, {"get", "status", "expressions"}); !ok) return hearth::unexpected(ok.error());
+    if (auto ok = known(v, where, {"get", "status", "expressions", "retrySeconds"}); !ok)
+      return hearth::unexpected(ok.error());
     mllp_fhir_check f;
     if (auto ok = required_string(v, "get", where, f.get); !ok) return hearth::unexpected(ok.error());
     if (f.get.find("://") != std::string::npos || f.get.starts_with("/"))
@@ -519,6 +520,9 @@ class reader {
     std::int64_t status = f.status;
     if (auto ok = optional_int(v, "status", where, 100, 599, status); !ok) return hearth::unexpected(ok.error());
     f.status = static_cast<unsigned>(status);
+    std::int64_t retry = 0;
+    if (auto ok = optional_int(v, "retrySeconds", where, 0, 60, retry); !ok) return hearth::unexpected(ok.error());
+    f.retry_seconds = static_cast<unsigned>(retry);
     if (const json_value* x = v.find("expressions")) {
       if (auto ok = string_list(*x, where + ".expressions", f.expressions); !ok) return hearth::unexpected(ok.error());
       for (const std::string& e : f.expressions) {

@@ -981,3 +981,41 @@ TEST_CASE("conformance mllp: FHIR checks: status, FHIRPath, no base, no definiti
     CHECK(c.message.find("FHIR base") != std::string::npos);
   }
 }
+
+TEST_CASE("conformance mllp: retrySeconds makes a FHIR check again until it holds or time is up") {
+  auto defs = hearth::fhir::definitions::load(HEARTH_DEFINITIONS_DIR);
+  REQUIRE(defs);
+  standard_logic logic;
+  fake_receiver rx([&logic](const std::string& m) { return logic(m); });
+  scratch_dir dir;
+  const auto suite = [&](const char* retry) {
+    return dir.write("later.json", std::string(R"({"name": "later", "cases": [
+      {"name": "written after the ACK", "steps": [{"message": )") + adt +
+                                           R"(, "expect": {"ack": "AA"}}],
+       "fhir": [{"get": "Patient?identifier=x", )" + retry +
+                                           R"("expressions": ["Bundle.entry.count() = 1"]}]}]})");
+  };
+  // A receiver that acknowledges first: the Patient appears on the third search.
+  int searches = 0;
+  conf::mllp_suite_options o = options_for(rx.port());
+  o.fhir_base = "http://fhir.test";
+  o.definitions = &*defs;
+  o.http = [&searches](const conf::client_request&) -> hearth::result<conf::client_response> {
+    conf::client_response resp;
+    resp.status = 200;
+    resp.body = ++searches >= 3 ? R"({"resourceType":"Bundle","type":"searchset","entry":[{"resource":{"resourceType":"Patient"}}]})"
+                                : R"({"resourceType":"Bundle","type":"searchset"})";
+    return resp;
+  };
+  const conf::suite_result patient = conf::run_mllp_suite(suite(R"("retrySeconds": 5, )"), o);
+  INFO(failures(patient));
+  CHECK(patient.cases.at(0).status == conf::outcome::passed);
+  CHECK(searches == 3);
+
+  searches = 0;
+  const conf::suite_result at_once = conf::run_mllp_suite(suite(""), o);
+  CHECK(at_once.cases.at(0).status == conf::outcome::failed);
+  CHECK(searches == 1);
+
+  CHECK_FALSE(conf::run_mllp_suite(suite(R"("retrySeconds": 61, )"), o).error.empty());
+}

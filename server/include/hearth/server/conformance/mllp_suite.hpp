@@ -149,6 +149,11 @@ struct mllp_fhir_check {
   /// FHIRPath expressions on the response body, each of which must give
   /// true (a single Boolean true).
   std::vector<std::string> expressions;
+  /// `retrySeconds`: for a receiver that acknowledges before it has written
+  /// what a message produces, the check is made again (250 ms apart) for
+  /// this long before it fails. 0 (the default): once, right after the
+  /// last answer.
+  unsigned retry_seconds = 0;
 };
 
 /// One case: steps on one connection, then the FHIR checks.
