@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <random>
@@ -253,4 +254,32 @@ TEST_CASE("conformance: usage errors exit 2 and say why") {
   CHECK(list.status == 0);
   CHECK(list.out.find("fhir  crud") != std::string::npos);
   CHECK(list.out.find("mllp  framing") != std::string::npos);
+}
+
+TEST_CASE("conformance: over HTTPS the server's certificate is verified against --ca") {
+  scratch_dir tmp;
+  // A self-signed P-256 certificate for 127.0.0.1, valid a day.
+  const std::string cmd = "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 1 "
+                          "-subj /CN=localhost -addext subjectAltName=IP:127.0.0.1,DNS:localhost -keyout " +
+                          (tmp.path / "key.pem").string() + " -out " + (tmp.path / "cert.pem").string() +
+                          " >/dev/null 2>&1";
+  REQUIRE(std::system(cmd.c_str()) == 0);
+  hearth_process server(
+      {"--tls-cert", (tmp.path / "cert.pem").string(), "--tls-key", (tmp.path / "key.pem").string()});
+  REQUIRE(server.tls());
+  const command_output trusted =
+      run_hearth({"conformance", "--fhir", server.base_url(), "--token", server.token(), "--ca",
+                  (tmp.path / "cert.pem").string(), "--suite", "crud"},
+                 std::chrono::minutes(2));
+  INFO(trusted.out);
+  INFO(trusted.err);
+  CHECK(trusted.status == 0);
+  // Without --ca the self-signed certificate is not trusted: nothing passes.
+  const fs::path json = tmp.path / "untrusted.json";
+  const command_output untrusted = run_hearth(
+      {"conformance", "--fhir", server.base_url(), "--token", server.token(), "--suite", "crud", "--report",
+       json.string()},
+      std::chrono::minutes(2));
+  CHECK(untrusted.status == 1);
+  CHECK(number(report_json(json), "passed") == 0);
 }
