@@ -676,9 +676,9 @@ int serve_main(const std::vector<std::string>& all_args) {
   if (insecure_no_audit) {
     std::cout << "audit: OFF (--insecure-no-audit): no AuditEvent is recorded\n";
     log_line(R"("level":"warning","msg":"the audit trail is OFF (--insecure-no-audit): no AuditEvent is recorded; for measurements only, never in production")");
-  } else {
-    std::cout << "authorization: bearer tokens required, issuer and audience " << api_opts.base_url << "\n";
   }
+  if (!insecure_no_auth)
+    std::cout << "authorization: bearer tokens required, issuer and audience " << api_opts.base_url << "\n";
   std::cout << ((*listener)->tls() ? "https" : "http") << " listening on " << cfg.http_host << ":" << port
             << std::endl;
   log_line(R"("level":"info","msg":"started","port":)" + std::to_string(port) + R"(,"tls":)" +

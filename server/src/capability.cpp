@@ -213,6 +213,8 @@ fhir::json_value capability_statement(const fhir::definitions& defs, const capab
     r.set("readHistory", json_value(true));
     r.set("updateCreate", json_value(true));
     r.set("conditionalCreate", json_value(true));
+    // http.html#cread: read answers If-None-Match and If-Modified-Since with 304.
+    r.set("conditionalRead", "full-support");
     r.set("conditionalUpdate", json_value(opts.conditional_update));
     r.set("conditionalDelete", json_value(conditional_delete));
 

@@ -112,7 +112,7 @@ http_response route_instance(const context& c, const std::vector<std::string>& s
     if (m == "PUT") return rest::update(c, type, id);
     if (m == "DELETE") return rest::remove(c, type, id);
     if (m == "PATCH") return rest::patch(c, type, id);
-    return not_allowed(c, {"GET", "PUT", "DELETE"});
+    return not_allowed(c, {"GET", "PUT", "DELETE", "PATCH"});
   }
   if (is_operation(s[2]) || (n == 5 && s[2] == "_history" && is_operation(s[4]))) return rest::operation(c, s);
   if (s[2] == "_history") {

@@ -120,7 +120,7 @@ http_response conditional_delete(const context& c, const std::string& type) {
   if (m->count > 1) {
     // http.html#cdelete: a server that deletes one resource at most answers
     // 412 when the search finds several.
-    return error_response(412, "multiple-matches", "the search matches more than one resource; Hearth deletes one",
+    return error_response(412, "multiple-matches", "the search matches more than one resource, and a conditional delete here deletes at most one: nothing was deleted",
                           c.fmt, c.defs);
   }
   if (m->count == 0) {

@@ -210,6 +210,7 @@ TEST_CASE("auth: --insecure-no-auth serves without tokens on loopback, says so, 
   hearth_process server({"--insecure-no-auth"});
   CHECK(server.token().empty());
   CHECK(contains(server.startup_output(), "authorization: OFF (--insecure-no-auth)"));
+  CHECK_FALSE(contains(server.startup_output(), "bearer tokens required"));  // one mode said, not both
   http_connection c(server.port());
   CHECK(c.request("POST", "/Patient", R"({"resourceType":"Patient","gender":"other"})", json_body).status == 201);
   CHECK(c.request("GET", "/Patient?gender=other").status == 200);

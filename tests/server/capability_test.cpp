@@ -134,6 +134,7 @@ TEST_CASE("capability: one rest.resource per resource type of the definitions") 
     CHECK(r.find("readHistory")->as_bool());
     CHECK(r.find("updateCreate")->as_bool());
     CHECK(r.find("conditionalCreate")->as_bool());
+    CHECK(r.find("conditionalRead")->str() == "full-support");
     CHECK(r.find("conditionalUpdate")->as_bool());
     CHECK(r.find("conditionalDelete")->str() == "single");
     std::vector<std::string> interactions;

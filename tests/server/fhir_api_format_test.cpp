@@ -107,7 +107,10 @@ TEST_CASE("api: routing: 404 unknown paths, 405 wrong methods, unknown operation
   const http_response put_type = c.put("/Patient", patient("A"));
   CHECK(put_type.status == 400);
   CHECK(diagnostics(put_type).find("search parameters") != std::string::npos);
-  CHECK(c.post("/Patient/" + id, patient("A")).status == 405);
+  const http_response post_instance = c.post("/Patient/" + id, patient("A"));
+  CHECK(post_instance.status == 405);
+  // RFC 9110 15.5.6: Allow lists what the instance takes, PATCH included.
+  CHECK(post_instance.header("Allow") == "GET, PUT, DELETE, PATCH");
   CHECK(c.send("POST", "/_history").status == 405);
 
   for (const http_response& r : {c.post("/$export", "{}"), c.get("/Patient/$match")}) {
