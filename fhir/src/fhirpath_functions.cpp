@@ -19,6 +19,7 @@
 #include <string>
 #include <utility>
 
+#include <hearth/fhir/narrative_check.hpp>
 #include <hearth/fhir/ucum.hpp>
 
 #include "detail/fhirpath_regex.hpp"
@@ -708,8 +709,32 @@ collection evaluator::call(const node& n, const collection& focus, const collect
       return fail("not-supported", "escape kind '" + *kind + "' is not supported", n.offset);
     return single(make_str(fn == "escape" ? escape(*s, *kind == "html") : unescape(*s, *kind == "html")));
   }
-  static const char* unsupported[] = {"htmlChecks",
-                                      "getValue", "subsumes", "subsumedBy",
+  if (fn == "htmlChecks") {
+    // FHIR R4 txt-1 (narrative.html#xhtml), as build.fhir.org
+    // fhirpath.html#fn-htmlChecks defines the function: an xhtml item is
+    // checked as the whole div, a string as the content of a div; true when
+    // the rules are met, false when not, empty for anything else (other
+    // types, an empty or a larger collection). A narrative past the
+    // checker's limits is an error, not a verdict. txt-2 (some content) is
+    // not part of it: the validator checks it natively (profiles/src/compile.cpp).
+    if (!arity(n, 0, 0)) return {};
+    if (focus.size() != 1) return {};
+    const value& v = focus[0];
+    std::optional<narrative_verdict> verdict;
+    if (v.k == value::kind::node && v.fhir_type == "xhtml") {
+      if (v.json && v.json->is_string()) verdict = check_narrative(v.json->str());
+    } else if (v.k == value::kind::string ||
+               (v.k == value::kind::node && (v.fhir_type == "string" || v.fhir_type == "code" ||
+                                             v.fhir_type == "id" || v.fhir_type == "markdown"))) {
+      value s = to_system(v);
+      if (s.k == value::kind::string) verdict = check_narrative_content(s.s);
+    }
+    if (!verdict) return {};
+    if (verdict->result == narrative_verdict::status::too_costly)
+      return fail("too-costly", "htmlChecks(): " + verdict->problem, n.offset);
+    return single(make_bool(verdict->allowed()));
+  }
+  static const char* unsupported[] = {"getValue", "subsumes", "subsumedBy",
                                       "elementDefinition", "slice", "checkModifiers", "defineVariable"};
   for (const char* u : unsupported)
     if (fn == u) return fail("not-supported", "function '" + fn + "' is not supported yet", n.offset);

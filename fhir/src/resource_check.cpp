@@ -770,7 +770,8 @@ class checker {
   /// Narrative.div: the XHTML as a string, beginning with its div element
   /// (R4 narrative.html, json.html#xhtml). Only that much is checked here; the
   /// XHTML rules themselves (txt-1, txt-2: well-formed, the XHTML namespace,
-  /// allowed elements and attributes, some text) come with the XHTML checker.
+  /// allowed elements and attributes, some text) are the invariants the
+  /// profiles module checks with check_narrative (narrative_check.hpp).
   void narrative_div(std::string_view s) {
     std::size_t i = 0;
     while (i < s.size() && is_xsd_space(s[i])) ++i;

@@ -21,6 +21,7 @@
 #include <hearth/core/utf8.hpp>
 
 #include "detail/fhir_xml.hpp"
+#include "detail/xml_walk.hpp"
 
 namespace hearth::fhir {
 namespace {
@@ -616,23 +617,14 @@ hearth::result<json_value> parse_fhir_xml(std::string_view xml, const definition
   }
   if (!root) return make_error(code_structure, "no root element", "", base);
 
-  std::size_t depth = 1;
-  for (pugi::xml_node n = doc.first_child(); n;) {
-    if (depth > opts.max_depth && n.type() == pugi::node_element) {
-      return make_error(code_too_costly, "elements nest deeper than the XML depth limit", "",
-                        node_offset(n, base));
-    }
-    if (pugi::xml_node c = n.first_child()) {
-      n = c;
-      ++depth;
-      continue;
-    }
-    while (n != doc && !n.next_sibling()) {
-      n = n.parent();
-      --depth;
-    }
-    if (n == doc) break;
-    n = n.next_sibling();
+  pugi::xml_node too_deep;
+  detail::walk_xml(doc, [&](pugi::xml_node n, std::size_t depth) {
+    if (depth > opts.max_depth && n.type() == pugi::node_element) too_deep = n;
+    return !too_deep;
+  });
+  if (too_deep) {
+    return make_error(code_too_costly, "elements nest deeper than the XML depth limit", "",
+                      node_offset(too_deep, base));
   }
 
   converter conv(defs, base);

@@ -142,7 +142,7 @@ hearth::result<validator, hearth::error> validator::build(const fhir::definition
       if (!re) continue;
       detail::base_extras& x = reg.base[re];
       for (const detail::constraint_def* c : el.constraints) {
-        if (!c->compiled && c->native_distinct.empty()) continue;
+        if (!c->compiled && c->native_distinct.empty() && c->native_narrative.empty()) continue;
         bool dup = std::any_of(x.constraints.begin(), x.constraints.end(),
                                [&](const detail::constraint_def* o) { return o->key == c->key; });
         if (!dup) x.constraints.push_back(c);

@@ -22,6 +22,7 @@
 #include <re2/re2.h>
 
 #include <hearth/fhir/fhirpath_eval.hpp>
+#include <hearth/fhir/narrative_check.hpp>
 
 namespace hearth::profiles::detail {
 namespace {
@@ -306,6 +307,10 @@ class run {
         add(c.severity, "invariant", "Constraint failed: " + c.key + ": '" + c.human + "'");
       return;
     }
+    if (!c.native_narrative.empty()) {
+      narrative(c, n);
+      return;
+    }
     if (!c.compiled || !resource_) return;
     fp::value v;
     v.k = fp::value::kind::node;
@@ -332,6 +337,28 @@ class run {
     for (const auto& x : *r)
       if (x.k == fp::value::kind::boolean && !x.b) ok = false;
     if (!ok) add(c.severity, "invariant", "Constraint failed: " + c.key + ": '" + c.human + "'");
+  }
+
+  /// txt-1 and txt-2 on Narrative.div (model.hpp native_narrative), the
+  /// message saying what is wrong. txt-1 fails on XHTML that is malformed,
+  /// not allowed or past the checker's limits (a narrative not checked is
+  /// not accepted); txt-2 only on well-formed XHTML with no content (txt-1
+  /// speaks for the rest). Nothing is checked on a div that is not a string
+  /// (the structural check reports it).
+  void narrative(const constraint_def& c, const node& n) {
+    if (!n.json || !n.json->is_string()) return;
+    // Both invariants are on the same div: it is parsed once.
+    if (narrative_of_ != n.json) {
+      narrative_ = fhir::check_narrative(n.json->str());
+      narrative_of_ = n.json;
+    }
+    const fhir::narrative_verdict& v = narrative_;
+    const std::string failed = "Constraint failed: " + c.key + ": '" + c.human + "'";
+    if (c.native_narrative == "txt-1") {
+      if (!v.allowed()) add(c.severity, "invariant", failed + " (" + v.problem + ")");
+    } else if (v.well_formed() && !v.has_content) {
+      add(c.severity, "invariant", failed + " (the div holds nothing but whitespace)");
+    }
   }
 
   /// The isDistinct() invariants evaluated natively (model.hpp), each as its
@@ -1283,6 +1310,10 @@ class run {
   bool budget_exceeded_ = false;
   bool depth_exceeded_ = false;
   bool terminology_skipped_ = false;
+  /// The last Narrative.div checked (txt-1 and txt-2 share one parse) and
+  /// what was found; the resource does not change during the run.
+  const json_value* narrative_of_ = nullptr;
+  fhir::narrative_verdict narrative_;
   /// >0 while checking whether a value conforms (slices, several profiles):
   /// issues are counted, not listed.
   int sandbox_ = 0;

@@ -295,10 +295,54 @@ TEST_CASE("environment variables and errors as values") {
   REQUIRE_FALSE(bad.has_value());
   CHECK(bad.error().offset == 29);
 
-  auto unsupported = run("Patient.text.htmlChecks()");
+  auto unsupported = run("Patient.getValue()");
   REQUIRE_FALSE(unsupported.has_value());
   CHECK(unsupported.error().code == "not-supported");
-  CHECK(unsupported.error().message == "function 'htmlChecks' is not supported yet");
+  CHECK(unsupported.error().message == "function 'getValue' is not supported yet");
+}
+
+TEST_CASE("fhirpath eval: htmlChecks() applies txt-1 to Narrative.div (narrative_check.hpp)") {
+  auto with_div = [](std::string_view div) {
+    json_value p = json(R"({"resourceType": "Patient", "text": {"status": "generated", "div": "x"}})");
+    p.find("text")->set("div", json_value(std::string(div)));
+    return p;
+  };
+  auto checks = [&](std::string_view div) { return show("Patient.text.`div`.htmlChecks()", with_div(div)); };
+  CHECK(checks(R"(<div xmlns="http://www.w3.org/1999/xhtml"><p>Peter <b>Chalmers</b></p></div>)") == "true");
+  CHECK(checks(R"(<div xmlns="http://www.w3.org/1999/xhtml"><script>alert(1)</script></div>)") == "false");
+  CHECK(checks(R"~(<div xmlns="http://www.w3.org/1999/xhtml"><p onclick="x()">a</p></div>)~") == "false");
+  CHECK(checks(R"~(<div xmlns="http://www.w3.org/1999/xhtml"><a href="javascript:x()">a</a></div>)~") == "false");
+  CHECK(checks(R"(<div xmlns="http://example.org/not-xhtml">a</div>)") == "false");
+  CHECK(checks(R"(<div>a</div>)") == "false");
+  CHECK(checks(R"(<p xmlns="http://www.w3.org/1999/xhtml">a</p>)") == "false");
+  CHECK(checks(R"(<div xmlns="http://www.w3.org/1999/xhtml"><p>a</div>)") == "false");
+  CHECK(checks(R"(<!DOCTYPE div [<!ENTITY e "x">]><div xmlns="http://www.w3.org/1999/xhtml">&e;</div>)") ==
+        "false");
+  CHECK(checks(R"(<div xmlns="http://www.w3.org/1999/xhtml">&e;</div>)") == "false");
+  // Whitespace only: txt-1 holds (txt-2 is the validator's, natively).
+  CHECK(checks("<div xmlns=\"http://www.w3.org/1999/xhtml\">\n  </div>") == "true");
+
+  // Past the checker's depth limit: an error, not a verdict.
+  std::string deep = R"(<div xmlns="http://www.w3.org/1999/xhtml">)";
+  for (int i = 0; i < 10'000; ++i) deep += "<b>";
+  for (int i = 0; i < 10'000; ++i) deep += "</b>";
+  deep += "</div>";
+  auto r = run("Patient.text.`div`.htmlChecks()", with_div(deep));
+  REQUIRE_FALSE(r.has_value());
+  CHECK(r.error().code == "too-costly");
+  CHECK(r.error().message == "htmlChecks(): elements nest deeper than 256 levels, the most that is checked");
+
+  // A string is the content of a div; other types, empty and larger
+  // collections give empty (build.fhir.org fhirpath.html#fn-htmlChecks).
+  CHECK(show("'<b>bold</b>'.htmlChecks()") == "true");
+  CHECK(show("'<script/>'.htmlChecks()") == "false");
+  CHECK(show("Patient.name.family.htmlChecks()") == "true");
+  CHECK(show("Patient.birthDate.htmlChecks()") == "");
+  CHECK(show("Patient.active.htmlChecks()") == "");
+  CHECK(show("Patient.text.`div`.htmlChecks()") == "");
+  CHECK(show("Patient.name.given.htmlChecks()") == "");
+  auto arity = run("Patient.text.`div`.htmlChecks(1)", with_div("<div/>"));
+  CHECK_FALSE(arity.has_value());
 }
 
 TEST_CASE("limits: a runaway expression stops with too-costly") {

@@ -171,6 +171,65 @@ TEST_CASE("invariants: ref-1 resolves local references against the container, al
   CHECK_MESSAGE(has(bad, issue_severity::error, "invariant", "Observation.performer[0]", "ref-1"), dump(bad));
 }
 
+TEST_CASE("invariants: txt-1 and txt-2 on Narrative.div, each on its own, saying what is wrong") {
+  auto with_div = [](std::string_view div) {
+    fhir::json_value p =
+        json(R"({"resourceType": "Patient", "active": true, "text": {"status": "generated", "div": "x"}})");
+    p.find("text")->set("div", fhir::json_value(std::string(div)));
+    return shared().validate(p, {});
+  };
+  const std::string xhtml = R"(<div xmlns="http://www.w3.org/1999/xhtml">)";
+  auto txt = [](const fhir::issue_list& l, std::string_view key, std::string_view why = {}) {
+    return has(l, issue_severity::error, "invariant", "Patient.text.div", key) &&
+           (why.empty() || has(l, issue_severity::error, "invariant", "Patient.text.div", why));
+  };
+
+  auto good = with_div(xhtml + "<p>Amy <b>Shaw</b></p></div>");
+  CHECK_MESSAGE(errors(good) == 0, dump(good));
+
+  auto script = with_div(xhtml + "<p>Amy</p><script>alert('Amy Shaw')</script></div>");
+  CHECK_MESSAGE(txt(script, "txt-1", "(element 'script' is not allowed in a narrative)"), dump(script));
+  CHECK_FALSE(txt(script, "txt-2"));
+  CHECK(has(script, issue_severity::error, "invariant", "Patient.text.div",
+            "Constraint failed: txt-1: 'The narrative SHALL contain only the basic html formatting elements"));
+  for (const auto& i : script) CHECK(i.diagnostics.find("Amy") == std::string::npos);  // never the content
+
+  auto onclick = with_div(xhtml + R"~(<p onclick="steal()">Amy</p></div>)~");
+  CHECK_MESSAGE(txt(onclick, "txt-1", "(attribute 'onclick' is not allowed on 'p')"), dump(onclick));
+  CHECK_FALSE(txt(onclick, "txt-2"));
+
+  auto url = with_div(xhtml + R"~(<a href="javascript:steal()">Amy</a></div>)~");
+  CHECK_MESSAGE(txt(url, "txt-1", "holds a script URL"), dump(url));
+
+  auto blank = with_div(xhtml + "\n   <p> </p>\n</div>");
+  CHECK_MESSAGE(txt(blank, "txt-2", "(the div holds nothing but whitespace)"), dump(blank));
+  CHECK(has(blank, issue_severity::error, "invariant", "Patient.text.div",
+            "Constraint failed: txt-2: 'The narrative SHALL have some non-whitespace content'"));
+  CHECK_FALSE(txt(blank, "txt-1"));
+
+  // Both broken: both reported.
+  auto both = with_div(xhtml + "<script/></div>");
+  CHECK_MESSAGE(txt(both, "txt-1"), dump(both));
+  CHECK(txt(both, "txt-2"));
+
+  // Malformed: txt-1 says so; txt-2 cannot tell and stays silent.
+  auto malformed = with_div(xhtml + "<p>Amy</div>");
+  CHECK_MESSAGE(txt(malformed, "txt-1", "not well-formed XML"), dump(malformed));
+  CHECK_FALSE(txt(malformed, "txt-2"));
+  auto doctype = with_div(R"(<!DOCTYPE div [<!ENTITY e SYSTEM "file:///etc/passwd">]>)" + xhtml + "&e;</div>");
+  CHECK_MESSAGE(txt(doctype, "txt-1", "DOCTYPE and ENTITY declarations are not allowed"), dump(doctype));
+  auto other_ns = with_div(R"(<div xmlns="http://example.org">Amy</div>)");
+  CHECK_MESSAGE(txt(other_ns, "txt-1", "is not in the XHTML namespace"), dump(other_ns));
+
+  // The location follows the resource: a Bundle entry's narrative.
+  auto bundle = check(R"({"resourceType": "Bundle", "type": "collection", "entry": [
+      {"fullUrl": "urn:uuid:7f4e3a7c-2f4b-4b7e-9d1a-6b0e8c9a1f20", "resource": {"resourceType": "Patient",
+       "text": {"status": "generated", "div": "<div xmlns=\"http://www.w3.org/1999/xhtml\"><iframe/></div>"}}}]})");
+  CHECK_MESSAGE(has(bundle, issue_severity::error, "invariant", "Bundle.entry[0].resource.text.div", "txt-1"),
+                dump(bundle));
+  CHECK(has(bundle, issue_severity::error, "invariant", "Bundle.entry[0].resource.text.div", "txt-2"));
+}
+
 TEST_CASE("base: a reference to a resource type the element does not allow") {
   auto l = check(R"({"resourceType": "Observation", "status": "final", "code": {"text": "x"},
       "subject": {"reference": "Medication/1"}})");

@@ -61,6 +61,11 @@ struct constraint_def {
   /// concepts, a StructureDefinition of thousands of elements); empty for
   /// the others. Same results as the expression (walk.cpp).
   std::string native_distinct;
+  /// "txt-1" or "txt-2" for the R4 Narrative.div invariants, both written
+  /// `htmlChecks()`, checked natively (fhir::check_narrative) as the HL7
+  /// validator reads them: txt-1 fails on disallowed or malformed XHTML,
+  /// txt-2 on XHTML with no content but whitespace; empty for the others.
+  std::string native_narrative;
   /// Why it is not evaluated (a known-bad R4 constraint, a parse error); empty
   /// when it is.
   std::string skip_reason;

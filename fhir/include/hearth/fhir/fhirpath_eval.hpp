@@ -34,8 +34,9 @@
 // precision(), encode/decode, escape/unescape, split/join/trim, type().
 // FHIR R4 resolve() (contained resources, Bundle entries, then
 // context::resolver), memberOf() and conformsTo() through context hooks,
-// lowBoundary()/highBoundary(), comparable().
-// Not implemented (error "not-supported"): htmlChecks(), Long literals,
+// lowBoundary()/highBoundary(), comparable(), htmlChecks() (the txt-1 rules
+// of narrative_check.hpp, on an xhtml item or a string).
+// Not implemented (error "not-supported"): Long literals,
 // case-insensitive comparison (~, upper(), lower()) of non-ASCII text. Not
 // done at all: static type checking before evaluation (an expression such as
 // `(Observation.value as Period).unit` is evaluated, and gives empty).

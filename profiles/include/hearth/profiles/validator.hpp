@@ -9,15 +9,17 @@
 //    resources and data types (pat-1, obs-6, obs-7, ref-1, per-1, dom-4..6,
 //    ...) evaluated with the FHIRPath engine at each element instance where it
 //    applies, at its severity (issue code "invariant", expression = the
-//    element's path, diagnostics = key and human text); ext-1 natively; the
-//    required bindings of the base (Patient.gender, Observation.status, ...)
-//    through the terminology callback; the target types of references
-//    ("Type/id", absolute URLs, "#id"); every extension checked against its
-//    definition, found by Extension.url among the 393 R4 extension
-//    definitions and the loaded profiles (an unknown URL is a warning, code
-//    "extension", as with the HL7 validator). Not evaluated: txt-1/txt-2
-//    (htmlChecks() is not in the FHIRPath engine) and que-7 (wrong in R4);
-//    see src/compile.cpp for the list and the reasons.
+//    element's path, diagnostics = key and human text); ext-1 natively, and
+//    txt-1/txt-2 on Narrative.div natively (fhir::check_narrative: txt-1 for
+//    disallowed or malformed XHTML, txt-2 for whitespace only, diagnostics
+//    saying what is wrong); the required bindings of the base
+//    (Patient.gender, Observation.status, ...) through the terminology
+//    callback; the target types of references ("Type/id", absolute URLs,
+//    "#id"); every extension checked against its definition, found by
+//    Extension.url among the 393 R4 extension definitions and the loaded
+//    profiles (an unknown URL is a warning, code "extension", as with the HL7
+//    validator). Not evaluated: que-7 (wrong in R4); see src/compile.cpp for
+//    the list and the reasons.
 // 2. profiles (meta.profile, validate_options::profiles; also meta.profile of
 //    contained resources and Bundle entries): each snapshot walked over the
 //    resource — cardinality (code "required" below min, "structure" above
