@@ -24,6 +24,7 @@
 
 #include "integration/auth_support.hpp"
 #include "integration/hearth_process.hpp"
+#include "support/temp_dir.hpp"
 
 namespace {
 
@@ -31,20 +32,6 @@ using namespace hearth::test;
 namespace fs = std::filesystem;
 using hearth::fhir::json_value;
 
-/// A temporary directory for one test's files, removed at the end.
-struct scratch_dir {
-  fs::path path;
-  scratch_dir() {
-    std::random_device rd;
-    path = fs::temp_directory_path() /
-           ("hearth-conformance-test-" + std::to_string(::getpid()) + "-" + std::to_string(rd() % 1000000));
-    fs::create_directories(path);
-  }
-  ~scratch_dir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-};
 
 std::string read_file(const fs::path& p) {
   std::ifstream in(p, std::ios::binary);
@@ -167,7 +154,7 @@ class always_aa_receiver {
 }  // namespace
 
 TEST_CASE("conformance: every suite passes against a Hearth started for it, and the reports are written") {
-  scratch_dir tmp;
+  temp_dir tmp("hearth-conformance-test");
   const backend_setup client = write_backend_client(tmp.path);
   hearth_process server({"--config", client.config.string(), "--mllp-port", "0"});
   const std::uint16_t mllp = server.listening_port("mllp");
@@ -201,7 +188,7 @@ TEST_CASE("conformance: with authorisation off, the SMART suite reports the fail
   // suite's requests without a token or with a garbage one must get 401,
   // and they get 200.
   hearth_process server({"--insecure-no-auth"});
-  scratch_dir tmp;
+  temp_dir tmp("hearth-conformance-test");
   const fs::path json = tmp.path / "report.json";
   const command_output run = run_hearth({"conformance", "--fhir", server.base_url(), "--token", "not-a-real-token",
                                          "--suite", "smart", "--report", json.string()},
@@ -221,7 +208,7 @@ TEST_CASE("conformance: with authorisation off, the SMART suite reports the fail
 
 TEST_CASE("conformance: an MLLP endpoint answering AA in original mode to everything fails the ACK suites") {
   always_aa_receiver fake;
-  scratch_dir tmp;
+  temp_dir tmp("hearth-conformance-test");
   const fs::path json = tmp.path / "report.json";
   const command_output run =
       run_hearth({"conformance", "--mllp", "127.0.0.1:" + std::to_string(fake.port()), "--suite", "ack-modes",
@@ -257,7 +244,7 @@ TEST_CASE("conformance: usage errors exit 2 and say why") {
 }
 
 TEST_CASE("conformance: over HTTPS the server's certificate is verified against --ca") {
-  scratch_dir tmp;
+  temp_dir tmp("hearth-conformance-test");
   // A self-signed P-256 certificate for 127.0.0.1, valid a day.
   const std::string cmd = "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 1 "
                           "-subj /CN=localhost -addext subjectAltName=IP:127.0.0.1,DNS:localhost -keyout " +

@@ -14,6 +14,8 @@
 
 #include <doctest/doctest.h>
 
+#include "support/temp_dir.hpp"
+
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -48,26 +50,6 @@ namespace {
 
 // --- files ------------------------------------------------------------------
 
-/// A temporary directory for one test's suite files, removed at the end.
-struct scratch_dir {
-  fs::path path;
-  scratch_dir() {
-    std::random_device rd;
-    path = fs::temp_directory_path() /
-           ("hearth-mllp-suite-test-" + std::to_string(::getpid()) + "-" + std::to_string(rd() % 1000000));
-    fs::create_directories(path);
-  }
-  ~scratch_dir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-  fs::path write(const std::string& name, const std::string& text) const {
-    const fs::path p = path / name;
-    fs::create_directories(p.parent_path());
-    std::ofstream(p, std::ios::binary) << text;
-    return p;
-  }
-};
 
 /// The suites shipped in tests/conformance/mllp.
 fs::path shipped(const std::string& name) {
@@ -449,7 +431,7 @@ std::string with_msh(const std::string& msh_fields_9_to_16) {
 // --- loading ----------------------------------------------------------------
 
 TEST_CASE("conformance mllp: a valid suite loads with every member read") {
-  scratch_dir dir;
+  hearth::test::temp_dir dir("hearth-mllp-suite-test");
   dir.write("messages/a.hl7", "MSH|^~\\&|A|B|C|D|${now}||ADT^A04^ADT_A01|${controlId}|P|2.5.1\nPID|1||X\n");
   const fs::path file = dir.write(
       "demo.json",
@@ -502,7 +484,7 @@ TEST_CASE("conformance mllp: a valid suite loads with every member read") {
 }
 
 TEST_CASE("conformance mllp: a malformed suite is an error naming where, never a crash") {
-  scratch_dir dir;
+  hearth::test::temp_dir dir("hearth-mllp-suite-test");
   const auto error_of = [&dir](const std::string& name, const std::string& text) {
     auto s = conf::parse_mllp_suite(text, dir.path / (name + ".json"));
     return s ? std::string() : s.error().location + ": " + s.error().message;
@@ -567,7 +549,7 @@ TEST_CASE("conformance mllp: a malformed suite is an error naming where, never a
 }
 
 TEST_CASE("conformance mllp: running a malformed suite file reports a suite error and its cases failed") {
-  scratch_dir dir;
+  hearth::test::temp_dir dir("hearth-mllp-suite-test");
   const fs::path bad =
       dir.write("broken.json", R"({"name": "broken", "cases": [{"name": "a", "steps": []}, {"name": "b"}]})");
   const conf::suite_result r = conf::run_mllp_suite(bad, options_for(1));
@@ -718,7 +700,7 @@ std::string kinds_suite() {
 TEST_CASE("conformance mllp: every framing and expectation against a receiver that follows the standard") {
   standard_logic logic;
   fake_receiver rx([&logic](const std::string& m) { return logic(m); }, 2048);
-  scratch_dir dir;
+  hearth::test::temp_dir dir("hearth-mllp-suite-test");
   const conf::suite_result r = conf::run_mllp_suite(dir.write("kinds.json", kinds_suite()), options_for(rx.port()));
   INFO(failures(r));
   CHECK(r.error.empty());
@@ -732,7 +714,7 @@ TEST_CASE("conformance mllp: every framing and expectation against a receiver th
 TEST_CASE("conformance mllp: the same suite through mllp_raw_connect, the production stream") {
   standard_logic logic;
   fake_receiver rx([&logic](const std::string& m) { return logic(m); }, 2048);
-  scratch_dir dir;
+  hearth::test::temp_dir dir("hearth-mllp-suite-test");
   conf::mllp_suite_options o = options_for(rx.port());
   o.connect = hearth::server::mllp_raw_connect;
   const conf::suite_result r = conf::run_mllp_suite(dir.write("kinds.json", kinds_suite()), o);
@@ -793,7 +775,7 @@ TEST_CASE("conformance mllp: mllp_raw_exchange reports a receiver closing mid-wr
 TEST_CASE("conformance mllp: a receiver closing on an oversized block meets orClosed, and the next step reconnects") {
   standard_logic logic;
   fake_receiver rx([&logic](const std::string& m) { return logic(m); }, 2048, /*close_on_oversize=*/true);
-  scratch_dir dir;
+  hearth::test::temp_dir dir("hearth-mllp-suite-test");
   const fs::path file = dir.write(
       "big.json", std::string(R"({"name": "big", "cases": [
     {"name": "closed accepted", "steps": [
@@ -821,7 +803,7 @@ TEST_CASE("conformance mllp: a receiver closing on an oversized block meets orCl
 
 TEST_CASE("conformance mllp: a failed case reports what was sent, what came back, expected and actual") {
   fake_receiver rx([](const std::string& m) { return std::vector<std::string>{ack_text(segments(m)[0], "AA", "")}; });
-  scratch_dir dir;
+  hearth::test::temp_dir dir("hearth-mllp-suite-test");
   const fs::path file = dir.write("wrong.json", std::string(R"({"name": "wrong", "cases": [
     {"name": "wants CA", "steps": [{"message": )") + with_msh("ADT^A04^ADT_A01|${controlId}|P|2.5.1|||AL|NE") +
                                                     R"(, "expect": {"ack": "CA"}}]},
@@ -924,7 +906,7 @@ TEST_CASE("conformance mllp: FHIR checks: status, FHIRPath, no base, no definiti
   REQUIRE(defs);
   standard_logic logic;
   fake_receiver rx([&logic](const std::string& m) { return logic(m); });
-  scratch_dir dir;
+  hearth::test::temp_dir dir("hearth-mllp-suite-test");
   const fs::path file = dir.write("stored.json", std::string(R"({"name": "stored", "cases": [
     {"name": "found", "steps": [{"message": )") + adt +
                                                      R"(, "expect": {"ack": "AA"}}],
@@ -987,7 +969,7 @@ TEST_CASE("conformance mllp: retrySeconds makes a FHIR check again until it hold
   REQUIRE(defs);
   standard_logic logic;
   fake_receiver rx([&logic](const std::string& m) { return logic(m); });
-  scratch_dir dir;
+  hearth::test::temp_dir dir("hearth-mllp-suite-test");
   const auto suite = [&](const char* retry) {
     return dir.write("later.json", std::string(R"({"name": "later", "cases": [
       {"name": "written after the ACK", "steps": [{"message": )") + adt +

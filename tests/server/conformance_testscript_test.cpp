@@ -2,6 +2,8 @@
 
 #include <doctest/doctest.h>
 
+#include "support/temp_dir.hpp"
+
 #include <cctype>
 #include <cstdlib>
 #include <filesystem>
@@ -158,23 +160,6 @@ client_request sent_by(const std::string& fixtures_and_more, const std::string& 
   return f.sent[0];
 }
 
-/// A temporary folder, removed at the end of the case.
-struct temp_dir {
-  fs::path path;
-  temp_dir() {
-    std::random_device rd;
-    path = fs::temp_directory_path() / ("hearth-testscript-" + std::to_string(rd()) + std::to_string(rd()));
-    fs::create_directories(path);
-  }
-  ~temp_dir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-  void write(const fs::path& rel, std::string_view text) const {
-    fs::create_directories((path / rel).parent_path());
-    std::ofstream(path / rel, std::ios::binary) << text;
-  }
-};
 
 // --- operations: URL, method, headers, body ---------------------------------------
 
@@ -266,7 +251,7 @@ TEST_CASE("conformance testscript: update and updateCreate PUT to the target's o
   CHECK(uc.url == std::string(base) + "/Patient/p1");
 
   // A body without an id takes the targetId's (FHIR R4 http.html#update).
-  temp_dir dir;
+  hearth::test::temp_dir dir("hearth-testscript");
   dir.write("fixtures/new.json", R"({"resourceType":"Patient","active":true})");
   fake_fhir f;
   const suite_result s =
@@ -285,7 +270,7 @@ TEST_CASE("conformance testscript: update and updateCreate PUT to the target's o
 }
 
 TEST_CASE("conformance testscript: patch sends a JSON Patch fixture as application/json-patch+json") {
-  temp_dir dir;
+  hearth::test::temp_dir dir("hearth-testscript");
   dir.write("patch.json", R"([{"op":"replace","path":"/active","value":false}])");
   fake_fhir f;
   const suite_result s =
@@ -366,7 +351,7 @@ TEST_CASE("conformance testscript: accept, contentType, the run's token and requ
 // --- fixtures --------------------------------------------------------------------------
 
 TEST_CASE("conformance testscript: fixture files are read from the TestScript's folder, ${...} substituted") {
-  temp_dir dir;
+  hearth::test::temp_dir dir("hearth-testscript");
   dir.write(
       "fixtures/patient.json",
       R"({"resourceType":"Patient","identifier":[{"system":"urn:test","value":"${runId}"}],"name":[{"family":"${family}"}]})");
@@ -385,7 +370,7 @@ TEST_CASE("conformance testscript: fixture files are read from the TestScript's 
 }
 
 TEST_CASE("conformance testscript: XML fixtures are sent as XML, or converted when contentType asks for JSON") {
-  temp_dir dir;
+  hearth::test::temp_dir dir("hearth-testscript");
   dir.write("fixtures/patient.xml",
             R"(<Patient xmlns="http://hl7.org/fhir"><name><family value="${family}"/></name></Patient>)");
   const std::string script_head =
@@ -478,7 +463,7 @@ TEST_CASE("conformance testscript: a failing autocreate fails every test as a se
 
 TEST_CASE("conformance testscript: fixture references that cannot be used are script errors") {
   fake_fhir f;
-  temp_dir dir;
+  hearth::test::temp_dir dir("hearth-testscript");
   dir.write("bad.json", "{not json");
   const auto error_of = [&](const std::string& fixture) {
     return run(ts(R"("fixture":[)" + fixture + "]," + tests({test("t", {op("capabilities")})})), f, {},
@@ -1049,7 +1034,7 @@ TEST_CASE("conformance testscript: malformed files are suite errors, named after
 }
 
 TEST_CASE("conformance testscript: run_testscript reads the file and takes the suite's name from it") {
-  temp_dir dir;
+  hearth::test::temp_dir dir("hearth-testscript");
   dir.write(
       "crud.json",
       ts(R"("title":"CRUD","description":"Create and read.\nMore.",)" +

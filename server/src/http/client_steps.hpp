@@ -13,6 +13,8 @@
 #include <boost/asio/ssl/context.hpp>
 
 #include <openssl/ssl.h>
+#include <openssl/x509_vfy.h>
+#include <openssl/x509v3.h>
 
 #include <hearth/core/result.hpp>
 
@@ -48,6 +50,16 @@ boost::system::error_code run_step(boost::asio::io_context& ioc, std::chrono::st
 inline bool is_ip_literal(const std::string& host) {
   unsigned char buf[sizeof(in6_addr)];
   return ::inet_pton(AF_INET, host.c_str(), buf) == 1 || ::inet_pton(AF_INET6, host.c_str(), buf) == 1;
+}
+
+/// Tells OpenSSL which name the peer's certificate must carry for `host`
+/// (RFC 9110 4.3.4, RFC 6125 6: checked during the handshake), and sends
+/// SNI for a DNS name (RFC 6066 3: never for an address). False when
+/// OpenSSL refuses the name.
+inline bool expect_peer_name(SSL* ssl, const std::string& host) {
+  if (is_ip_literal(host)) return X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl), host.c_str()) == 1;
+  SSL_set_hostflags(ssl, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
+  return SSL_set_tlsext_host_name(ssl, host.c_str()) == 1 && SSL_set1_host(ssl, host.c_str()) == 1;
 }
 
 /// A client TLS context's common part: TLS 1.2 or later (SECURITY.md: "TLS

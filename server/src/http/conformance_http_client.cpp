@@ -54,7 +54,6 @@ hearth::unexpected<hearth::error> fail(std::string code, std::string message) {
   return hearth::unexpected(hearth::error{std::move(code), std::move(message), {}, hearth::error::npos});
 }
 
-using http_client_detail::is_ip_literal;
 using http_client_detail::run_step;
 
 bool iequals(std::string_view a, std::string_view b) {
@@ -288,18 +287,9 @@ hearth::result<client_response> http_exchange(const client_request& req, const h
   }
 
   SSL* ssl_handle = secure->native_handle();
-  // The certificate must name the host we asked for (RFC 9110 4.3.4,
-  // RFC 6125 6); OpenSSL checks it during the handshake. SNI carries DNS
-  // names only (RFC 6066 3).
-  if (is_ip_literal(url->host)) {
-    if (X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl_handle), url->host.c_str()) != 1)
-      return fail("unavailable", "TLS: cannot set the host to verify");
-  } else {
-    SSL_set_hostflags(ssl_handle, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
-    if (SSL_set_tlsext_host_name(ssl_handle, url->host.c_str()) != 1 ||
-        SSL_set1_host(ssl_handle, url->host.c_str()) != 1)
-      return fail("unavailable", "TLS: cannot set the host to verify");
-  }
+  // The certificate must name the host we asked for.
+  if (!http_client_detail::expect_peer_name(ssl_handle, url->host))
+    return fail("unavailable", "TLS: cannot set the host to verify");
   ec = run_step(
       ioc, opts.timeout, [&](auto handler) { secure->async_handshake(ssl::stream_base::client, std::move(handler)); },
       cut);

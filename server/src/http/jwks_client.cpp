@@ -7,6 +7,8 @@
 
 #include <hearth/server/jwks_fetcher.hpp>
 
+#include "http/client_steps.hpp"
+
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl/context.hpp>
@@ -52,11 +54,6 @@ beast::error_code run_step(net::io_context& ioc, Start&& start) {
   ioc.restart();
   ioc.run();
   return result;
-}
-
-bool is_ip_literal(const std::string& host) {
-  unsigned char buf[sizeof(in6_addr)];
-  return ::inet_pton(AF_INET, host.c_str(), buf) == 1 || ::inet_pton(AF_INET6, host.c_str(), buf) == 1;
 }
 
 /// The client TLS context: TLS 1.2 or later (SECURITY.md: "TLS 1.2+";
@@ -181,17 +178,10 @@ hearth::result<fetched_jwks> fetch_jwks(std::string_view uri, const jwks_fetch_o
     if (auto ok = configure_context(ctx); !ok) return hearth::unexpected(ok.error());
     beast::ssl_stream<beast::tcp_stream> stream(ioc, ctx);
     SSL* ssl_handle = stream.native_handle();
-    // The certificate must name the host we asked for (RFC 9110 4.3.4,
-    // RFC 6125 6): OpenSSL checks it during the handshake, and a mismatch
-    // fails verification. SNI carries DNS names only (RFC 6066 3).
-    if (is_ip_literal(loc->host)) {
-      if (X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl_handle), loc->host.c_str()) != 1)
-        return fail("unavailable", "TLS: cannot set the host to verify");
-    } else {
-      SSL_set_hostflags(ssl_handle, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
-      if (SSL_set_tlsext_host_name(ssl_handle, loc->host.c_str()) != 1 || SSL_set1_host(ssl_handle, loc->host.c_str()) != 1)
-        return fail("unavailable", "TLS: cannot set the host to verify");
-    }
+    // The certificate must name the host we asked for: a mismatch fails
+    // verification during the handshake.
+    if (!http_client_detail::expect_peer_name(ssl_handle, loc->host))
+      return fail("unavailable", "TLS: cannot set the host to verify");
     beast::get_lowest_layer(stream).expires_after(connect_left());
     ec = run_step(ioc, [&](auto handler) { beast::get_lowest_layer(stream).async_connect(endpoints, std::move(handler)); });
     if (ec) return connect_error(ec);

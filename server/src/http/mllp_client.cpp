@@ -48,7 +48,6 @@ hearth::unexpected<hearth::error> fail(std::string code, std::string message, st
   return hearth::unexpected(hearth::error{std::move(code), std::move(message), std::move(location), hearth::error::npos});
 }
 
-using http_client_detail::is_ip_literal;
 using http_client_detail::run_step;
 
 /// The client TLS context: TLS 1.2 or later (SECURITY.md: "TLS 1.2+";
@@ -214,16 +213,9 @@ hearth::result<void> establish(net::io_context& ioc, client_connection& c, const
   if (!c.secure) return {};
 
   SSL* ssl_handle = c.secure->native_handle();
-  // The certificate must name the host we asked for (RFC 6125 6); OpenSSL
-  // checks it during the handshake. SNI carries DNS names only (RFC 6066 3).
-  if (is_ip_literal(opts.host)) {
-    if (X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl_handle), opts.host.c_str()) != 1)
-      return fail("invalid", "TLS: cannot set the host to verify");
-  } else {
-    SSL_set_hostflags(ssl_handle, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
-    if (SSL_set_tlsext_host_name(ssl_handle, opts.host.c_str()) != 1 || SSL_set1_host(ssl_handle, opts.host.c_str()) != 1)
-      return fail("invalid", "TLS: cannot set the host to verify");
-  }
+  // The certificate must name the host we asked for.
+  if (!http_client_detail::expect_peer_name(ssl_handle, opts.host))
+    return fail("invalid", "TLS: cannot set the host to verify");
   ec = run_step(
       ioc, opts.timeout, [&](auto handler) { c.secure->async_handshake(ssl::stream_base::client, std::move(handler)); },
       cut);
