@@ -24,6 +24,7 @@
 
 #include "integration/auth_support.hpp"
 #include "integration/hearth_process.hpp"
+#include "support/loopback_listener.hpp"
 #include "support/temp_dir.hpp"
 
 namespace {
@@ -87,16 +88,8 @@ backend_setup write_backend_client(const fs::path& dir) {
 class always_aa_receiver {
  public:
   always_aa_receiver() {
-    fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
+    fd_ = listen_loopback(port_);
     REQUIRE(fd_ >= 0);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    REQUIRE(::bind(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
-    REQUIRE(::listen(fd_, 16) == 0);
-    socklen_t len = sizeof a;
-    ::getsockname(fd_, reinterpret_cast<sockaddr*>(&a), &len);
-    port_ = ntohs(a.sin_port);
     thread_ = std::thread([this] { serve(); });
   }
   ~always_aa_receiver() {

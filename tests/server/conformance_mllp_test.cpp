@@ -14,6 +14,7 @@
 
 #include <doctest/doctest.h>
 
+#include "support/loopback_listener.hpp"
 #include "support/temp_dir.hpp"
 
 #include <arpa/inet.h>
@@ -221,16 +222,8 @@ class fake_receiver {
  public:
   explicit fake_receiver(answer_fn answer, std::size_t max_frame = 1u << 20, bool close_on_oversize = false)
       : answer_(std::move(answer)), max_frame_(max_frame), close_on_oversize_(close_on_oversize) {
-    fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
+    fd_ = hearth::test::listen_loopback(port_);
     REQUIRE(fd_ >= 0);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    REQUIRE(::bind(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
-    REQUIRE(::listen(fd_, 16) == 0);
-    socklen_t len = sizeof a;
-    REQUIRE(::getsockname(fd_, reinterpret_cast<sockaddr*>(&a), &len) == 0);
-    port_ = ntohs(a.sin_port);
     acceptor_ = std::thread([this] { accept_loop(); });
   }
   ~fake_receiver() {

@@ -2,6 +2,7 @@
 
 #include <doctest/doctest.h>
 
+#include "support/loopback_listener.hpp"
 #include "support/temp_dir.hpp"
 
 #include <cctype>
@@ -1077,17 +1078,8 @@ class one_shot_server {
   enum class mode { reply_then_wait, reply_then_close, never_reply };
 
   explicit one_shot_server(std::string reply, mode m = mode::reply_then_wait) : reply_(std::move(reply)), mode_(m) {
-    fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
+    fd_ = hearth::test::listen_loopback(port_, 1);
     REQUIRE(fd_ >= 0);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    addr.sin_port = 0;
-    REQUIRE(::bind(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
-    REQUIRE(::listen(fd_, 1) == 0);
-    socklen_t len = sizeof addr;
-    REQUIRE(::getsockname(fd_, reinterpret_cast<sockaddr*>(&addr), &len) == 0);
-    port_ = ntohs(addr.sin_port);
     thread_ = std::thread([this] { serve(); });
   }
   ~one_shot_server() {

@@ -8,7 +8,9 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 
+#include <boost/asio/connect.hpp>
 #include <boost/asio/error.hpp>
+#include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ssl/context.hpp>
 
@@ -20,6 +22,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdint>
 #include <optional>
 #include <string>
 
@@ -50,6 +53,56 @@ boost::system::error_code run_step(boost::asio::io_context& ioc, std::chrono::st
 inline bool is_ip_literal(const std::string& host) {
   unsigned char buf[sizeof(in6_addr)];
   return ::inet_pton(AF_INET, host.c_str(), buf) == 1 || ::inet_pton(AF_INET6, host.c_str(), buf) == 1;
+}
+
+/// Resolves `host`:`port` before `deadline`. Errors: "timeout", "unavailable".
+inline hearth::result<boost::asio::ip::tcp::resolver::results_type> resolve(
+    boost::asio::io_context& ioc, const std::string& host, std::uint16_t port,
+    std::chrono::steady_clock::time_point deadline) {
+  using results = boost::asio::ip::tcp::resolver::results_type;
+  boost::asio::ip::tcp::resolver resolver(ioc);
+  results resolved;
+  const boost::system::error_code ec = run_step(
+      ioc, deadline - std::chrono::steady_clock::now(),
+      [&](auto handler) {
+        resolver.async_resolve(host, std::to_string(port),
+                               [&resolved, handler = std::move(handler)](boost::system::error_code e,
+                                                                         results r) mutable {
+                                 resolved = std::move(r);
+                                 handler(e);
+                               });
+      },
+      [&resolver] { resolver.cancel(); });
+  const auto fail = [](const char* code, std::string message) {
+    return hearth::unexpected(hearth::error{code, std::move(message), {}, hearth::error::npos});
+  };
+  if (ec == boost::asio::error::timed_out) return fail("timeout", "resolving " + host + " timed out");
+  if (ec) return fail("unavailable", "cannot resolve " + host + ": " + ec.message());
+  return resolved;
+}
+
+/// Connects `socket` to one of `resolved` before `deadline` (closing it past
+/// that), with Nagle off: both clients write whole requests and wait for the
+/// answer. `where` ("host:port") names the peer in errors: "timeout",
+/// "unavailable".
+inline hearth::result<void> connect(boost::asio::io_context& ioc, boost::asio::ip::tcp::socket& socket,
+                                    const boost::asio::ip::tcp::resolver::results_type& resolved,
+                                    const std::string& where, std::chrono::steady_clock::time_point deadline) {
+  const boost::system::error_code ec = run_step(
+      ioc, deadline - std::chrono::steady_clock::now(),
+      [&](auto handler) { boost::asio::async_connect(socket, resolved, std::move(handler)); },
+      [&socket] {
+        boost::system::error_code ignored;
+        socket.close(ignored);
+      });
+  const auto fail = [](const char* code, std::string message) {
+    return hearth::unexpected(hearth::error{code, std::move(message), {}, hearth::error::npos});
+  };
+  if (ec == boost::asio::error::timed_out) return fail("timeout", "connecting to " + where + " timed out");
+  if (ec) return fail("unavailable", "cannot connect to " + where + ": " + ec.message());
+  boost::system::error_code ignored;
+  socket.set_option(boost::asio::ip::tcp::no_delay(true), ignored);
+  return {};
 }
 
 /// Tells OpenSSL which name the peer's certificate must carry for `host`

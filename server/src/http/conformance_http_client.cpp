@@ -241,21 +241,8 @@ hearth::result<client_response> http_exchange(const client_request& req, const h
   const steady::time_point connect_deadline = steady::now() + opts.timeout;
   const std::string where = url->host + ":" + std::to_string(url->port);
 
-  tcp::resolver resolver(ioc);
-  tcp::resolver::results_type resolved;
-  error_code ec = run_step(
-      ioc, connect_deadline - steady::now(),
-      [&](auto handler) {
-        resolver.async_resolve(
-            url->host, std::to_string(url->port),
-            [&resolved, handler = std::move(handler)](error_code e, tcp::resolver::results_type r) mutable {
-              resolved = std::move(r);
-              handler(e);
-            });
-      },
-      [&resolver] { resolver.cancel(); });
-  if (ec == net::error::timed_out) return fail("timeout", "resolving " + url->host + " timed out");
-  if (ec) return fail("unavailable", "cannot resolve " + url->host + ": " + ec.message());
+  auto resolved = http_client_detail::resolve(ioc, url->host, url->port, connect_deadline);
+  if (!resolved) return hearth::unexpected(resolved.error());
 
   std::optional<ssl::context> ctx;
   if (url->https) {
@@ -266,18 +253,13 @@ hearth::result<client_response> http_exchange(const client_request& req, const h
   std::optional<ssl::stream<tcp::socket>> secure;
   if (ctx) secure.emplace(ioc, *ctx);
   tcp::socket& socket = secure ? secure->next_layer() : plain;
+  if (auto connected = http_client_detail::connect(ioc, socket, *resolved, where, connect_deadline); !connected)
+    return hearth::unexpected(connected.error());
   const auto cut = [&socket] {
     error_code ignored;
     socket.close(ignored);
   };
-
-  ec = run_step(
-      ioc, connect_deadline - steady::now(),
-      [&](auto handler) { net::async_connect(socket, resolved, std::move(handler)); }, cut);
-  if (ec == net::error::timed_out) return fail("timeout", "connecting to " + where + " timed out");
-  if (ec) return fail("unavailable", "cannot connect to " + where + ": " + ec.message());
   error_code ignored;
-  socket.set_option(tcp::no_delay(true), ignored);
 
   if (!secure) {
     auto got = exchange(ioc, plain, plain, msg, head, opts);
@@ -290,7 +272,7 @@ hearth::result<client_response> http_exchange(const client_request& req, const h
   // The certificate must name the host we asked for.
   if (!http_client_detail::expect_peer_name(ssl_handle, url->host))
     return fail("unavailable", "TLS: cannot set the host to verify");
-  ec = run_step(
+  error_code ec = run_step(
       ioc, opts.timeout, [&](auto handler) { secure->async_handshake(ssl::stream_base::client, std::move(handler)); },
       cut);
   if (ec == net::error::timed_out) return fail("timeout", "the TLS handshake with " + where + " timed out");

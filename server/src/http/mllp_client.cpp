@@ -176,21 +176,8 @@ hearth::result<void> establish(net::io_context& ioc, client_connection& c, const
   const steady::time_point connect_deadline = steady::now() + opts.timeout;
   const std::string target = opts.host + ":" + std::to_string(opts.port);
 
-  tcp::resolver resolver(ioc);
-  tcp::resolver::results_type resolved;
-  error_code ec = run_step(
-      ioc, connect_deadline - steady::now(),
-      [&](auto handler) {
-        resolver.async_resolve(opts.host, std::to_string(opts.port),
-                               [&resolved, handler = std::move(handler)](error_code e,
-                                                                         tcp::resolver::results_type r) mutable {
-                                 resolved = std::move(r);
-                                 handler(e);
-                               });
-      },
-      [&resolver] { resolver.cancel(); });
-  if (ec == net::error::timed_out) return fail("timeout", "resolving " + opts.host + " timed out");
-  if (ec) return fail("unavailable", "cannot resolve " + opts.host + ": " + ec.message());
+  auto resolved = http_client_detail::resolve(ioc, opts.host, opts.port, connect_deadline);
+  if (!resolved) return hearth::unexpected(resolved.error());
 
   if (opts.tls) {
     c.ctx.emplace(ssl::context::tls_client);
@@ -198,25 +185,20 @@ hearth::result<void> establish(net::io_context& ioc, client_connection& c, const
     c.secure.emplace(ioc, *c.ctx);
   }
   tcp::socket& socket = c.socket();
+  // Each message is one write, its answer awaited: no Nagle delay (connect).
+  if (auto connected = http_client_detail::connect(ioc, socket, *resolved, target, connect_deadline); !connected)
+    return connected;
+  if (!c.secure) return {};
   const auto cut = [&socket] {
     error_code ignored;
     socket.close(ignored);
   };
 
-  ec = run_step(
-      ioc, connect_deadline - steady::now(),
-      [&](auto handler) { net::async_connect(socket, resolved, std::move(handler)); }, cut);
-  if (ec == net::error::timed_out) return fail("timeout", "connecting to " + target + " timed out");
-  if (ec) return fail("unavailable", "cannot connect to " + target + ": " + ec.message());
-  error_code ignored;
-  socket.set_option(tcp::no_delay(true), ignored);  // each message is one write, awaited: no Nagle delay
-  if (!c.secure) return {};
-
   SSL* ssl_handle = c.secure->native_handle();
   // The certificate must name the host we asked for.
   if (!http_client_detail::expect_peer_name(ssl_handle, opts.host))
     return fail("invalid", "TLS: cannot set the host to verify");
-  ec = run_step(
+  error_code ec = run_step(
       ioc, opts.timeout, [&](auto handler) { c.secure->async_handshake(ssl::stream_base::client, std::move(handler)); },
       cut);
   if (ec == net::error::timed_out) return fail("timeout", "the TLS handshake with " + target + " timed out");
