@@ -43,20 +43,6 @@ std::string percent_encode(std::string_view s) {
   return out;
 }
 
-bool has_identifier(const json_value& resource, const identity& id) {
-  const json_value* ids = resource.find("identifier");
-  if (ids == nullptr || !ids->is_array()) return false;
-  for (const auto& i : ids->items()) {
-    const json_value* s = i.find("system");
-    const json_value* v = i.find("value");
-    if (s != nullptr && v != nullptr && s->is_string() && v->is_string() && s->str() == id.system &&
-        v->str() == id.value) {
-      return true;
-    }
-  }
-  return false;
-}
-
 // Appends to resource.identifier; a new array goes where FHIR lists the
 // element, after resourceType, id, meta and extension (R4 json.html keeps no
 // order, but people and the XML form read it in that order).
@@ -77,6 +63,20 @@ void add_identifier(json_value& resource, json_value id) {
 }
 
 }  // namespace
+
+bool has_identifier(const json_value& resource, const identity& id) {
+  const json_value* ids = resource.find("identifier");
+  if (ids == nullptr || !ids->is_array()) return false;
+  for (const auto& i : ids->items()) {
+    const json_value* s = i.find("system");
+    const json_value* v = i.find("value");
+    if (s != nullptr && v != nullptr && s->is_string() && v->is_string() && s->str() == id.system &&
+        v->str() == id.value) {
+      return true;
+    }
+  }
+  return false;
+}
 
 position at(const segment_view& seg, std::size_t field, std::size_t repetition, std::size_t component,
             std::size_t subcomponent) {
@@ -119,12 +119,18 @@ json_value identifier_json(const identity& id) {
   return v;
 }
 
+std::string conditional_query(const identity& id) {
+  std::string query = "identifier=";
+  query.append(percent_encode(search_escape(id.system)));
+  query.push_back('|');
+  query.append(percent_encode(search_escape(id.value)));
+  return query;
+}
+
 std::string conditional_url(std::string_view resource_type, const identity& id) {
   std::string url(resource_type);
-  url.append("?identifier=");
-  url.append(percent_encode(search_escape(id.system)));
-  url.push_back('|');
-  url.append(percent_encode(search_escape(id.value)));
+  url.push_back('?');
+  url.append(conditional_query(id));
   return url;
 }
 
@@ -148,20 +154,32 @@ void context::warn(error_code code, std::string text, position where) {
 }
 
 std::string context::add_entry(json_value resource, const std::optional<identity>& id) {
+  return add(std::move(resource), id, false);
+}
+
+std::string context::add_entry_if_none_exist(json_value resource, const identity& id) {
+  return add(std::move(resource), id, true);
+}
+
+std::string context::add(json_value resource, const std::optional<identity>& id, bool create_only) {
   const json_value* rt = resource.find("resourceType");
   std::string type = rt != nullptr && rt->is_string() ? rt->str() : std::string();
   std::string conditional;
   if (id && id->valid()) {
     conditional = conditional_url(type, *id);
+    // Either kind: one resource, touched once (R4 http.html#trules).
     for (const auto& e : entries_) {
       if (e.conditional == conditional) return e.full_url;
     }
     if (!has_identifier(resource, *id)) add_identifier(resource, identifier_json(*id));
+  } else {
+    create_only = false;  // nothing to find it by: a plain create
   }
   entry e;
   e.full_url = "urn:uuid:" + uuid_v5(entry_namespace, uuid_name_prefix_ + std::to_string(entries_.size()));
   e.type = std::move(type);
   e.conditional = std::move(conditional);
+  e.create_only = create_only;
   e.resource = std::move(resource);
   entries_.push_back(std::move(e));
   return entries_.back().full_url;
@@ -186,6 +204,11 @@ json_value context::bundle() const {
     if (e.conditional.empty()) {
       request.set("method", "POST");
       request.set("url", e.type);
+    } else if (e.create_only) {
+      // R4 http.html#ccreate: the query of the conditional URL, without "Type?".
+      request.set("method", "POST");
+      request.set("url", e.type);
+      request.set("ifNoneExist", e.conditional.substr(e.type.size() + 1));
     } else {
       request.set("method", "PUT");
       request.set("url", e.conditional);

@@ -9,6 +9,11 @@ namespace hearth::mapping::detail {
 
 /// ADT A01, A02, A03, A04, A05, A08, A11, A13, A28, A31 (adt.cpp).
 void map_adt(context& ctx);
+/// ADT A40 (merge.cpp): per PID/MRG pair the surviving Patient and a
+/// Parameters entry for Patient/$merge; finish_merge() then sets those
+/// entries' request url (context::bundle() POSTs a resource to its type).
+void map_merge(context& ctx);
+void finish_merge(json_value& bundle);
 /// SIU S12, S13, S14, S15, S26 -> Appointment (siu.cpp); MDM T01, T02 -> DocumentReference (mdm.cpp).
 void map_siu(context& ctx);
 void map_mdm(context& ctx);

@@ -5,6 +5,7 @@
 //   1. write `void map_xxx(context& ctx)` in a new src/xxx.cpp (see adt.cpp);
 //   2. add its MSH-9 codes and events to the dispatch table in convert.cpp;
 //   3. reuse what is here: map_patient() (PID/PD1 -> the Patient entry),
+//      map_encounter() / map_context_encounter() (PV1 -> the Encounter entry),
 //      the data type maps (CX, XPN, XAD, XTN, CWE, XCN, PL, DTM...), the code
 //      system lookups and the bundle builder (context::add_entry).
 //
@@ -87,10 +88,16 @@ identity derived_identity(std::string_view resource_type, std::initializer_list<
 
 /// An Identifier JSON object {system, value} for `id`.
 json_value identifier_json(const identity& id);
+/// True when `resource` carries an Identifier with id's system and value.
+bool has_identifier(const json_value& resource, const identity& id);
 
-/// "Type?identifier=<system>|<value>": system and value escaped as R4
+/// "identifier=<system>|<value>": system and value escaped as R4
 /// search.html#escaping says (`\`, `|`, `,`, `$` get a `\` first), then
 /// percent-encoded for a URL query (all but RFC 3986 unreserved characters).
+/// A conditional create's ifNoneExist (R4 http.html#ccreate).
+std::string conditional_query(const identity& id);
+
+/// "Type?" + conditional_query(id): a conditional update's url.
 std::string conditional_url(std::string_view resource_type, const identity& id);
 
 // -------------------------------------------------------------------- context
@@ -127,6 +134,18 @@ class context {
   /// Without an identity: a POST.
   std::string add_entry(json_value resource, const std::optional<identity>& id);
 
+  /// Appends a conditional create (R4 http.html#ccreate) and returns its
+  /// fullUrl: {"method":"POST","url":"Type","ifNoneExist":
+  /// conditional_query(id)}. The store creates the resource when nothing
+  /// carries that identifier, and otherwise writes nothing and points the
+  /// entry's references at the match: for a resource this message names but
+  /// must not rewrite (a visit's Encounter seen from a lab result; the one
+  /// ADT wrote is fuller). `resource` carries `id` (added when missing). As
+  /// add_entry, an entry of the same type and identity already in the Bundle
+  /// (either kind) is that resource: its fullUrl, the new resource dropped.
+  /// An invalid `id`: a plain POST.
+  std::string add_entry_if_none_exist(json_value resource, const identity& id);
+
   /// The entry's resource, by fullUrl, to complete it after adding (e.g. an
   /// Encounter's diagnoses); nullptr when unknown.
   json_value* resource(std::string_view full_url);
@@ -142,9 +161,11 @@ class context {
   struct entry {
     std::string full_url;
     std::string type;
-    std::string conditional;  ///< conditional URL; empty for POST
+    std::string conditional;   ///< conditional URL; empty for a plain POST
+    bool create_only = false;  ///< with `conditional`: POST ifNoneExist, not PUT
     json_value resource;
   };
+  std::string add(json_value resource, const std::optional<identity>& id, bool create_only);
   std::vector<entry> entries_;
   std::vector<hl7v2::ack_issue> warnings_;
   std::optional<hl7v2::error> error_;
@@ -298,5 +319,47 @@ std::string st(const element_view& e);
 /// No PID: error 101; no PID-3 that identifies the patient: 101 at PID-3.
 /// `contacts` become Patient.contact (ADT's NK1 of table 0131 roles).
 void map_patient(context& ctx, const std::vector<json_value>& contacts = {});
+
+/// PV1 says something worth an Encounter: a visit number (PV1-19), or a
+/// patient class (PV1-2) other than N (not applicable: A28/A31 send "PV1|1|N").
+bool encounter_worthy(const segment_view& pv1);
+
+/// What the message is to the visit, which decides how PV1[Encounter] is written.
+enum class encounter_mode {
+  /// ADT: the message is about the visit and its PV1 is the full account.
+  /// A conditional update on PV1-19, else on a derived identity (convert.hpp);
+  /// PV1-2 missing (101) or not in PatientClass[EncounterClass] (103) fails
+  /// the message: Encounter.class is required.
+  visit,
+  /// ORU, SIU, MDM, ORM/OML, VXU: the visit is the context of a result,
+  /// appointment, document, order or immunization, and their PV1 is often a
+  /// reduced copy. A conditional create on PV1-19 only (add_entry_if_none_exist):
+  /// ADT's Encounter, when stored, is kept and referred to; none: this one is
+  /// created. Without PV1-19 (or with one that gives no identity): no Encounter,
+  /// a warning at PV1-19; the derived identity of `visit` (patient, class,
+  /// admit time) is too weak to name a visit from a message that is not about
+  /// it. PV1-2 missing or unmapped: a warning at PV1-2 (same codes), no
+  /// Encounter; the message itself is still mapped.
+  context,
+};
+
+/// PV1[Encounter] (encounter.cpp), after the Patient (ctx.patient_url):
+/// adds the Encounter entry (and the Practitioners and Locations it refers
+/// to) and returns its fullUrl; empty when none was added (see the mode).
+/// `conditions` (fullUrls of Condition entries) become Encounter.diagnosis.
+std::string map_encounter(context& ctx, const segment_view& pv1, encounter_mode mode,
+                          const std::vector<std::string>& conditions = {});
+
+/// The PV1 of the message's patient: the first PV1 after the first PID and
+/// before a second PID (another patient's group) or any segment named in
+/// `stop` (the first segment of a group after the patient's). nullopt when
+/// none: a PV1 elsewhere belongs to no visit of this patient (OML's prior
+/// results).
+std::optional<segment_view> patient_visit(const hl7v2::message& msg, std::initializer_list<std::string_view> stop);
+
+/// The Encounter of a message that is not about the visit: map_encounter()
+/// in encounter_mode::context for `pv1` when it is encounter_worthy(); its
+/// fullUrl, empty when there is none (nothing worth one, or what the mode says).
+std::string map_context_encounter(context& ctx, const std::optional<segment_view>& pv1);
 
 }  // namespace hearth::mapping::detail

@@ -2,7 +2,7 @@
 // document notification and content) -> one DocumentReference (IG message
 // map MDM_T02; segment maps TXA[DocumentReference], OBX[DocumentReference];
 // data type maps ED[DocumentReference], ED[Attachment], RP[Attachment]; code
-// system map DocumentConfidentialityStatus). T01 is T02 without the
+// system map DocumentConfidentialityStatus; PV1[Encounter]). T01 is T02 without the
 // OBSERVATION group (HL7 v2.5.1 9.6.1, 9.6.2) and is read the same way.
 //
 // Identity: TXA-12, the unique document number (masterIdentifier, and as an
@@ -35,8 +35,15 @@
 // - A T01 after the T02 of the same document replaces its content with the
 //   absent-data attachment (a conditional update replaces the whole
 //   resource): senders send T01 before T02, as the events mean.
-// - PV1 (Encounter in the IG), ORC/OBR (ServiceRequest) and NTE are not mapped
-//   yet: reported as warnings.
+// - PV1 (MDM_T02 6): the Encounter is a conditional create on PV1-19
+//   (encounter_mode::context, mapping_detail.hpp): a document names the
+//   visit, it does not rewrite the Encounter ADT keeps; one is created when
+//   none is stored. Without PV1-19: no Encounter (a warning). The message map
+//   creates Encounter[1] but names no element linking the document to it;
+//   DocumentReference.context.encounter ("context of the document content",
+//   R4) is that link.
+// - ORC/OBR (ServiceRequest), PV2 and NTE are not mapped yet: reported as
+//   warnings.
 
 #include <algorithm>
 #include <cctype>
@@ -219,6 +226,10 @@ void map_mdm(context& ctx) {
   }
   map_patient(ctx);
   if (ctx.failed()) return;
+  // MDM_T02: MSH EVN PID PV1 [{ORC OBR ...}] TXA ...
+  const std::optional<segment_view> visit = patient_visit(ctx.msg, {"ORC", "OBR", "TXA"});
+  const std::string encounter_url = map_context_encounter(ctx, visit);
+  if (ctx.failed()) return;
 
   json_value doc = new_resource("DocumentReference");
   doc.set("masterIdentifier", std::move(master));
@@ -345,9 +356,16 @@ void map_mdm(context& ctx) {
     contents.push_back(content_of(std::move(a)));
   }
   doc.set("content", std::move(contents));
+  // The visit (see the file comment).
+  if (!encounter_url.empty()) {
+    json_value about = json_value::object();
+    append(about, "encounter", reference(encounter_url));
+    doc.set("context", std::move(about));
+  }
   ctx.add_entry(std::move(doc), key);
 
   for (const segment_view seg : ctx.msg) {
+    if (visit && seg.index() == visit->index()) continue;  // the Encounter's, reported there
     if (!mapped_segment(seg.id())) ctx.warn(error_code::message_accepted, "segment not mapped", at(seg, 0));
   }
 }

@@ -1,21 +1,30 @@
 // ORM^O01 and OML^O21: orders (IG message maps ORM_O01, OML_O21; segment maps
 // ORC[ServiceRequest], OBR[ServiceRequest], TQ1[ServiceRequest],
-// NTE[ServiceRequest], SPM[Specimen]; data type maps TQ[ServiceRequest],
-// CQ[Quantity], RPT[Timing]).
+// NTE[ServiceRequest], SPM[Specimen], PV1[Encounter]; data type maps
+// TQ[ServiceRequest], CQ[Quantity], RPT[Timing]).
 //
 // One ServiceRequest per ORDER group: an ORC and what follows it up to the
 // next ORC (the OBR that details it, its TQ1 timing, the NTE notes of the
-// order detail, OML's SPM specimens), after the Patient (map_patient).
+// order detail, OML's SPM specimens), after the Patient (map_patient) and
+// the Encounter of the PATIENT_VISIT group.
+//
+// The Encounter (PV1[Encounter], ORM_O01 3.4.1, OML_O21 5.8.1) is a
+// conditional create on PV1-19 (encounter_mode::context, mapping_detail.hpp):
+// an order repeating a reduced PV1 must not rewrite the Encounter ADT keeps,
+// and one is created when none is stored. Without PV1-19: no Encounter (a
+// warning), no ServiceRequest.encounter. The IG's message maps create
+// Encounter[1] but name no element linking the order to it;
+// ServiceRequest.encounter ("the encounter during which this request was
+// created", R4) is that link. The PV1 of OML's PRIOR_RESULT (6.4.10.2.1,
+// mapped to nothing by the IG) is not the patient's visit: not mapped.
 //
 // Departures from the IG, each for a stated reason:
 // - ORC -> Task and ORC -> Provenance rows: left out; the Bundle carries the
 //   order itself.
 // - OML's SPM: SPM[Specimen] through map_specimen() (observation.hpp), the
 //   same map as ORU's; the SPM's OBX and SAC are not mapped.
-// - PV1 -> Encounter: not created; ServiceRequest.encounter is a logical
-//   reference to PV1-19 (encounter_reference below says why).
 // - ORC-1 / ORC-9 businessEvent extensions: left out; the IG gives a ValueSet
-//   URL as their code system, which no Coding can use (as adt.cpp for PV1-11).
+//   URL as their code system, which no Coding can use (as encounter.cpp for PV1-11).
 // - EI[Identifier-Extension] puts EI.2-4 into "extension??" placeholders: the
 //   EI's authority becomes Identifier.system instead (ei_identifier), which is
 //   what lets a later message find the order again.
@@ -46,24 +55,6 @@ position inner(position base, const position& rel) {
   base.component = rel.component;
   base.subcomponent = rel.subcomponent;
   return base;
-}
-
-// A logical reference (R4 references.html#logical) to the Encounter of PV1-19.
-// The Encounter itself is ADT's to create (PV1[Encounter], adt.cpp): an order
-// or immunization message repeating a reduced PV1 must not replace it with a
-// poorer version through a conditional update.
-json_value encounter_reference(context& ctx) {
-  const auto pv1 = ctx.msg.find("PV1");
-  if (!pv1) return {};
-  const auto cx = hl7v2::read_cx(pv1->field(19));
-  if (cx.id_number.empty()) return {};
-  identity id;
-  cx_identifier(ctx, cx, at(*pv1, 19), &id);
-  if (!id.valid()) return {};
-  json_value r = json_value::object();
-  r.set("type", "Encounter");
-  r.set("identifier", identifier_json(id));
-  return r;
 }
 
 // NTE-3 (FT, repeating) as one text, NTE[ServiceRequest] note.text; NTE-5
@@ -323,8 +314,9 @@ json_value tq_timing(context& ctx, const element_view& field, const position& wh
   return out;
 }
 
-// ORC + OBR (+ TQ1, NTE, SPM) -> the ServiceRequest entry.
-void map_order(context& ctx, const order_group& g, const json_value& encounter) {
+// ORC + OBR (+ TQ1, NTE, SPM) -> the ServiceRequest entry; `encounter_url`
+// the PATIENT_VISIT's Encounter, empty when none.
+void map_order(context& ctx, const order_group& g, const std::string& encounter_url) {
   const segment_view orc = ctx.msg.segment(g.orc);
   const std::optional<segment_view> obr =
       g.obr != 0 ? std::optional<segment_view>(ctx.msg.segment(g.obr)) : std::nullopt;
@@ -420,7 +412,7 @@ void map_order(context& ctx, const order_group& g, const json_value& encounter) 
   }
   if (json_value* q = from_timing.find("quantityQuantity")) sr.set("quantityQuantity", std::move(*q));
   sr.set("subject", reference(ctx.patient_url));
-  put(sr, "encounter", encounter);
+  if (!encounter_url.empty()) sr.set("encounter", reference(encounter_url));
 
   // occurrence[x]: the timing; else OBR-6 requested date/time.
   std::optional<std::string> requested;
@@ -533,21 +525,23 @@ void map_orders(context& ctx) {
   map_patient(ctx);
   if (ctx.failed()) return;
   // Before the first ORC: the header and PATIENT groups. PID and PD1 make the
-  // Patient, PV1 names the Encounter; the rest is not mapped here.
+  // Patient, the patient's PV1 the Encounter; the rest is not mapped here.
+  const std::optional<segment_view> visit = patient_visit(ctx.msg, {"ORC", "OBR", "TQ1", "SPM"});
   for (const segment_view seg : ctx.msg) {
     const std::string_view id = seg.id();
     if (id == "ORC") break;
-    if (id == "MSH" || id == "PID" || id == "PD1" || id == "PV1" || id == "OBR" || id == "TQ1" || id == "SPM" ||
-        (!id.empty() && id[0] == 'Z')) {
+    if (id == "MSH" || id == "PID" || id == "PD1" || (visit && seg.index() == visit->index()) || id == "OBR" ||
+        id == "TQ1" || id == "SPM" || (!id.empty() && id[0] == 'Z')) {
       continue;
     }
     ctx.warn(error_code::message_accepted, "segment not mapped", at(seg, 0));
   }
   const std::vector<order_group> groups = order_groups(ctx);
   if (ctx.failed()) return;
-  const json_value encounter = encounter_reference(ctx);
+  const std::string encounter_url = map_context_encounter(ctx, visit);
+  if (ctx.failed()) return;
   for (const auto& g : groups) {
-    map_order(ctx, g, encounter);
+    map_order(ctx, g, encounter_url);
     if (ctx.failed()) return;
   }
 }

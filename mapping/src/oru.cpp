@@ -1,12 +1,23 @@
 // ORU^R01 unsolicited observation results (IG message map ORU_R01; segment
 // maps PID[Patient], OBR[DiagnosticReport], ORC[DiagnosticReport],
 // OBX[Observation], OBX[Observation-Component], NTE[Observation],
-// SPM[Specimen], OBR[Specimen]).
+// SPM[Specimen], OBR[Specimen], PV1[Encounter]).
 //
 // The message is read into its segment groups first (PATIENT_RESULT,
-// ORDER_OBSERVATION, OBSERVATION, SPECIMEN), then mapped in dependency order:
-// the Patient, then per order its Specimens, its Observations (which refer to
-// the Specimen) and last its DiagnosticReport (which lists both).
+// VISIT, ORDER_OBSERVATION, OBSERVATION, SPECIMEN), then mapped in dependency
+// order: the Patient, the Encounter of the VISIT group, then per order its
+// Specimens, its Observations (which refer to the Specimen) and last its
+// DiagnosticReport (which lists both).
+//
+// The Encounter (PV1[Encounter], ORU_R01 4.1.8.1) is a conditional create on
+// PV1-19 (encounter_mode::context, mapping_detail.hpp): a lab result names
+// the visit, it does not rewrite what ADT recorded of it. Without PV1-19 no
+// Encounter (a warning). DiagnosticReport.encounter (ORU_R01 4.2.1.1,
+// ORC[DiagnosticReport]) and Observation.encounter of the order's results
+// (4.2.4.3.1) refer to it; the PATIENT_OBSERVATION (4.1.7.1) and
+// SPECIMEN_OBSERVATION (4.2.7.2.1) OBX, and those with OBX-29 QST or SCI
+// (supporting information of the order, 4.2.4.3.1), do not: the IG links
+// them to no Encounter. PV2 and PRT of the VISIT group are not mapped.
 
 #include <algorithm>
 #include <optional>
@@ -38,6 +49,7 @@ struct order_group {
 /// The message's groups, and whether reading them failed.
 struct oru_structure {
   std::vector<obx_group> patient_observations;  ///< PATIENT_OBSERVATION: OBX before any OBR
+  std::optional<segment_view> visit;            ///< VISIT.PV1: the first PV1 of the patient, before any OBR
   std::vector<order_group> orders;
 };
 
@@ -104,11 +116,8 @@ oru_structure read_structure(context& ctx) {
         out.orders.back().specimens.push_back(specimen_group{seg, {}});
         state = in::specimen;
       }
-    } else if (id == "PV1") {
-      // Departure: the IG maps PV1[Encounter] here too. That map lives in
-      // adt.cpp, private to the ADT family; until it is shared, ORU creates
-      // no Encounter and Observation/DiagnosticReport.encounter stay empty.
-      not_mapped(ctx, seg, "visit not mapped for ORU (no Encounter)");
+    } else if (id == "PV1" && state == in::patient && !out.visit) {
+      out.visit = seg;  // PATIENT.VISIT (ORU_R01 4.1.8.1): map_oru
     } else {
       not_mapped(ctx, seg);
     }
@@ -170,8 +179,16 @@ std::string instant(context& ctx, const segment_view& seg, std::size_t field) {
   return *t;
 }
 
-// One ORDER_OBSERVATION group -> its Specimens, Observations and DiagnosticReport.
-void map_order(context& ctx, const order_group& order) {
+// True for an OBX the IG links to the Encounter: not of OBX-29 type QST or
+// SCI (ORU_R01 4.2.4.3.1: those are the order's supporting information).
+bool about_the_visit(const segment_view& obx) {
+  const std::string type = st(obx.field(29));
+  return type != "QST" && type != "SCI";
+}
+
+// One ORDER_OBSERVATION group -> its Specimens, Observations and
+// DiagnosticReport; `encounter_url` the VISIT's Encounter, empty when none.
+void map_order(context& ctx, const order_group& order, const std::string& encounter_url) {
   const segment_view& obr = order.obr;
   const auto code = hl7v2::read_cwe(obr.field(4));
   if (code.identifier.empty() && code.text.empty() && code.alternate_identifier.empty()) {
@@ -222,6 +239,8 @@ void map_order(context& ctx, const order_group& order) {
   append(dr, "category", codeable_concept(ctx, hl7v2::read_cwe(obr.field(24)), at(obr, 24), {}, "0074"));
   dr.set("code", codeable_concept(ctx, code, at(obr, 4)));
   dr.set("subject", reference(ctx.patient_url));
+  // ORC[DiagnosticReport] (ORU_R01 4.2.1.1): DiagnosticReport.encounter.
+  if (!encounter_url.empty()) dr.set("encounter", reference(encounter_url));
   // OBR-7 effectiveDateTime, or effectivePeriod with OBR-8.
   const auto effective = to_datetime(ctx, observed, at(obr, 7));
   if (auto end = to_datetime(ctx, obr.field(8), at(obr, 8))) {
@@ -262,7 +281,9 @@ void map_order(context& ctx, const order_group& order) {
   if (specimens.size() == 1) links.specimen_url = specimens.front();
   std::vector<std::string> results;
   for (const auto& g : order.observations) {
-    std::string url = map_observation(ctx, g, links);
+    observation_links own = links;
+    if (about_the_visit(g.obx)) own.encounter_url = encounter_url;  // OBX[Observation] (4.2.4.3.1)
+    std::string url = map_observation(ctx, g, own);
     if (ctx.failed()) return;
     if (std::find(results.begin(), results.end(), url) == results.end()) {
       results.push_back(std::move(url));
@@ -305,6 +326,8 @@ void map_oru(context& ctx) {
   }
   map_patient(ctx);
   if (ctx.failed()) return;
+  const std::string encounter_url = map_context_encounter(ctx, groups.visit);
+  if (ctx.failed()) return;
   // PATIENT_OBSERVATION (ORU_R01 4.1.7): about the patient, in no report.
   observation_links about_patient;
   about_patient.parent = ctx.patient_identity;
@@ -313,7 +336,7 @@ void map_oru(context& ctx) {
     if (ctx.failed()) return;
   }
   for (const auto& order : groups.orders) {
-    map_order(ctx, order);
+    map_order(ctx, order, encounter_url);
     if (ctx.failed()) return;
   }
 }

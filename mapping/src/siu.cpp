@@ -2,10 +2,11 @@
 // (modification), S15 (cancellation), S26 (no-show) -> one Appointment
 // (IG message map SIU_S12; segment maps SCH[Appointment], AIS[Appointment],
 // AIG[Appointment], AIL[Appointment], AIP[Appointment], PID[Appointment],
-// NTE[Appointment-Comment]; data type map TQ[Appointment]; code system map
-// FillerStatusCodes[Appointment]). The IG maps S12 only; S13-S26 share its
-// structure (HL7 v2.5.1 10.4), so they are read the same way, and their
-// Appointment is the S12's one again (same identity: a conditional update).
+// NTE[Appointment-Comment], PV1[Encounter]; data type map TQ[Appointment];
+// code system map FillerStatusCodes[Appointment]). The IG maps S12 only;
+// S13-S26 share its structure (HL7 v2.5.1 10.4), so they are read the same
+// way, and their Appointment is the S12's one again (same identity: a
+// conditional update).
 //
 // What the IG leaves open, and what is chosen here (each also noted where it
 // is done):
@@ -22,8 +23,15 @@
 // - start/end: SCH-11 (TQ.4/TQ.5); the TQ1 segment (TQ1-7/TQ1-8, which
 //   replaces SCH-11 from v2.5 on) and the first AIS (AIS-4, AIS-7) when SCH-11
 //   has none.
-// - PV1, PV2, OBX and DG1 of the PATIENT group (Encounter, Observation,
-//   Condition in the IG) are not mapped yet: reported as warnings.
+// - PV1 of the PATIENT group (SIU_S12 4.2): the Encounter is a conditional
+//   create on PV1-19 (encounter_mode::context, mapping_detail.hpp): an
+//   appointment names the visit, it does not rewrite the Encounter ADT keeps;
+//   one is created when none is stored. Without PV1-19: no Encounter (a
+//   warning). Nothing refers to it: the IG links the Appointment to no
+//   Encounter, and R4 Appointment has no element for one (Encounter.appointment
+//   points the other way, which the IG does not map either).
+// - PV2, OBX and DG1 of the PATIENT group (Encounter, Observation, Condition
+//   in the IG) are not mapped yet: reported as warnings.
 
 #include <algorithm>
 #include <cctype>
@@ -385,8 +393,13 @@ void map_siu(context& ctx) {
   // The PATIENT group is optional in SIU (HL7 v2.5.1 10.4.1); with a PID the
   // Patient comes first, as every Bundle's dependency order wants.
   const bool has_patient = ctx.msg.find("PID").has_value();
+  // Its PV1 (SIU_S12 4.2), before the RESOURCES group (RGS): the Encounter.
+  std::optional<segment_view> visit;
   if (has_patient) {
     map_patient(ctx);
+    if (ctx.failed()) return;
+    visit = patient_visit(ctx.msg, {"RGS", "AIS", "AIG", "AIL", "AIP"});
+    map_context_encounter(ctx, visit);
     if (ctx.failed()) return;
   }
 
@@ -637,6 +650,7 @@ void map_siu(context& ctx) {
   ctx.add_entry(std::move(appt), key);
 
   for (const segment_view seg : ctx.msg) {
+    if (visit && seg.index() == visit->index()) continue;  // the Encounter's, reported there
     if (!mapped_segment(seg.id())) ctx.warn(error_code::message_accepted, "segment not mapped", at(seg, 0));
   }
 }

@@ -1,5 +1,5 @@
 // VXU^V04: immunizations (IG message map VXU_V04; segment maps
-// ORC[Immunization], RXA[Immunization], RXR[Immunization]).
+// ORC[Immunization], RXA[Immunization], RXR[Immunization], PV1[Encounter]).
 //
 // One Immunization per ORDER group: an ORC, its RXA and the RXR after it.
 // An RXA sent without an ORC of its own (ORC was optional before v2.5) is a
@@ -8,7 +8,17 @@
 // PERSON_OBSERVATION and ORDER.OBSERVATION groups (OBX[Observation] belongs to
 // the ORU family; the IG itself defers the immunization-specific OBX, "funding
 // source, patient eligibility ... will be provided separately"), their NTE,
-// TQ1/TQ2, PRT, IN1, GT1.
+// TQ1/TQ2, PRT, IN1, GT1, PV2, a PV1 outside the PATIENT_VISIT group.
+//
+// The Encounter (PV1[Encounter], VXU_V04 8.1: "only if the system wants to
+// know about the encounter related to the immunization event") is a
+// conditional create on PV1-19 (encounter_mode::context, mapping_detail.hpp):
+// an immunization message repeating a reduced PV1 must not rewrite the
+// Encounter ADT keeps, and one is created when none is stored. Without
+// PV1-19: no Encounter (a warning), no Immunization.encounter. The IG's
+// message map creates Encounter[1] but names no element linking the
+// immunization to it; Immunization.encounter ("encounter immunization was
+// part of", R4) is that link.
 
 #include <string>
 #include <utility>
@@ -20,24 +30,6 @@
 namespace hearth::mapping::detail {
 
 namespace {
-
-// A logical reference (R4 references.html#logical) to the Encounter of
-// PV1-19. The IG maps VXU's PV1 "only if the system wants to know about the
-// encounter"; the Encounter is ADT's to create and keep (adt.cpp), so it is
-// named, not replaced by a conditional update from a reduced PV1.
-json_value encounter_reference(context& ctx) {
-  const auto pv1 = ctx.msg.find("PV1");
-  if (!pv1) return {};
-  const auto cx = hl7v2::read_cx(pv1->field(19));
-  if (cx.id_number.empty()) return {};
-  identity id;
-  cx_identifier(ctx, cx, at(*pv1, 19), &id);
-  if (!id.valid()) return {};
-  json_value r = json_value::object();
-  r.set("type", "Encounter");
-  r.set("identifier", identifier_json(id));
-  return r;
-}
 
 // One ORDER group: segment indexes (1-based), 0 when absent.
 struct immunization_group {
@@ -156,8 +148,9 @@ json_value performer(std::string_view function, std::string_view display, json_v
   return p;
 }
 
-// ORC + RXA + RXR -> the Immunization entry.
-void map_immunization(context& ctx, const immunization_group& g, const json_value& encounter) {
+// ORC + RXA + RXR -> the Immunization entry; `encounter_url` the
+// PATIENT_VISIT's Encounter, empty when none.
+void map_immunization(context& ctx, const immunization_group& g, const std::string& encounter_url) {
   const segment_view rxa = ctx.msg.segment(g.rxa);
   const std::optional<segment_view> orc =
       g.orc != 0 ? std::optional<segment_view>(ctx.msg.segment(g.orc)) : std::nullopt;
@@ -213,7 +206,7 @@ void map_immunization(context& ctx, const immunization_group& g, const json_valu
   }
   imm.set("vaccineCode", std::move(code));
   imm.set("patient", reference(ctx.patient_url));
-  put(imm, "encounter", encounter);
+  if (!encounter_url.empty()) imm.set("encounter", reference(encounter_url));
   // RXA-3 -> occurrenceDateTime (required).
   auto when = to_datetime(ctx, administered, at(rxa, 3));
   if (!when) {
@@ -274,6 +267,7 @@ void map_immunization(context& ctx, const immunization_group& g, const json_valu
 void map_vxu(context& ctx) {
   map_patient(ctx);
   if (ctx.failed()) return;
+  const std::optional<segment_view> visit = patient_visit(ctx.msg, {"ORC", "RXA"});
   std::vector<immunization_group> groups;
   for (const segment_view seg : ctx.msg) {
     const std::string_view id = seg.id();
@@ -285,8 +279,9 @@ void map_vxu(context& ctx) {
       groups.back().rxa = seg.index();
     } else if (id == "RXR" && !groups.empty() && groups.back().rxa != 0 && groups.back().rxr == 0) {
       groups.back().rxr = seg.index();
-    } else if (id == "MSH" || id == "PID" || id == "PD1" || id == "PV1" || (!id.empty() && id[0] == 'Z')) {
-      // PID, PD1 and Z segments: map_patient; PV1: the Encounter reference.
+    } else if (id == "MSH" || id == "PID" || id == "PD1" || (visit && seg.index() == visit->index()) ||
+               (!id.empty() && id[0] == 'Z')) {
+      // PID, PD1 and Z segments: map_patient; the patient's PV1: the Encounter.
     } else {
       ctx.warn(error_code::message_accepted, "segment not mapped", at(seg, 0));
     }
@@ -303,9 +298,10 @@ void map_vxu(context& ctx) {
       return;
     }
   }
-  const json_value encounter = encounter_reference(ctx);
+  const std::string encounter_url = map_context_encounter(ctx, visit);
+  if (ctx.failed()) return;
   for (const auto& g : groups) {
-    map_immunization(ctx, g, encounter);
+    map_immunization(ctx, g, encounter_url);
     if (ctx.failed()) return;
   }
 }

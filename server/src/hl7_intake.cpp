@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <charconv>
 #include <chrono>
 #include <condition_variable>
 #include <cstdio>
@@ -26,6 +27,7 @@
 #include <hearth/server/audit.hpp>
 #include <hearth/server/metrics.hpp>
 #include <hearth/store/bundle_apply.hpp>
+#include <hearth/store/error_codes.hpp>
 #include <hearth/store/resource_store.hpp>
 
 #include "hl7_time.hpp"
@@ -92,6 +94,40 @@ std::string_view content_start(std::string_view s) {
 bool is_batch(std::string_view payload) {
   const std::string_view s = content_start(payload);
   return s.starts_with("FHS") || s.starts_with("BHS");
+}
+
+/// When `e` is the store's "not-found" for a Patient/$merge entry of
+/// `bundle` (bundle_apply.hpp: error::location "Bundle.entry[<i>]"), the
+/// position of the MRG-1 that entry came from: the merges are in the order
+/// of the MRG segments (mapping/src/merge.cpp). nullopt for any other error.
+std::optional<hl7v2::position> unknown_merge_source(const hl7v2::message& msg, const fhir::json_value& bundle,
+                                                    const hearth::error& e) {
+  constexpr std::string_view prefix = "Bundle.entry[";
+  if (e.code != store::error_codes::not_found || !e.location.starts_with(prefix) || !e.location.ends_with("]")) {
+    return std::nullopt;
+  }
+  const std::string_view digits =
+      std::string_view(e.location).substr(prefix.size(), e.location.size() - prefix.size() - 1);
+  std::size_t index = 0;
+  const auto parsed = std::from_chars(digits.data(), digits.data() + digits.size(), index);
+  if (digits.empty() || parsed.ec != std::errc() || parsed.ptr != digits.data() + digits.size()) return std::nullopt;
+  const fhir::json_value* entries = bundle.find("entry");
+  if (entries == nullptr || !entries->is_array() || index >= entries->size()) return std::nullopt;
+  const auto is_merge = [](const fhir::json_value& entry) {
+    const fhir::json_value* request = entry.find("request");
+    const fhir::json_value* url = request != nullptr ? request->find("url") : nullptr;
+    return url != nullptr && url->is_string() && url->str() == "Patient/$merge";
+  };
+  if (!is_merge(entries->items()[index])) return std::nullopt;
+  std::size_t ordinal = 1;
+  for (std::size_t i = 0; i < index; ++i) ordinal += is_merge(entries->items()[i]) ? 1 : 0;
+  hl7v2::position p;
+  if (const auto mrg = msg.find("MRG", ordinal)) {
+    p.segment_index = mrg->index();
+    p.segment_id = "MRG";
+    p.field = 1;
+  }
+  return p;
 }
 
 /// The MSA-1 code of an ACK ("AA", "CE", ...), for the audit event; empty
@@ -426,6 +462,14 @@ struct hl7_intake::impl {
                                           written);
     });
     if (!committed) {
+      // A merge (ADT^A40) whose prior patient is unknown: HL7 v2.5.1 table
+      // 0357 204 (unknown key identifier), at that merge's MRG-1.
+      if (auto where = unknown_merge_source(msg, converted->bundle, committed.error())) {
+        return refuse(peer, msg, k, id, outcome::error,
+                      ack_issue(error_code::unknown_key_identifier,
+                                "no patient is known with the prior patient identifiers (MRG-1)", *where),
+                      "error: store not-found (merge: unknown prior patient)", started);
+      }
       // The store's message may name a conditional URL (an identifier: PHI);
       // the log and the ACK get its code only.
       const std::string& code = committed.error().code;

@@ -1,12 +1,17 @@
 #include <hearth/store/bundle_apply.hpp>
 
+#include <algorithm>
 #include <map>
 #include <optional>
+#include <set>
 #include <tuple>
 #include <unordered_map>
 #include <utility>
 
+#include <hearth/fhir/json_reader.hpp>
 #include <hearth/store/error_codes.hpp>
+
+#include "detail/referrers.hpp"
 
 namespace hearth::store {
 
@@ -101,15 +106,9 @@ hearth::result<std::pair<std::string, std::string>, std::string> split_token(std
   return std::make_pair(std::move(system), std::move(value));
 }
 
-/// The (system, value) of a conditional update URL "Type?identifier=...".
-hearth::result<std::pair<std::string, std::string>, std::string> parse_conditional_url(std::string_view url,
-                                                                                      std::string_view type) {
-  const auto q = url.find('?');
-  if (q == std::string_view::npos) {
-    return hearth::unexpected(std::string("a PUT url must be a conditional update (Type?identifier=...)"));
-  }
-  if (url.substr(0, q) != type) return hearth::unexpected(std::string("the url's type is not the resource's"));
-  const std::string_view query = url.substr(q + 1);
+/// The (system, value) of a search query "identifier=system|value": the
+/// query of a conditional update's url, or an ifNoneExist.
+hearth::result<std::pair<std::string, std::string>, std::string> parse_identifier_query(std::string_view query) {
   if (query.find('&') != std::string_view::npos || query.find('#') != std::string_view::npos) {
     return hearth::unexpected(std::string("the conditional url must have exactly one parameter, identifier"));
   }
@@ -120,6 +119,17 @@ hearth::result<std::pair<std::string, std::string>, std::string> parse_condition
   const auto decoded = percent_decode(query.substr(eq + 1));
   if (!decoded) return hearth::unexpected(std::string("the identifier has a malformed percent-encoding"));
   return split_token(*decoded);
+}
+
+/// The (system, value) of a conditional update URL "Type?identifier=...".
+hearth::result<std::pair<std::string, std::string>, std::string> parse_conditional_url(std::string_view url,
+                                                                                      std::string_view type) {
+  const auto q = url.find('?');
+  if (q == std::string_view::npos) {
+    return hearth::unexpected(std::string("a PUT url must be a conditional update (Type?identifier=...)"));
+  }
+  if (url.substr(0, q) != type) return hearth::unexpected(std::string("the url's type is not the resource's"));
+  return parse_identifier_query(url.substr(q + 1));
 }
 
 /// Rewrites every {"reference": "urn:uuid:..."} in `v` to the entry's
@@ -152,15 +162,130 @@ hearth::result<void> rewrite_references(fhir::json_value& v, const target_map& t
   return {};
 }
 
+constexpr std::size_t no_writer = static_cast<std::size_t>(-1);
+
+/// A Patient/$merge entry, resolved: the survivor is entry `target_entry`
+/// (its plan holds the id), the source is the plan's own type and id.
+struct merge_plan {
+  std::size_t target_entry = 0;
+};
+
 /// What one entry will do, once resolved.
 struct plan {
   std::string type;
   std::string id;
   /// The entry whose content is written for this target: itself, or a later
-  /// entry with the same conditional url (the later one wins).
+  /// entry with the same conditional url (the later one wins); no_writer for
+  /// a conditional create that matched a stored resource (nothing written).
   std::size_t writer = 0;
   fhir::json_value resource;
+  /// Set for a Patient/$merge entry; type and id are then the source Patient's.
+  std::optional<merge_plan> merge;
 };
+
+// ---- Patient/$merge (see the header) ---------------------------------------
+
+constexpr std::string_view merge_url = "Patient/$merge";
+
+/// The parameters of a merge entry's Parameters resource.
+struct merge_request {
+  std::vector<std::pair<std::string, std::string>> sources;  ///< (system, value) of each source-patient-identifier
+  std::string target;                                         ///< target-patient's reference: a urn:uuid
+};
+
+/// Reads the Parameters of a merge entry; errors as text (no content).
+hearth::result<merge_request, std::string> read_merge_request(const fhir::json_value& parameters) {
+  auto bad = [](std::string what) { return hearth::unexpected(std::move(what)); };
+  const fhir::json_value* type = parameters.find("resourceType");
+  if (type == nullptr || !type->is_string() || type->str() != "Parameters") {
+    return bad("a Patient/$merge entry's resource must be a Parameters");
+  }
+  const fhir::json_value* list = parameters.find("parameter");
+  if (list == nullptr || !list->is_array()) return bad("the merge has no parameters");
+  merge_request out;
+  std::size_t targets = 0;
+  for (const fhir::json_value& p : list->items()) {
+    const fhir::json_value* name = p.find("name");
+    if (name == nullptr || !name->is_string()) return bad("a merge parameter has no name");
+    if (name->str() == "source-patient-identifier") {
+      const fhir::json_value* id = p.find("valueIdentifier");
+      const fhir::json_value* value = id != nullptr ? id->find("value") : nullptr;
+      const fhir::json_value* system = id != nullptr ? id->find("system") : nullptr;
+      if (value == nullptr || !value->is_string() || value->str().empty() ||
+          (system != nullptr && !system->is_string())) {
+        return bad("a source-patient-identifier has no valueIdentifier with a value");
+      }
+      out.sources.emplace_back(system != nullptr ? system->str() : std::string(), value->str());
+    } else if (name->str() == "target-patient") {
+      const fhir::json_value* ref = p.find("valueReference");
+      const fhir::json_value* text = ref != nullptr ? ref->find("reference") : nullptr;
+      if (text == nullptr || !text->is_string()) return bad("target-patient has no valueReference");
+      out.target = text->str();
+      ++targets;
+    } else {
+      // R5 patient-operation-merge.html has more (source-patient,
+      // target-patient-identifier, result-patient, preview): not in this contract.
+      return bad("a merge parameter other than source-patient-identifier and target-patient");
+    }
+  }
+  if (out.sources.empty()) return bad("the merge has no source-patient-identifier");
+  if (targets != 1) return bad("the merge must have exactly one target-patient");
+  return out;
+}
+
+/// Appends the link {other: Patient/<other_id>, type: <type>} (R4
+/// patient.html#links) to `patient` unless an identical one is there;
+/// true when it appended.
+bool add_link(fhir::json_value& patient, const std::string& other_id, std::string_view type) {
+  fhir::json_value link = fhir::json_value::object();
+  fhir::json_value other = fhir::json_value::object();
+  other.set("reference", fhir::json_value("Patient/" + other_id));
+  link.set("other", std::move(other));
+  link.set("type", fhir::json_value(type));
+  fhir::json_value* links = patient.find("link");
+  if (links == nullptr || !links->is_array()) links = &patient.set("link", fhir::json_value::array());
+  for (const fhir::json_value& l : links->items()) {
+    if (l == link) return false;
+  }
+  links->push_back(std::move(link));
+  return true;
+}
+
+/// Rewrites every "reference": `from` in `v` to `to`; true when one was.
+bool move_references(fhir::json_value& v, const std::string& from, const std::string& to, std::size_t depth) {
+  if (depth > max_depth) return false;
+  bool moved = false;
+  if (v.is_array()) {
+    for (fhir::json_value& item : v.items()) moved = move_references(item, from, to, depth + 1) || moved;
+  } else if (v.is_object()) {
+    for (fhir::json_member& m : v.members()) {
+      if (m.key == "reference" && m.value.is_string() && m.value.str() == from) {
+        m.value = fhir::json_value(to);
+        moved = true;
+      } else {
+        moved = move_references(m.value, from, to, depth + 1) || moved;
+      }
+    }
+  }
+  return moved;
+}
+
+/// The current version of type/id as JSON, with its version.
+struct current_json {
+  fhir::json_value value;
+  std::int64_t version_id = 0;
+};
+
+hearth::result<current_json> read_current(resource_tx& tx, std::string_view type, std::string_view id,
+                                          std::size_t entry) {
+  auto v = tx.read(type, id);
+  if (!v) return hearth::unexpected(entry_error(v.error().code, entry, v.error().message));
+  auto parsed = fhir::parse_json(v->json);
+  if (!parsed) {
+    return hearth::unexpected(entry_error(error_codes::exception, entry, "a stored resource could not be read"));
+  }
+  return current_json{std::move(*parsed), v->version_id};
+}
 
 }  // namespace
 
@@ -185,6 +310,7 @@ hearth::result<std::vector<applied_resource>> apply_transaction_bundle(resource_
   std::vector<plan> plans(n);
   target_map targets;
   std::map<std::tuple<std::string, std::string, std::string>, std::size_t> conditions;  // -> last entry
+  std::unordered_map<std::string, std::size_t> entry_index;                              // fullUrl -> entry
   for (std::size_t i = 0; i < n; ++i) {
     auto bad = [i](std::string_view what) { return hearth::unexpected(entry_error(error_codes::invalid, i, what)); };
     const fhir::json_value& e = entries->items()[i];
@@ -209,9 +335,89 @@ hearth::result<std::vector<applied_resource>> apply_transaction_bundle(resource_
     p.writer = i;
     p.resource = *resource;
     const fhir::json_value* own_id = resource->find("id");
-    if (method->str() == "POST") {
+    const fhir::json_value* if_none_exist = request->find("ifNoneExist");
+    if (method->str() == "POST" && url->str() == merge_url) {
+      // A patient merge (see the header).
+      if (if_none_exist != nullptr) return bad("a Patient/$merge entry has no ifNoneExist");
+      auto m = read_merge_request(*resource);
+      if (!m) return bad(m.error());
+      const auto t = entry_index.find(m->target);
+      if (t == entry_index.end() || plans[t->second].merge || plans[t->second].type != "Patient") {
+        return bad("target-patient must name an earlier Patient entry of the Bundle");
+      }
+      // R5 patient-operation-merge.html: all the source-patient-identifiers
+      // must be present in the one Patient they locate.
+      std::string source;
+      for (std::size_t k = 0; k < m->sources.size(); ++k) {
+        const auto& [system, value] = m->sources[k];
+        const std::string which = "source-patient-identifier " + std::to_string(k + 1);
+        std::string found;
+        if (const auto c = conditions.find(std::make_tuple(std::string("Patient"), system, value));
+            c != conditions.end()) {
+          found = plans[c->second].id;  // a Patient of this Bundle
+        } else {
+          auto ids = tx.find_by_identifier("Patient", system, value, 2);
+          if (!ids) return hearth::unexpected(entry_error(ids.error().code, i, ids.error().message));
+          if (ids->size() > 1) {
+            return hearth::unexpected(
+                entry_error(error_codes::multiple_matches, i, which + " matches several Patients"));
+          }
+          if (ids->empty()) {
+            hearth::error e = entry_error(error_codes::not_found, i,
+                                          "no current Patient has " + which + ": the patient to merge is unknown");
+            e.location = "Bundle.entry[" + std::to_string(i) + "]";
+            return hearth::unexpected(std::move(e));
+          }
+          found = ids->front();
+        }
+        if (!source.empty() && found != source) {
+          return hearth::unexpected(entry_error(error_codes::multiple_matches, i,
+                                                "the source-patient-identifiers locate different Patients"));
+        }
+        source = std::move(found);
+      }
+      if (source == plans[t->second].id) return bad("the source and the target patient are the same Patient");
+      p.type = "Patient";
+      p.id = std::move(source);
+      p.merge = merge_plan{t->second};
+      targets.emplace(full_url->str(), "Patient/" + p.id);
+      entry_index.emplace(full_url->str(), i);
+      continue;
+    }
+    if (if_none_exist != nullptr && (method->str() != "POST" || !if_none_exist->is_string())) {
+      return bad("ifNoneExist is a string, on a POST only");
+    }
+    if (method->str() == "POST" && if_none_exist == nullptr) {
       if (url->str() != p.type) return bad("a POST url must be the resource's type");
       p.id = resource_store::new_id();  // R4 http.html#create: the server assigns the id
+      if (own_id != nullptr) p.resource.set("id", fhir::json_value(p.id));
+    } else if (method->str() == "POST") {
+      // R4 http.html#ccreate: no match creates, one match is the entry's
+      // result and writes nothing, several fail 412.
+      if (url->str() != p.type) return bad("a POST url must be the resource's type");
+      auto cond = parse_identifier_query(if_none_exist->str());
+      if (!cond) return bad(cond.error());
+      auto key = std::make_tuple(p.type, std::move(cond->first), std::move(cond->second));
+      if (const auto it = conditions.find(key); it != conditions.end()) {
+        // An earlier entry of this Bundle is that resource: the earlier
+        // content stands, this entry's result is its result.
+        p.id = plans[it->second].id;
+        p.writer = plans[it->second].writer;
+      } else {
+        auto ids = tx.find_by_identifier(p.type, std::get<1>(key), std::get<2>(key), 2);
+        if (!ids) return hearth::unexpected(entry_error(ids.error().code, i, ids.error().message));
+        if (ids->size() > 1) {
+          return hearth::unexpected(entry_error(error_codes::multiple_matches, i,
+                                                "the conditional create matches several resources"));
+        }
+        if (ids->empty()) {
+          p.id = resource_store::new_id();
+        } else {
+          p.id = ids->front();
+          p.writer = no_writer;
+        }
+        conditions.emplace(std::move(key), i);
+      }
       if (own_id != nullptr) p.resource.set("id", fhir::json_value(p.id));
     } else if (method->str() == "PUT") {
       auto cond = parse_conditional_url(url->str(), p.type);
@@ -222,7 +428,7 @@ hearth::result<std::vector<applied_resource>> apply_transaction_bundle(resource_
         // content (see the header).
         p.id = plans[it->second].id;
         for (std::size_t j = 0; j < i; ++j) {
-          if (plans[j].writer == it->second) plans[j].writer = i;
+          if (plans[j].type == p.type && plans[j].id == p.id) plans[j].writer = i;
         }
         it->second = i;
       } else {
@@ -243,6 +449,39 @@ hearth::result<std::vector<applied_resource>> apply_transaction_bundle(resource_
       return bad("the request method is neither POST nor PUT");
     }
     targets.emplace(full_url->str(), p.type + "/" + p.id);
+    entry_index.emplace(full_url->str(), i);
+  }
+
+  // 1b. A merge's survivor, when the Bundle writes it, is written with the
+  // links it has (an earlier merge's: a conditional update from PID alone
+  // would drop them) and the "replaces" link, so that resending the message
+  // writes it identically (no new version).
+  for (std::size_t i = 0; i < n; ++i) {
+    if (!plans[i].merge) continue;
+    const plan& target = plans[plans[i].merge->target_entry];
+    if (target.writer == no_writer) continue;  // not written: linked at the merge's position
+    if (target.writer > i) {
+      return hearth::unexpected(
+          entry_error(error_codes::invalid, i, "the target patient is written again by a later entry"));
+    }
+    fhir::json_value& content = plans[target.writer].resource;
+    auto stored = tx.read("Patient", target.id);
+    if (stored) {
+      auto parsed = fhir::parse_json(stored->json);
+      if (!parsed) {
+        return hearth::unexpected(entry_error(error_codes::exception, i, "a stored resource could not be read"));
+      }
+      if (const fhir::json_value* links = parsed->find("link"); links != nullptr && links->is_array()) {
+        fhir::json_value* own = content.find("link");
+        if (own == nullptr || !own->is_array()) own = &content.set("link", fhir::json_value::array());
+        for (const fhir::json_value& l : links->items()) {
+          if (std::find(own->items().begin(), own->items().end(), l) == own->items().end()) own->push_back(l);
+        }
+      }
+    } else if (stored.error().code != error_codes::not_found) {
+      return hearth::unexpected(entry_error(stored.error().code, i, stored.error().message));
+    }
+    add_link(content, plans[i].id, "replaces");
   }
 
   // 2. Rewrite the references between entries.
@@ -253,8 +492,78 @@ hearth::result<std::vector<applied_resource>> apply_transaction_bundle(resource_
   // 3. Write, in entry order; an entry superseded by a later one with the
   // same conditional url is written by that one.
   applied.resize(n);
+  // What merges wrote (each resource's last write) and, in order, the
+  // resources they moved: the results' versions are brought up to date with
+  // it, and the moved resources not among the entries are reported after them.
+  std::map<std::pair<std::string, std::string>, applied_resource> merged;
+  std::vector<std::pair<std::string, std::string>> moved;
+  const auto note = [&](const applied_resource& a) { merged[{a.type, a.id}] = a; };
+  update_options existing;
+  existing.allow_create = false;
   for (std::size_t i = 0; i < n; ++i) {
     plan& p = plans[i];
+    if (p.merge) {
+      const std::string target_id = plans[p.merge->target_entry].id;
+      // The survivor: "replaces" the source (already in the content the
+      // Bundle wrote for it, step 1b, unless it wrote none).
+      auto target = read_current(tx, "Patient", target_id, i);
+      if (!target) return hearth::unexpected(target.error());
+      if (add_link(target->value, p.id, "replaces")) {
+        auto out = tx.update("Patient", target_id, std::move(target->value), existing);
+        if (!out) return hearth::unexpected(entry_error(out.error().code, i, out.error().message));
+        note(applied_resource{"Patient", target_id, out->version.version_id, false, out->changed});
+      }
+      // The source: inactive, "replaced-by" the survivor (R4 patient.html#links).
+      auto source = read_current(tx, "Patient", p.id, i);
+      if (!source) return hearth::unexpected(source.error());
+      bool changed = add_link(source->value, target_id, "replaced-by");
+      if (const fhir::json_value* active = source->value.find("active");
+          active == nullptr || !active->is_bool() || active->as_bool()) {
+        source->value.set("active", fhir::json_value(false));
+        changed = true;
+      }
+      applied[i] = applied_resource{"Patient", p.id, source->version_id, false, false};
+      if (changed) {
+        auto out = tx.update("Patient", p.id, std::move(source->value), existing);
+        if (!out) return hearth::unexpected(entry_error(out.error().code, i, out.error().message));
+        applied[i].version_id = out->version.version_id;
+        applied[i].changed = out->changed;
+        note(applied[i]);
+      }
+      // What refers to the source refers to the survivor, except the records
+      // of what happened (AuditEvent, Provenance) and Patients (their only
+      // Patient references are links, which record merges and links too).
+      static constexpr std::string_view kept[] = {"Patient", "AuditEvent", "Provenance"};
+      auto referrers = detail::find_referrers(tx, "Patient", p.id, kept, max_merge_moves);
+      if (!referrers) return hearth::unexpected(entry_error(referrers.error().code, i, referrers.error().message));
+      if (referrers->size() > max_merge_moves) {
+        return hearth::unexpected(entry_error(error_codes::too_costly, i,
+                                              "the merge would move more than " + std::to_string(max_merge_moves) +
+                                                  " resources"));
+      }
+      const std::string from = "Patient/" + p.id, to = "Patient/" + target_id;
+      for (const detail::resource_key& k : *referrers) {
+        auto current = read_current(tx, k.type, k.id, i);
+        if (!current) return hearth::unexpected(current.error());
+        // Only the exact relative reference is rewritten: a versioned one
+        // names that version, an absolute one may name another server.
+        if (!move_references(current->value, from, to, 0)) continue;
+        auto out = tx.update(k.type, k.id, std::move(current->value), existing);
+        if (!out) return hearth::unexpected(entry_error(out.error().code, i, out.error().message));
+        note(applied_resource{k.type, k.id, out->version.version_id, false, out->changed});
+        if (std::find(moved.begin(), moved.end(), std::make_pair(k.type, k.id)) == moved.end()) {
+          moved.emplace_back(k.type, k.id);
+        }
+      }
+      continue;
+    }
+    if (p.writer == no_writer) {
+      // A conditional create that matched: the stored resource, unchanged.
+      auto current = tx.read(p.type, p.id);
+      if (!current) return hearth::unexpected(entry_error(current.error().code, i, current.error().message));
+      applied[i] = applied_resource{p.type, p.id, current->version_id, false, false};
+      continue;
+    }
     if (p.writer != i) continue;
     update_options opts;
     opts.allow_create = true;  // a new id: update-as-create (resource_store::new_id's contract)
@@ -263,7 +572,19 @@ hearth::result<std::vector<applied_resource>> apply_transaction_bundle(resource_
     applied[i] = applied_resource{p.type, p.id, out->version.version_id, out->created, out->changed};
   }
   for (std::size_t i = 0; i < n; ++i) {
-    if (plans[i].writer != i) applied[i] = applied[plans[i].writer];
+    if (plans[i].merge) continue;
+    if (plans[i].writer != i && plans[i].writer != no_writer) applied[i] = applied[plans[i].writer];
+  }
+  std::set<std::pair<std::string, std::string>> in_entries;
+  for (applied_resource& a : applied) {
+    in_entries.emplace(a.type, a.id);
+    const auto it = merged.find({a.type, a.id});
+    if (it == merged.end()) continue;
+    a.version_id = std::max(a.version_id, it->second.version_id);
+    a.changed = a.changed || it->second.changed;
+  }
+  for (const auto& key : moved) {
+    if (in_entries.count(key) == 0) applied.push_back(merged.at(key));
   }
   return applied;
 }

@@ -428,3 +428,89 @@ TEST_CASE("mllp serve: without MLLP there is no admin API") {
   CHECK(r.status == 404);
   CHECK(c.request("GET", "/metrics").body.find("hearth_mllp_") == std::string::npos);
 }
+
+namespace {
+
+/// An ORU^R01 with one OBX for patient `mrn`, filler order number `filler`.
+std::string oru(const std::string& control, const std::string& mrn, const std::string& filler) {
+  return "MSH|^~\\&|LABSYS|GOODLAB|HEARTH|HEARTH|20241105110000+0100||ORU^R01^ORU_R01|" + control +
+         "|P|2.5.1\r"
+         "PID|1||" + mrn + "^^^HOSP&" + mrn_oid + "&ISO^MR||Doe^John||19800215|M\r"
+         "OBR|1||" + filler + "^LABSYS^1.2.3.4.6^ISO|718-7^Hemoglobin^LN|||202411050800+0100" +
+         std::string(15, '|') + "202411051015+0100||HM|F\r"
+         "OBX|1|NM|718-7^Hemoglobin [Mass/volume] in Blood^LN||13.6|g/dL^^UCUM|13.5-17.5|N|||F\r";
+}
+
+/// ADT^A40: the survivor `survivor_mrn` absorbs `prior_mrn` (MRG-1).
+std::string a40(const std::string& control, const std::string& survivor_mrn, const std::string& prior_mrn) {
+  return "MSH|^~\\&|ADTAPP|HOSP|HEARTH|HEARTH|20241105120000+0100||ADT^A40^ADT_A39|" + control +
+         "|P|2.5.1\r"
+         "EVN|A40|20241105120000+0100\r"
+         "PID|1||" + survivor_mrn + "^^^HOSP&" + mrn_oid + "&ISO^MR||Roe^Jane||19810316|F\r"
+         "MRG|" + prior_mrn + "^^^HOSP&" + mrn_oid + "&ISO^MR\r";
+}
+
+/// The search Bundle of GET `target`.
+hearth::fhir::json_value search(const hearth_process& server, const std::string& target) {
+  http_connection c(server);
+  const auto r = c.request("GET", target);
+  REQUIRE_MESSAGE(r.status == 200, r.body);
+  auto parsed = hearth::fhir::parse_json(r.body);
+  REQUIRE(parsed);
+  return std::move(*parsed);
+}
+
+}  // namespace
+
+TEST_CASE("mllp serve: an A40 moves the prior patient's results to the survivor and retires the prior patient") {
+  hearth_process server({"--mllp-port", "0"});
+  const std::uint16_t mllp = server.listening_port("mllp");
+  REQUIRE(msa_code(send_one(mllp, adt("A01", "MRG-A01-X", "MRN-6001"))) == "AA");
+  REQUIRE(msa_code(send_one(mllp, oru("MRG-ORU-X", "MRN-6001", "FL-6001"))) == "AA");
+  REQUIRE(msa_code(send_one(mllp, adt("A01", "MRG-A01-Y", "MRN-6002", "Roe"))) == "AA");
+  const auto xs = patients_with(server, "MRN-6001");
+  const auto ys = patients_with(server, "MRN-6002");
+  REQUIRE(entry_count(xs) == 1);
+  REQUIRE(entry_count(ys) == 1);
+  const std::string x = first_resource(xs).find("id")->str();
+  const std::string y = first_resource(ys).find("id")->str();
+  REQUIRE(entry_count(search(server, "/Observation?subject=Patient/" + x)) == 1);
+  REQUIRE(entry_count(search(server, "/DiagnosticReport?subject=Patient/" + x)) == 1);
+
+  // An unknown prior patient: AE, ERR 204 at MRG-1, nothing moved.
+  const std::string unknown = send_one(mllp, a40("MRG-A40-0", "MRN-6002", "MRN-6999"));
+  CHECK_MESSAGE(msa_code(unknown) == "AE", unknown);
+  CHECK(unknown.find("|204^") != std::string::npos);
+  CHECK(entry_count(search(server, "/Observation?subject=Patient/" + x)) == 1);
+
+  // Survivor Y, prior X.
+  const std::string ack = send_one(mllp, a40("MRG-A40-1", "MRN-6002", "MRN-6001"));
+  REQUIRE_MESSAGE(msa_code(ack) == "AA", ack);
+  CHECK(entry_count(search(server, "/Observation?subject=Patient/" + x)) == 0);
+  CHECK(entry_count(search(server, "/DiagnosticReport?subject=Patient/" + x)) == 0);
+  const auto obs = search(server, "/Observation?subject=Patient/" + y);
+  REQUIRE(entry_count(obs) == 1);
+  CHECK(first_resource(obs).find("subject")->find("reference")->str() == "Patient/" + y);
+  const auto report = search(server, "/DiagnosticReport?subject=Patient/" + y);
+  REQUIRE(entry_count(report) == 1);
+  CHECK(first_resource(report).find("subject")->find("reference")->str() == "Patient/" + y);
+
+  // X: inactive, replaced-by Y; Y replaces X (R4 patient.html#links).
+  const auto prior = first_resource(patients_with(server, "MRN-6001"));
+  REQUIRE(prior.find("active") != nullptr);
+  CHECK_FALSE(prior.find("active")->as_bool());
+  REQUIRE(prior.find("link") != nullptr);
+  CHECK(prior.find("link")->items()[0].find("type")->str() == "replaced-by");
+  CHECK(prior.find("link")->items()[0].find("other")->find("reference")->str() == "Patient/" + y);
+  const auto survivor = first_resource(patients_with(server, "MRN-6002"));
+  REQUIRE(survivor.find("link") != nullptr);
+  CHECK(survivor.find("link")->items()[0].find("type")->str() == "replaces");
+  CHECK(survivor.find("link")->items()[0].find("other")->find("reference")->str() == "Patient/" + x);
+  // The survivor's PID of the A40 updated it as an A08 would.
+  CHECK(survivor.find("gender")->str() == "female");
+
+  // Resent: the same ACK, nothing new.
+  const std::string version = survivor.find("meta")->find("versionId")->str();
+  CHECK(send_one(mllp, a40("MRG-A40-1", "MRN-6002", "MRN-6001")) == ack);
+  CHECK(first_resource(patients_with(server, "MRN-6002")).find("meta")->find("versionId")->str() == version);
+}

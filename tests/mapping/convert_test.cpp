@@ -186,6 +186,19 @@ TEST_CASE("ADT^A01: RelatedPerson, AllergyIntolerance, Condition, Coverage") {
   CHECK(str(cov, "subscriber.reference") == str(entry(out.bundle, "Patient"), "fullUrl"));
 }
 
+TEST_CASE("the visit ADT writes and the visit another family names are one identity") {
+  // ADT: a conditional update; MDM (or ORU, SIU, ORM/OML, VXU) with the same
+  // PV1-19: a conditional create whose query is the ADT url's, so that the
+  // store finds ADT's Encounter and keeps it.
+  const auto a01 = must_convert(must_parse(read_data("adt_a01_full.hl7")));
+  const auto t02 = must_convert(must_parse(read_data("mdm_t02_tx.hl7")));
+  const auto& put = entry(a01.bundle, "Encounter");
+  const auto& create = entry(t02.bundle, "Encounter");
+  CHECK(str(put, "request.method") == "PUT");
+  CHECK(str(create, "request.method") == "POST");
+  CHECK(str(put, "request.url") == "Encounter?" + str(create, "request.ifNoneExist"));
+}
+
 TEST_CASE("each ADT event: Patient always, Encounter status per Event[EncounterStatus] and PV1") {
   struct event_case {
     const char* event;
@@ -344,11 +357,12 @@ TEST_CASE("errors: 101 no PID, 101 no usable PID-3, 102 bad date, 103 unknown cl
   CHECK_FALSE(supports("QRY", "A19"));
   CHECK(supports("ORU", "R01"));
 
-  r = convert(adt("ADT^A40", patient_mrn), {});
+  // A17 (swap patients): an ADT event no family maps.
+  r = convert(adt("ADT^A17", patient_mrn), {});
   REQUIRE_FALSE(r);
   CHECK(r.error().code == error_code::unsupported_event_code);
   CHECK(r.error().where.to_string() == "MSH-9.2");
-  CHECK_FALSE(supports("ADT", "A40"));
+  CHECK_FALSE(supports("ADT", "A17"));
 
   // Required content of the other segments.
   r = convert(adt("ADT^A01", std::string(patient_mrn) + "AL1|1|DA||SV"), {});
@@ -459,6 +473,6 @@ TEST_CASE("every message type the issue lists is dispatched") {
       CHECK(supports(code, event));
     }
   }
-  CHECK_FALSE(supports("ADT", "A40"));  // merge: not mapped yet (201)
+  CHECK_FALSE(supports("ADT", "A17"));  // swap patients: not mapped (201)
   CHECK_FALSE(supports("ORU", "R30"));
 }

@@ -299,6 +299,42 @@ TEST_CASE("conditional URL: search escaping, then percent-encoding") {
   CHECK(conditional_url("Patient", {"urn:x", "\xC3\xBC"}) == "Patient?identifier=urn%3Ax|%C3%BC");
 }
 
+TEST_CASE("conditional create entry: POST with ifNoneExist, encoded as the PUT url; one entry per identity") {
+  // The ifNoneExist query is the conditional URL without "Type?".
+  CHECK(conditional_query({"http://x.example/a", "a|b,c$d\\e f"}) ==
+        "identifier=http%3A%2F%2Fx.example%2Fa|a%5C%7Cb%5C%2Cc%5C%24d%5C%5Ce%20f");
+  auto msg = adt("ORU^R01", "PID|1");
+  const sender_config none;
+  context ctx(msg, none);
+  const identity visit{"urn:oid:1.2.3", "V|1"};
+  json_value enc = json_value::object();
+  enc.set("resourceType", "Encounter");
+  enc.set("status", "finished");
+  const std::string url = ctx.add_entry_if_none_exist(enc, visit);
+  CHECK(url.rfind("urn:uuid:", 0) == 0);
+  // The same identity again (either kind): that entry, nothing added.
+  CHECK(ctx.add_entry_if_none_exist(enc, visit) == url);
+  CHECK(ctx.add_entry(enc, visit) == url);
+  // A resource without identity: a plain POST.
+  json_value other = json_value::object();
+  other.set("resourceType", "Encounter");
+  other.set("status", "planned");
+  const std::string plain = ctx.add_entry_if_none_exist(other, identity{});
+  CHECK(plain != url);
+  const auto b = ctx.bundle();
+  REQUIRE(get(b, "entry").size() == 2);
+  CHECK(str(b, "entry[0].fullUrl") == url);
+  CHECK(str(b, "entry[0].request.method") == "POST");
+  CHECK(str(b, "entry[0].request.url") == "Encounter");
+  CHECK(str(b, "entry[0].request.ifNoneExist") == "identifier=urn%3Aoid%3A1.2.3|V%5C%7C1");
+  // The resource carries the identifier it is found by.
+  CHECK(str(b, "entry[0].resource.identifier[0].system") == "urn:oid:1.2.3");
+  CHECK(str(b, "entry[0].resource.identifier[0].value") == "V|1");
+  CHECK(str(b, "entry[1].request.method") == "POST");
+  CHECK(get(b, "entry[1].request.ifNoneExist").is_null());
+  CHECK(get(b, "entry[1].resource.identifier").is_null());
+}
+
 TEST_CASE("derived identities are stable, typed and sensitive to every part") {
   const auto a = derived_identity("Condition", {"sys", "1", "I10"});
   CHECK(a.system == "urn:hearth:v2-derived:Condition");

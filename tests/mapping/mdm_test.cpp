@@ -97,10 +97,21 @@ TEST_CASE("MDM^T02 with TX/FT content: the DocumentReference, field by field") {
         "   Hypertension & diabetes, stable.\n"
         "   Follow-up in 2 weeks.\n"
         "Signed\nDr Filler");
-  // The PV1 is not mapped yet: a warning.
+  // The PV1 with PV1-19: the Encounter as a conditional create, the
+  // document's context.encounter; no warning about the PV1.
+  const auto& enc = entry(b, "Encounter");
+  CHECK(str(enc, "request.method") == "POST");
+  CHECK(str(enc, "request.url") == "Encounter");
+  CHECK(str(enc, "request.ifNoneExist") == "identifier=urn%3Aoid%3A1.2.36.1.2001.1003.0.9|V100");
+  CHECK(str(enc, "resource.class.code") == "IMP");
+  CHECK(str(enc, "resource.subject.reference") == str(entry(b, "Patient"), "fullUrl"));
+  // PV1-7 is TXA-9's author: one Practitioner entry.
+  CHECK(practitioners.count(str(enc, "resource.participant[0].individual.reference")) == 1);
+  REQUIRE(get(doc, "context.encounter").size() == 1);
+  CHECK(str(doc, "context.encounter[0].reference") == str(enc, "fullUrl"));
   std::set<std::string> where;
   for (const auto& w : out.warnings) where.insert(w.where.to_string());
-  CHECK(where.count("PV1") == 1);
+  for (const auto& w : where) CHECK(w.rfind("PV1", 0) != 0);
   CHECK(supports("MDM", "T02"));
   CHECK(supports("MDM", "T01"));
   CHECK_FALSE(supports("MDM", "T03"));
@@ -141,6 +152,12 @@ TEST_CASE("MDM^T01: no content, the DocumentReference still valid; a later T02 u
   CHECK(str(e, "request.url") == document_url);
   const auto& doc = get(e, "resource");
   CHECK(str(doc, "docStatus") == "preliminary");  // IP
+  // "PV1|1|I": no visit number, no Encounter (a warning at PV1-19), no context.
+  CHECK(entries_of(t01.bundle, "Encounter").empty());
+  CHECK(get(doc, "context").is_null());
+  bool pv1_19 = false;
+  for (const auto& w : t01.warnings) pv1_19 = pv1_19 || w.where.to_string() == "PV1-19";
+  CHECK(pv1_19);
   // content is 1..*: an attachment that says the data is absent, titled.
   REQUIRE(get(doc, "content").size() == 1);
   const auto& a = get(doc, "content[0].attachment");
@@ -153,6 +170,29 @@ TEST_CASE("MDM^T01: no content, the DocumentReference still valid; a later T02 u
   CHECK(str(entry(t02.bundle, "DocumentReference"), "request.url") == str(e, "request.url"));
   CHECK(str(entry(t02.bundle, "DocumentReference"), "fullUrl") != str(e, "fullUrl"));
   CHECK(str(entry(t02.bundle, "Patient"), "request.url") == str(entry(t01.bundle, "Patient"), "request.url"));
+}
+
+TEST_CASE("MDM PV1-19 without PV1-2: the document mapped, no Encounter, a warning at PV1-2") {
+  const auto out = must_convert(adt("MDM^T02", std::string(patient_mrn) +
+                                                   seg("PV1", {{1, "1"}, {19, "V5^^^H&1.2.7&ISO^VN"}}) + txa() +
+                                                   "OBX|1|TX|X^Note^LOCAL||line"));
+  CHECK(entries_of(out.bundle, "Encounter").empty());
+  const auto& doc = get(entry(out.bundle, "DocumentReference"), "resource");
+  CHECK(get(doc, "context").is_null());
+  bool class_warning = false;
+  for (const auto& w : out.warnings) {
+    if (w.where.to_string() != "PV1-2") continue;
+    class_warning = true;
+    CHECK(w.code == error_code::required_field_missing);
+  }
+  CHECK(class_warning);
+  // With the class: the Encounter, and the document's context refers to it.
+  const auto with = must_convert(adt("MDM^T02", std::string(patient_mrn) +
+                                                    seg("PV1", {{1, "1"}, {2, "O"}, {19, "V5^^^H&1.2.7&ISO^VN"}}) +
+                                                    txa() + "OBX|1|TX|X^Note^LOCAL||line"));
+  CHECK(str(entry(with.bundle, "Encounter"), "request.ifNoneExist") == "identifier=urn%3Aoid%3A1.2.7|V5");
+  CHECK(str(entry(with.bundle, "DocumentReference"), "resource.context.encounter[0].reference") ==
+        str(entry(with.bundle, "Encounter"), "fullUrl"));
 }
 
 TEST_CASE("MDM identity: stable across MSH-10, different for another document number") {

@@ -40,11 +40,14 @@ std::set<std::string> warning_positions(const conversion& c) {
 TEST_CASE("ORM^O01 NW: the ServiceRequest, field by field") {
   const auto out = must_convert(must_parse(read_data("orm_o01_nw.hl7")));
   const auto& b = out.bundle;
-  // Dependency order: Patient, the ordering Practitioner, the ServiceRequest.
+  // Dependency order: Patient, the Encounter of PV1 (after the Location of
+  // PV1-3 it names), the ordering Practitioner, the ServiceRequest.
   CHECK(str(b, "entry[0].resource.resourceType") == "Patient");
-  CHECK(str(b, "entry[1].resource.resourceType") == "Practitioner");
-  CHECK(str(b, "entry[2].resource.resourceType") == "ServiceRequest");
-  CHECK(get(b, "entry").size() == 3);
+  CHECK(str(b, "entry[1].resource.resourceType") == "Location");
+  CHECK(str(b, "entry[2].resource.resourceType") == "Encounter");
+  CHECK(str(b, "entry[3].resource.resourceType") == "Practitioner");
+  CHECK(str(b, "entry[4].resource.resourceType") == "ServiceRequest");
+  CHECK(get(b, "entry").size() == 5);
   const auto& e = entry(b, "ServiceRequest");
   // Identity: the placer order number ORC-2 (EI with an ISO OID: urn:oid).
   CHECK(str(e, "request.method") == "PUT");
@@ -74,11 +77,21 @@ TEST_CASE("ORM^O01 NW: the ServiceRequest, field by field") {
   CHECK(get(sr, "occurrenceDateTime").is_null());
   // ORC-9 with ORC-1 NW -> authoredOn.
   CHECK(str(sr, "authoredOn") == "2024-03-05T14:25:00+01:00");
-  // subject, encounter (PV1-19, a logical reference), requester (ORC-12).
+  // subject, encounter (the Encounter entry of PV1), requester (ORC-12).
   CHECK(str(sr, "subject.reference") == str(entry(b, "Patient"), "fullUrl"));
-  CHECK(str(sr, "encounter.type") == "Encounter");
-  CHECK(str(sr, "encounter.identifier.system") == "urn:oid:1.2.36.1.2001.1003.0.9");
-  CHECK(str(sr, "encounter.identifier.value") == "V200");
+  const auto& enc = entry(b, "Encounter");
+  CHECK(str(sr, "encounter.reference") == str(enc, "fullUrl"));
+  CHECK(get(sr, "encounter.identifier").is_null());
+  // The Encounter: a conditional create on PV1-19, never a PUT that would
+  // rewrite the one ADT keeps.
+  CHECK(str(enc, "request.method") == "POST");
+  CHECK(str(enc, "request.url") == "Encounter");
+  CHECK(str(enc, "request.ifNoneExist") == "identifier=urn%3Aoid%3A1.2.36.1.2001.1003.0.9|V200");
+  CHECK(str(enc, "resource.identifier[0].system") == "urn:oid:1.2.36.1.2001.1003.0.9");
+  CHECK(str(enc, "resource.identifier[0].value") == "V200");
+  CHECK(str(enc, "resource.class.code") == "AMB");
+  CHECK(str(enc, "resource.subject.reference") == str(entry(b, "Patient"), "fullUrl"));
+  CHECK(str(enc, "resource.location[0].location.reference") == str(entry(b, "Location"), "fullUrl"));
   CHECK(str(sr, "requester.reference") == str(entry(b, "Practitioner"), "fullUrl"));
   CHECK(str(entry(b, "Practitioner"), "request.url") == "Practitioner?identifier=urn%3Aoid%3A1.2.36.1.2001.1003.0.1|1234");
   CHECK(str(entry(b, "Practitioner"), "resource.name[0].family") == "Order");
@@ -325,9 +338,40 @@ TEST_CASE("orders: segments not mapped here are reported; their NTE are not the 
   CHECK(w.count("OBX") == 1);
   CHECK(w.count("NTE") == 1);
   CHECK(w.count("DG1") == 1);
-  CHECK(w.size() == 4);
-  // No PV1-19: no encounter reference.
+  CHECK(w.count("PV1-19") == 1);  // the PV1 without a visit number: no Encounter
+  CHECK(w.size() == 5);
+  // No PV1-19: no Encounter, no encounter reference.
   CHECK(get(sr, "encounter").is_null());
+  CHECK(entries_of(out.bundle, "Encounter").empty());
+}
+
+TEST_CASE("orders: the Encounter only from the patient's PV1 with PV1-19; no class: the order is still mapped") {
+  const std::string pv1 = seg("PV1", {{1, "1"}, {2, "E"}, {19, "V9^^^H&1.2.7&ISO^VN"}});
+  // OML: the patient's PV1, and a PRIOR_RESULT's PV1 inside the order
+  // (mapped to nothing by the IG; reported).
+  auto out = must_convert(adt("OML^O21", std::string(pid) + pv1 + seg("ORC", {{1, "NW"}, {2, placer}}) +
+                                             seg("OBR", {{1, "1"}, {4, "X^Y^LN"}}) +
+                                             seg("PV1", {{1, "1"}, {2, "I"}, {19, "V8^^^H&1.2.7&ISO^VN"}})));
+  const auto& enc = entry(out.bundle, "Encounter");
+  CHECK(str(enc, "request.ifNoneExist") == "identifier=urn%3Aoid%3A1.2.7|V9");
+  CHECK(str(enc, "resource.class.code") == "EMER");
+  CHECK(str(service_request(out.bundle), "encounter.reference") == str(enc, "fullUrl"));
+  CHECK(warning_positions(out).count("PV1") == 1);
+  // A PV1 only inside the order: no Encounter.
+  out = must_convert(adt("OML^O21", std::string(pid) + seg("ORC", {{1, "NW"}, {2, placer}}) +
+                                        seg("OBR", {{1, "1"}, {4, "X^Y^LN"}}) + pv1));
+  CHECK(entries_of(out.bundle, "Encounter").empty());
+  CHECK(get(service_request(out.bundle), "encounter").is_null());
+  // PV1-19 without PV1-2: a warning at PV1-2, the order mapped without encounter.
+  out = must_convert(adt("ORM^O01", std::string(pid) + seg("PV1", {{1, "1"}, {3, "W1"}, {19, "V9^^^H&1.2.7&ISO^VN"}}) +
+                                        seg("ORC", {{1, "NW"}, {2, placer}}) + seg("OBR", {{1, "1"}, {4, "X^Y^LN"}})));
+  CHECK(entries_of(out.bundle, "Encounter").empty());
+  CHECK(entries_of(out.bundle, "Location").empty());
+  CHECK(get(service_request(out.bundle), "encounter").is_null());
+  REQUIRE(warning_positions(out).count("PV1-2") == 1);
+  for (const auto& w : out.warnings) {
+    if (w.where.to_string() == "PV1-2") CHECK(w.code == error_code::required_field_missing);
+  }
 }
 
 TEST_CASE("orders: errors with positions") {

@@ -61,7 +61,7 @@ TEST_CASE("ORU^R01: the Bundle contract and dependency order") {
   CHECK(entries_of(b, "Organization").size() == 1);
   CHECK(entries_of(b, "Device").size() == 1);
   CHECK(entries_of(b, "Practitioner").size() == 3);  // OBR-32, OBR-34, OBX-16
-  CHECK(entries_of(b, "Encounter").empty());          // PV1 not mapped for ORU (see oru.cpp)
+  CHECK(entries_of(b, "Encounter").empty());          // PV1 without PV1-19: no Encounter (see oru.cpp)
   // Every entry is a conditional PUT on an identifier it carries, and every
   // reference points to an entry that comes before it.
   std::set<std::string> seen;
@@ -85,12 +85,135 @@ TEST_CASE("ORU^R01: the Bundle contract and dependency order") {
   }
   CHECK(str(get(b, "entry"), "[" + std::to_string(get(b, "entry").size() - 1) + "].resource.resourceType") ==
         "DiagnosticReport");
-  // The unmapped PV1 is reported.
+  // The PV1 left unmapped for want of a visit number is reported there.
   bool pv1 = false;
-  for (const auto& w : out.warnings) pv1 = pv1 || w.where.to_string() == "PV1";
+  for (const auto& w : out.warnings) {
+    pv1 = pv1 || (w.where.to_string() == "PV1-19" && w.code == error_code::required_field_missing);
+  }
   CHECK(pv1);
   // Reproducible.
   CHECK(hearth::fhir::to_json(cbc().bundle) == hearth::fhir::to_json(b));
+}
+
+namespace {
+
+const char* const visit_pv1 =
+    "PV1|1|I|4W^412^B^GOODHOSP||||4711^Filler^Fiona^^^Dr^^^GOODHOSP&1.2.36.1.2001.1003.0.1&ISO||||||||||||"
+    "V100^^^GOODHOSP&1.2.36.1.2001.1003.0.9&ISO^VN\r";
+
+std::set<std::string> warning_positions(const conversion& out) {
+  std::set<std::string> where;
+  for (const auto& w : out.warnings) where.insert(w.where.to_string());
+  return where;
+}
+
+}  // namespace
+
+TEST_CASE("ORU^R01 with PV1-19: the Encounter as a conditional create, referred to by the report and results") {
+  // PATIENT_OBSERVATION OBX, the VISIT, an order with a result, a QST
+  // result (OBX-29) and a SPECIMEN_OBSERVATION OBX.
+  const auto out = must_convert(adt(
+      "ORU^R01^ORU_R01",
+      std::string(patient_mrn) + "OBX|1|NM|8302-2^Height^LN||180|cm^^UCUM|||||F\r" + visit_pv1 + order +
+          "OBX|1|NM|2345-7^Glucose^LN||5.5|mmol/L^^UCUM|||||F\r" +
+          "OBX|2|ST|QQ-1^Fasting?^L||yes||||||F||||||||||||||||||QST\r" +
+          "SPM|1|^SF-7&LABSYS&1.2.3.4.6&ISO||SER^Serum^HL70487\r" + "OBX|1|NM|SPC-1^Volume^L||2|mL^^UCUM|||||F\r"));
+  const auto& b = out.bundle;
+  const auto& e = entry(b, "Encounter");
+  const std::string enc_url = str(e, "fullUrl");
+  // POST with ifNoneExist on PV1-19, encoded as a conditional PUT's url
+  // would be: an Encounter ADT created is kept, none: this one is created.
+  CHECK(str(e, "request.method") == "POST");
+  CHECK(str(e, "request.url") == "Encounter");
+  CHECK(str(e, "request.ifNoneExist") == "identifier=urn%3Aoid%3A1.2.36.1.2001.1003.0.9|V100");
+  const auto& enc = get(e, "resource");
+  CHECK(str(enc, "identifier[0].system") == "urn:oid:1.2.36.1.2001.1003.0.9");
+  CHECK(str(enc, "identifier[0].value") == "V100");
+  CHECK(str(enc, "identifier[0].type.coding[0].code") == "VN");
+  CHECK(str(enc, "class.code") == "IMP");
+  CHECK(str(enc, "status") == "in-progress");  // PatientClass[EncounterStatus] I (R01 is no ADT event)
+  CHECK(str(enc, "subject.reference") == str(entry(b, "Patient"), "fullUrl"));
+  CHECK(str(enc, "participant[0].type[0].coding[0].code") == "ATND");
+  CHECK(str(enc, "location[0].status") == "active");
+  // The entry comes after the Patient and before everything that refers to it.
+  const auto& entries = get(b, "entry");
+  std::size_t enc_index = 0;
+  for (std::size_t i = 0; i < entries.size(); ++i) {
+    if (str(entries.items()[i], "fullUrl") == enc_url) enc_index = i;
+  }
+  CHECK(enc_index > 0);
+  // DiagnosticReport.encounter (ORC[DiagnosticReport]).
+  const auto& dr = entry(b, "DiagnosticReport");
+  CHECK(str(dr, "resource.encounter.reference") == enc_url);
+  // Observations: the order's result refers to it; the patient's
+  // observation, the QST one and the specimen's do not (IG rows).
+  const auto obs = entries_of(b, "Observation");
+  REQUIRE(obs.size() == 4);
+  std::size_t with_encounter = 0;
+  for (const auto* o : obs) {
+    const std::string code = str(*o, "resource.code.coding[0].code");
+    CAPTURE(code);
+    if (code == "2345-7") {
+      CHECK(str(*o, "resource.encounter.reference") == enc_url);
+      ++with_encounter;
+    } else {
+      CHECK(get(*o, "resource.encounter").is_null());
+    }
+  }
+  CHECK(with_encounter == 1);
+  for (std::size_t i = 0; i < entries.size(); ++i) {
+    const std::string type = str(entries.items()[i], "resource.resourceType");
+    if (type == "DiagnosticReport" || type == "Observation") CHECK(i > enc_index);
+  }
+  // The PV1 is mapped: no warning about it.
+  for (const auto& w : warning_positions(out)) CHECK(w.rfind("PV1", 0) != 0);
+}
+
+TEST_CASE("ORU^R01 PV1 without PV1-19, without class, with unmapped class: no Encounter, a warning, results kept") {
+  // No visit number: today's behaviour, no Encounter and no reference.
+  auto out = must_convert(oru("OBX|1|NM|2345-7^Glucose^LN||5.5||||||F\r"));  // no PV1 at all
+  CHECK(entries_of(out.bundle, "Encounter").empty());
+  CHECK(warning_positions(out).count("PV1-19") == 0);
+  out = must_convert(adt("ORU^R01", std::string(patient_mrn) + "PV1|1|I|4W^412\r" + order +
+                                        "OBX|1|NM|2345-7^Glucose^LN||5.5||||||F\r"));
+  CHECK(entries_of(out.bundle, "Encounter").empty());
+  CHECK(get(entry(out.bundle, "DiagnosticReport"), "resource.encounter").is_null());
+  CHECK(get(entry(out.bundle, "Observation"), "resource.encounter").is_null());
+  CHECK(entries_of(out.bundle, "Location").empty());  // nothing of the PV1 is added
+  CHECK(warning_positions(out).count("PV1-19") == 1);
+  // PV1-19 without PV1-2: the result is mapped, the Encounter skipped with a
+  // warning (ADT fails such a message: Encounter.class is required).
+  out = must_convert(adt("ORU^R01", std::string(patient_mrn) + "PV1|1||4W^412||||||||||||||||V7^^^H&1.2.7&ISO\r" +
+                                        order + "OBX|1|NM|2345-7^Glucose^LN||5.5||||||F\r"));
+  CHECK(entries_of(out.bundle, "Encounter").empty());
+  CHECK(entries_of(out.bundle, "Location").empty());
+  CHECK(get(entry(out.bundle, "DiagnosticReport"), "resource.encounter").is_null());
+  bool class_warning = false;
+  for (const auto& w : out.warnings) {
+    if (w.where.to_string() == "PV1-2") {
+      class_warning = true;
+      CHECK(w.code == error_code::required_field_missing);
+    }
+  }
+  CHECK(class_warning);
+  // A class not in table 0004: 103 as a warning.
+  out = must_convert(adt("ORU^R01", std::string(patient_mrn) + "PV1|1|Q|||||||||||||||||V7^^^H&1.2.7&ISO\r" + order +
+                                        "OBX|1|NM|2345-7^Glucose^LN||5.5||||||F\r"));
+  CHECK(entries_of(out.bundle, "Encounter").empty());
+  class_warning = false;
+  for (const auto& w : out.warnings) {
+    if (w.where.to_string() == "PV1-2") {
+      class_warning = true;
+      CHECK(w.code == error_code::table_value_not_found);
+    }
+  }
+  CHECK(class_warning);
+  // The same in ADT fails the message.
+  CHECK_FALSE(convert(adt("ADT^A01", std::string(patient_mrn) + "PV1|1|Q|||||||||||||||||V7^^^H&1.2.7&ISO\r"), {}));
+  // A PV1 after the order is no VISIT of the patient: not mapped.
+  out = must_convert(oru("PV1|1|I|||||||||||||||||V7^^^H&1.2.7&ISO\r"));
+  CHECK(entries_of(out.bundle, "Encounter").empty());
+  CHECK(warning_positions(out).count("PV1") == 1);
 }
 
 TEST_CASE("ORU^R01: DiagnosticReport from OBR (OBR[DiagnosticReport])") {

@@ -153,13 +153,45 @@ TEST_CASE("SIU^S12: the Appointment, field by field (SCH, AIS, AIG, AIL, AIP, NT
   }
   CHECK(found);
 
-  // Warnings: the PV1 (no Encounter from SIU yet), the AIL's note, the local
-  // coding systems nobody configured.
+  // Warnings: the PV1 without a visit number (no Encounter), the AIL's note,
+  // the local coding systems nobody configured.
   const auto where = warning_positions(out);
-  CHECK(where.count("PV1") == 1);
+  CHECK(where.count("PV1-19") == 1);
+  CHECK(where.count("PV1") == 0);
+  CHECK(entries_of(b, "Encounter").empty());
   CHECK(where.count("NTE") == 1);
   // Reproducible: the same message converts to the same bytes.
   CHECK(hearth::fhir::to_json(must_convert(must_parse(read_data("siu_s12.hl7"))).bundle) == hearth::fhir::to_json(b));
+}
+
+TEST_CASE("SIU PV1 with PV1-19: the Encounter as a conditional create; the Appointment does not refer to it") {
+  const std::string body = sch({{11, times}}) + patient_mrn +
+                           seg("PV1", {{1, "1"}, {2, "P"}, {3, "CLIN1^^^GOODHOSP"}, {19, "V3^^^H&1.2.7&ISO^VN"}}) +
+                           "RGS|1|A\r" + seg("PV1", {{1, "1"}, {2, "I"}, {19, "V4^^^H&1.2.7&ISO^VN"}});
+  const auto out = must_convert(adt("SIU^S12", body));
+  const auto& b = out.bundle;
+  const auto& e = entry(b, "Encounter");  // one: the PATIENT group's PV1 only
+  CHECK(str(e, "request.method") == "POST");
+  CHECK(str(e, "request.url") == "Encounter");
+  CHECK(str(e, "request.ifNoneExist") == "identifier=urn%3Aoid%3A1.2.7|V3");
+  CHECK(str(e, "resource.class.code") == "PRENC");
+  CHECK(str(e, "resource.status") == "planned");  // PatientClass[EncounterStatus] P
+  CHECK(str(e, "resource.location[0].status") == "planned");
+  CHECK(str(e, "resource.subject.reference") == str(entry(b, "Patient"), "fullUrl"));
+  // SIU_S12 links the Appointment to no Encounter (and R4 has no element for it).
+  const std::string appt = hearth::fhir::to_json(get(entry(b, "Appointment"), "resource"));
+  CHECK(appt.find(str(e, "fullUrl")) == std::string::npos);
+  // The PV1 after RGS is no part of the patient's group: reported.
+  const auto where = warning_positions(out);
+  CHECK(where.count("PV1") == 1);
+  CHECK(where.count("PV1-19") == 0);
+  // PV1-19 with PV1-2 not in table 0004: the Appointment is mapped, the
+  // Encounter skipped with a warning.
+  const auto bad = must_convert(
+      adt("SIU^S12", sch({{11, times}}) + patient_mrn + seg("PV1", {{1, "1"}, {2, "X"}, {19, "V3^^^H&1.2.7&ISO^VN"}})));
+  CHECK(entries_of(bad.bundle, "Encounter").empty());
+  CHECK(entries_of(bad.bundle, "Appointment").size() == 1);
+  CHECK(warning_positions(bad).count("PV1-2") == 1);
 }
 
 TEST_CASE("SIU^S15 after S12: the same Appointment (same conditional URL), cancelled") {

@@ -175,13 +175,48 @@ TEST_CASE("VXU^V04: status, refusal, historical records, recorded") {
   CHECK(get(u, "doseQuantity.code").is_null());
   CHECK(get(u, "doseQuantity.system").is_null());
   CHECK(warning_positions(units).count("RXA-7.3") == 1);
-  // PV1-19: a logical reference to the Encounter (no Encounter entry).
+}
+
+TEST_CASE("VXU^V04 PV1: the Encounter as a conditional create on PV1-19, Immunization.encounter refers to it") {
   const auto enc = must_convert(adt("VXU^V04", std::string(pid) +
                                                  seg("PV1", {{1, "1"}, {2, "O"}, {19, "V9^^^H&1.2.7&ISO^VN"}}) +
+                                                 seg("ORC", {{1, "RE"}, {3, filler}}) + rxa({}) +
+                                                 seg("ORC", {{1, "RE"}, {3, "IZ-2^EHR^1.2.36.1.2001.1003.0.30^ISO"}}) +
+                                                 rxa({{5, "03^MMR^CVX"}})));
+  const auto& e = entry(enc.bundle, "Encounter");
+  CHECK(str(e, "request.method") == "POST");
+  CHECK(str(e, "request.url") == "Encounter");
+  CHECK(str(e, "request.ifNoneExist") == "identifier=urn%3Aoid%3A1.2.7|V9");
+  CHECK(str(e, "resource.identifier[0].value") == "V9");
+  CHECK(str(e, "resource.identifier[0].type.coding[0].code") == "VN");
+  CHECK(str(e, "resource.class.code") == "AMB");
+  CHECK(str(e, "resource.status") == "in-progress");
+  CHECK(str(e, "resource.subject.reference") == str(entry(enc.bundle, "Patient"), "fullUrl"));
+  // Both immunizations of the visit refer to the one Encounter entry, which precedes them.
+  const auto imms = entries_of(enc.bundle, "Immunization");
+  REQUIRE(imms.size() == 2);
+  for (const auto* i : imms) {
+    CHECK(str(*i, "resource.encounter.reference") == str(e, "fullUrl"));
+    CHECK(get(*i, "resource.encounter.identifier").is_null());
+  }
+  CHECK(str(enc.bundle, "entry[1].resource.resourceType") == "Encounter");
+  CHECK(warning_positions(enc).empty());
+  // No PV1-19: no Encounter, no reference, a warning at PV1-19.
+  const auto none = must_convert(adt("VXU^V04", std::string(pid) + seg("PV1", {{1, "1"}, {2, "O"}}) +
+                                                  seg("ORC", {{1, "RE"}, {3, filler}}) + rxa({})));
+  CHECK(entries_of(none.bundle, "Encounter").empty());
+  CHECK(get(immunization(none.bundle), "encounter").is_null());
+  CHECK(warning_positions(none) == std::set<std::string>{"PV1-19"});
+  // PV1-2 not in table 0004: the immunization is mapped, the Encounter
+  // skipped with a 103 warning (ADT would fail the message).
+  const auto bad = must_convert(adt("VXU^V04", std::string(pid) +
+                                                 seg("PV1", {{1, "1"}, {2, "Z"}, {19, "V9^^^H&1.2.7&ISO^VN"}}) +
                                                  seg("ORC", {{1, "RE"}, {3, filler}}) + rxa({})));
-  CHECK(str(immunization(enc.bundle), "encounter.identifier.system") == "urn:oid:1.2.7");
-  CHECK(str(immunization(enc.bundle), "encounter.identifier.value") == "V9");
-  CHECK(entries_of(enc.bundle, "Encounter").empty());
+  CHECK(entries_of(bad.bundle, "Encounter").empty());
+  CHECK(get(immunization(bad.bundle), "encounter").is_null());
+  REQUIRE(bad.warnings.size() == 1);
+  CHECK(bad.warnings[0].where.to_string() == "PV1-2");
+  CHECK(bad.warnings[0].code == error_code::table_value_not_found);
 }
 
 TEST_CASE("VXU^V04 identity: stable across MSH-10; derived without ORC-2/ORC-3") {

@@ -189,3 +189,98 @@ TEST_CASE("hl7 intake: unparsable input, unsupported types and processing ids ar
   CHECK(t.patients() == 0);
   CHECK(t.intake.stats().rejected == 3);
 }
+
+namespace {
+
+/// ADT^A40: the survivor `survivor_mrn` (PID-3) absorbs `prior_mrn` (MRG-1).
+std::string a40(const std::string& control, const std::string& survivor_mrn, const std::string& prior_mrn) {
+  return "MSH|^~\\&|ADTAPP|HOSP|HEARTH|HEARTH|20241105103000+0100||ADT^A40^ADT_A39|" + control +
+         "|P|2.5.1\rEVN|A40|20241105103000+0100\rPID|1||" + survivor_mrn + "^^^HOSP&" + oid +
+         "&ISO^MR||Doe^John||19800215|M\rMRG|" + prior_mrn + "^^^HOSP&" + oid + "&ISO^MR\r";
+}
+
+/// The id of the current Patient with this MRN, or "" when none.
+std::string patient_id(store::resource_store& rs, const std::string& mrn) {
+  std::string id;
+  REQUIRE(rs.transaction([&](store::resource_tx& tx) -> hearth::result<void> {
+    auto ids = tx.find_by_identifier("Patient", std::string("urn:oid:") + oid, mrn);
+    REQUIRE(ids);
+    if (ids->size() == 1) id = ids->front();
+    return {};
+  }));
+  return id;
+}
+
+std::string subject_of(store::resource_store& rs, const std::string& observation_id) {
+  auto v = rs.read("Observation", observation_id);
+  REQUIRE(v);
+  auto json = store::test::json(v->json);
+  return json.find("subject")->find("reference")->str();
+}
+
+}  // namespace
+
+TEST_CASE("hl7 intake: an A40 merges the prior patient into the survivor; an unknown prior one is AE 204") {
+  intake_case t;
+  REQUIRE(msa(t.intake.handle({}, adt("A-1", "MRN-X"))) == "AA");
+  REQUIRE(msa(t.intake.handle({}, adt("A-2", "MRN-Y"))) == "AA");
+  const std::string x = patient_id(t.c.rs, "MRN-X");
+  const std::string y = patient_id(t.c.rs, "MRN-Y");
+  REQUIRE_FALSE(x.empty());
+  REQUIRE_FALSE(y.empty());
+  auto obs = t.c.rs.create("Observation", store::test::json(R"({"resourceType":"Observation","status":"final",)"
+                                                            R"("code":{"text":"weight"},"subject":{"reference":"Patient/)" +
+                                                            x + R"("}})"));
+  REQUIRE(obs);
+  const std::string o = obs->version.id;
+
+  // Unknown prior patient: AE, ERR-3 204 at MRG-1, nothing changed.
+  const std::string unknown = t.intake.handle({}, a40("M-0", "MRN-Y", "MRN-NOBODY"));
+  CHECK(msa(unknown) == "AE");
+  CHECK(unknown.find("|204^") != std::string::npos);
+  CHECK(unknown.find("MRG^1^1") != std::string::npos);  // ERR-2: where
+  CHECK(unknown.find("MRN-NOBODY") == std::string::npos);
+  CHECK(subject_of(t.c.rs, o) == "Patient/" + x);
+  auto failed = t.log.list(store::message_query{.status = store::message_status::error});
+  REQUIRE(failed);
+  CHECK(failed->records.size() == 1);
+  CHECK(t.patients() == 2);
+
+  // The merge: AA, the Observation follows the survivor, the prior is retired.
+  const std::string ack = t.intake.handle({}, a40("M-1", "MRN-Y", "MRN-X"));
+  REQUIRE(msa(ack) == "AA");
+  CHECK(subject_of(t.c.rs, o) == "Patient/" + y);
+  auto prior = t.c.rs.read("Patient", x);
+  REQUIRE(prior);
+  const auto pj = store::test::json(prior->json);
+  CHECK_FALSE(pj.find("active")->as_bool());
+  CHECK(pj.find("link")->items()[0].find("type")->str() == "replaced-by");
+  CHECK(pj.find("link")->items()[0].find("other")->find("reference")->str() == "Patient/" + y);
+  auto survivor = t.c.rs.read("Patient", y);
+  REQUIRE(survivor);
+  CHECK(survivor->json.find("\"replaces\"") != std::string::npos);
+  CHECK(t.patients() == 2);
+  // The log records what the message wrote, the moved Observation included.
+  auto done = t.log.list(store::message_query{.status = store::message_status::processed});
+  REQUIRE(done);
+  const store::message_record* merged = nullptr;
+  for (const auto& r : done->records) {
+    if (r.control_id == "M-1") merged = &r;
+  }
+  REQUIRE(merged != nullptr);
+  CHECK(merged->resources == std::vector<std::string>{"Patient/" + y + "/_history/2", "Patient/" + x + "/_history/2",
+                                                      "Observation/" + o + "/_history/2"});
+  // Sent again: the same ACK from the log, nothing new.
+  CHECK(t.intake.handle({}, a40("M-1", "MRN-Y", "MRN-X")) == ack);
+  // The same merge under a new control id writes nothing new either.
+  REQUIRE(msa(t.intake.handle({}, a40("M-2", "MRN-Y", "MRN-X"))) == "AA");
+  auto after = t.c.rs.read("Patient", x);
+  REQUIRE(after);
+  CHECK(after->version_id == 2);
+  auto obs_after = t.c.rs.read("Observation", o);
+  REQUIRE(obs_after);
+  CHECK(obs_after->version_id == 2);
+  auto survivor_after = t.c.rs.read("Patient", y);
+  REQUIRE(survivor_after);
+  CHECK(survivor_after->version_id == 2);
+}

@@ -272,6 +272,73 @@ TEST_CASE("db: bundle: two entries with one conditional url name one resource; t
   CHECK(count_resources(c.tdb) == 3);
 }
 
+/// A conditional create entry (R4 http.html#ccreate) as the mapping module writes it.
+fhir::json_value create_if_none(const std::string& full_url, fhir::json_value resource, const std::string& system,
+                                const std::string& value) {
+  const std::string type = resource.find("resourceType")->str();
+  fhir::json_value e = entry(full_url, std::move(resource), "POST", type);
+  e.find("request")->set("ifNoneExist", fhir::json_value(conditional(type, system, value).substr(type.size() + 1)));
+  return e;
+}
+
+TEST_CASE("db: bundle: a conditional create writes when nothing matches and leaves a match untouched") {
+  store::test::store_case c;
+  auto make = [](const std::string& family, const std::string& value) {
+    return bundle({create_if_none(urn(1), patient(mrn_system, "MRN-C", family), mrn_system, "MRN-C"),
+                   entry(urn(2), observation("F-C", urn(1), value), "PUT",
+                         conditional("Observation", obs_system, "F-C"))});
+  };
+  auto first = apply(c.rs, make("First", "1"));
+  REQUIRE(first);
+  CHECK((*first)[0].created);
+  CHECK((*first)[0].changed);
+  CHECK((*first)[0].version_id == 1);
+  // Again with other content: the stored Patient is the entry's result, not rewritten.
+  auto second = apply(c.rs, make("Second", "2"));
+  REQUIRE(second);
+  CHECK((*second)[0].id == (*first)[0].id);
+  CHECK_FALSE((*second)[0].created);
+  CHECK_FALSE((*second)[0].changed);
+  CHECK((*second)[0].version_id == 1);
+  CHECK(reference_at(read_json(c.rs, "Patient", (*first)[0].id), {"name", "0", "family"}) == "First");
+  // References to the entry point at the match.
+  CHECK(reference_at(read_json(c.rs, "Observation", (*second)[1].id), {"subject", "reference"}) ==
+        "Patient/" + (*first)[0].id);
+  CHECK((*second)[1].version_id == 2);
+  CHECK(count_resources(c.tdb) == 2);
+
+  // Within one Bundle: a conditional create after a PUT of the same
+  // identifier is that resource; a PUT after a conditional create writes over it.
+  auto b = bundle({entry(urn(1), patient(mrn_system, "MRN-E", "Put"), "PUT", conditional("Patient", mrn_system, "MRN-E")),
+                   create_if_none(urn(2), patient(mrn_system, "MRN-E", "Ignored"), mrn_system, "MRN-E"),
+                   create_if_none(urn(3), patient(mrn_system, "MRN-C", "Ignored"), mrn_system, "MRN-C"),
+                   entry(urn(4), patient(mrn_system, "MRN-C", "Later"), "PUT", conditional("Patient", mrn_system, "MRN-C"))});
+  auto r = apply(c.rs, b);
+  REQUIRE(r);
+  CHECK((*r)[0].id == (*r)[1].id);
+  CHECK((*r)[0].version_id == 1);
+  CHECK((*r)[1].version_id == 1);
+  CHECK(reference_at(read_json(c.rs, "Patient", (*r)[0].id), {"name", "0", "family"}) == "Put");
+  CHECK((*r)[2].id == (*first)[0].id);
+  CHECK((*r)[3].id == (*first)[0].id);
+  CHECK((*r)[2].version_id == 2);
+  CHECK((*r)[3].changed);
+  CHECK(reference_at(read_json(c.rs, "Patient", (*first)[0].id), {"name", "0", "family"}) == "Later");
+  CHECK(count_resources(c.tdb) == 3);
+
+  // Several matches fail as for a conditional update; a bad ifNoneExist is invalid.
+  REQUIRE(c.rs.create("Patient", patient(mrn_system, "MRN-C")));
+  auto many = apply(c.rs, bundle({create_if_none(urn(1), patient(mrn_system, "MRN-C"), mrn_system, "MRN-C")}));
+  CHECK(code_of(many) == store::error_codes::multiple_matches);
+  auto bad = bundle({create_if_none(urn(1), patient(mrn_system, "MRN-Z"), mrn_system, "MRN-Z")});
+  bad.find("entry")->items()[0].find("request")->set("ifNoneExist", fhir::json_value("name=Doe"));
+  CHECK(code_of(apply(c.rs, bad)) == store::error_codes::invalid);
+  auto on_put = bundle({entry(urn(1), patient(mrn_system, "MRN-Z"), "PUT", conditional("Patient", mrn_system, "MRN-Z"))});
+  on_put.find("entry")->items()[0].find("request")->set("ifNoneExist", fhir::json_value("identifier=a|b"));
+  CHECK(code_of(apply(c.rs, on_put)) == store::error_codes::invalid);
+  CHECK(count_resources(c.tdb) == 4);
+}
+
 TEST_CASE("db: bundle: a conditional PUT matching several resources fails multiple-matches and writes nothing") {
   store::test::store_case c;
   REQUIRE(c.rs.create("Patient", patient(mrn_system, "MRN-M")));
@@ -501,4 +568,308 @@ TEST_CASE("db: bundle: two database instances applying one conditional Bundle co
   CHECK(failures == 0);
   CHECK(created == 2 * keys);
   CHECK(count_resources(tdb) == 2 * keys);
+}
+
+// ---- Patient/$merge (ADT^A40) -------------------------------------------------
+
+namespace {
+
+/// A merge entry: POST Patient/$merge with a Parameters of the sources'
+/// identifiers and the target's entry.
+fhir::json_value merge_entry(const std::string& full_url, const std::vector<std::pair<std::string, std::string>>& sources,
+                             const std::string& target_urn) {
+  fhir::json_value params = json(R"({"resourceType":"Parameters"})");
+  params.set("parameter", fhir::json_value::array());
+  for (const auto& [system, value] : sources) {
+    params.find("parameter")->push_back(json(R"({"name":"source-patient-identifier","valueIdentifier":{"system":")" +
+                                             system + R"(","value":")" + value + R"("}})"));
+  }
+  params.find("parameter")->push_back(
+      json(R"({"name":"target-patient","valueReference":{"reference":")" + target_urn + R"("}})"));
+  return entry(full_url, std::move(params), "POST", "Patient/$merge");
+}
+
+/// The usual A40 Bundle: the survivor `target_mrn` (PUT), then its merge of `source_mrn`.
+fhir::json_value merge_bundle(const std::string& target_mrn, const std::string& source_mrn) {
+  return bundle({entry(urn(1), patient(mrn_system, target_mrn, "Survivor"), "PUT",
+                       conditional("Patient", mrn_system, target_mrn)),
+                 merge_entry(urn(2), {{mrn_system, source_mrn}}, urn(1))});
+}
+
+long long count_versions(store::test::test_db& tdb) {
+  auto raw = tdb.raw();
+  long long n = 0;
+  *raw << "SELECT COUNT(*) FROM resource_history", soci::into(n);
+  return n;
+}
+
+std::string created_id(store::resource_store& rs, const std::string& type, const fhir::json_value& resource) {
+  auto r = rs.create(type, resource);
+  REQUIRE(r);
+  return r->version.id;
+}
+
+std::int64_t version_of(store::resource_store& rs, const std::string& type, const std::string& id) {
+  auto v = rs.read(type, id);
+  REQUIRE(v);
+  return v->version_id;
+}
+
+/// The links of a Patient as "type other.reference" texts.
+std::vector<std::string> links_of(const fhir::json_value& p) {
+  std::vector<std::string> out;
+  const fhir::json_value* links = p.find("link");
+  if (links == nullptr) return out;
+  for (const auto& l : links->items()) {
+    out.push_back(l.find("type")->str() + " " + l.find("other")->find("reference")->str());
+  }
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("db: bundle: a merge moves what referred to the source to the target and links the two Patients") {
+  store::test::store_case c;
+  // The prior patient X with a second identifier, and what refers to it.
+  fhir::json_value x_resource = patient(mrn_system, "MRN-X", "Prior");
+  x_resource.find("identifier")->push_back(json(R"({"system":"urn:temp","value":"T-1"})"));
+  const std::string x = created_id(c.rs, "Patient", x_resource);
+  const std::string px = "Patient/" + x;
+  fhir::json_value obs = observation("F-X1", px, "7");
+  // A second reference in an extension: not indexed, rewritten with the subject.
+  obs.set("extension", json(R"([{"url":"http://example.org/about","valueReference":{"reference":")" + px + R"("}}])"));
+  const std::string o = created_id(c.rs, "Observation", obs);
+  const std::string e = created_id(
+      c.rs, "Encounter",
+      json(R"({"resourceType":"Encounter","status":"finished","class":{"system":"http://terminology.hl7.org/CodeSystem/v3-ActCode","code":"IMP"},"subject":{"reference":")" +
+           px + R"("}})"));
+  // Only an unindexed reference: not found, so not moved (the header says so).
+  const std::string hidden = created_id(
+      c.rs, "Basic",
+      json(R"({"resourceType":"Basic","code":{"text":"note"},"extension":[{"url":"http://example.org/about","valueReference":{"reference":")" +
+           px + R"("}}]})"));
+  // A versioned reference names that version: kept.
+  const std::string versioned = created_id(c.rs, "Observation", observation("F-X2", px + "/_history/1", "8"));
+  // The records of what happened stay true.
+  const std::string audit = created_id(
+      c.rs, "AuditEvent",
+      json(R"({"resourceType":"AuditEvent","type":{"system":"http://dicom.nema.org/resources/ontology/DCM","code":"110107"},)"
+           R"("recorded":"2024-03-01T10:00:00Z","agent":[{"requestor":true,"who":{"display":"lab"}}],)"
+           R"("source":{"observer":{"display":"hearth"}},"entity":[{"what":{"reference":")" + px + R"("}}]})"));
+  const std::string prov = created_id(
+      c.rs, "Provenance",
+      json(R"({"resourceType":"Provenance","target":[{"reference":")" + px +
+           R"("}],"recorded":"2024-03-01T10:00:00Z","agent":[{"who":{"display":"lab"}}]})"));
+  // Another Patient's link to X is a record too.
+  fhir::json_value w_resource = patient(mrn_system, "MRN-W", "Other");
+  w_resource.set("link", json(R"([{"other":{"reference":")" + px + R"("},"type":"seealso"}])"));
+  const std::string w = created_id(c.rs, "Patient", w_resource);
+  const long long resources_before = count_resources(c.tdb);
+
+  // Both identifiers of X locate it (R5 $merge: all must be in the one Patient).
+  auto b = bundle({entry(urn(1), patient(mrn_system, "MRN-Y", "Survivor"), "PUT",
+                         conditional("Patient", mrn_system, "MRN-Y")),
+                   merge_entry(urn(2), {{mrn_system, "MRN-X"}, {"urn:temp", "T-1"}}, urn(1))});
+  auto r = apply(c.rs, b);
+  REQUIRE(r);
+  const std::string y = (*r)[0].id;
+  CHECK(count_resources(c.tdb) == resources_before + 1);  // Y only
+  // The entries' results, then the moved resources (sorted by type and id).
+  REQUIRE(r->size() == 4);
+  CHECK((*r)[0].type == "Patient");
+  CHECK((*r)[0].created);
+  CHECK((*r)[0].version_id == 1);  // written once, with its link
+  CHECK((*r)[1].type == "Patient");
+  CHECK((*r)[1].id == x);
+  CHECK((*r)[1].version_id == 2);
+  CHECK((*r)[1].changed);
+  CHECK_FALSE((*r)[1].created);
+  CHECK((*r)[2].type == "Encounter");
+  CHECK((*r)[2].id == e);
+  CHECK((*r)[2].version_id == 2);
+  CHECK((*r)[3].type == "Observation");
+  CHECK((*r)[3].id == o);
+  CHECK((*r)[3].version_id == 2);
+  CHECK(store::versioned_references(*r) ==
+        std::vector<std::string>{"Patient/" + y + "/_history/1", px + "/_history/2", "Encounter/" + e + "/_history/2",
+                                 "Observation/" + o + "/_history/2"});
+
+  // R4 patient.html#links: the source inactive and replaced-by, the target replaces.
+  const auto xs = read_json(c.rs, "Patient", x);
+  CHECK(xs.find("active")->is_bool());
+  CHECK_FALSE(xs.find("active")->as_bool());
+  CHECK(links_of(xs) == std::vector<std::string>{"replaced-by Patient/" + y});
+  CHECK(reference_at(xs, {"name", "0", "family"}) == "Prior");  // otherwise as it was
+  const auto ys = read_json(c.rs, "Patient", y);
+  CHECK(links_of(ys) == std::vector<std::string>{"replaces " + px});
+  CHECK(reference_at(ys, {"name", "0", "family"}) == "Survivor");
+
+  // Moved: every "Patient/<x>" reference of a found resource.
+  const auto os = read_json(c.rs, "Observation", o);
+  CHECK(reference_at(os, {"subject", "reference"}) == "Patient/" + y);
+  CHECK(reference_at(os, {"extension", "0", "valueReference", "reference"}) == "Patient/" + y);
+  CHECK(reference_at(read_json(c.rs, "Encounter", e), {"subject", "reference"}) == "Patient/" + y);
+  // Kept.
+  CHECK(version_of(c.rs, "Basic", hidden) == 1);
+  CHECK(reference_at(read_json(c.rs, "Basic", hidden), {"extension", "0", "valueReference", "reference"}) == px);
+  CHECK(version_of(c.rs, "Observation", versioned) == 1);
+  CHECK(version_of(c.rs, "AuditEvent", audit) == 1);
+  CHECK(reference_at(read_json(c.rs, "AuditEvent", audit), {"entity", "0", "what", "reference"}) == px);
+  CHECK(version_of(c.rs, "Provenance", prov) == 1);
+  CHECK(reference_at(read_json(c.rs, "Provenance", prov), {"target", "0", "reference"}) == px);
+  CHECK(version_of(c.rs, "Patient", w) == 1);
+  // The moved references are indexed: the Observation is found by its new subject.
+  REQUIRE(c.rs.transaction([&](store::resource_tx& tx) -> hearth::result<void> {
+    auto ids = tx.find_by_identifier("Observation", obs_system, "F-X1");
+    REQUIRE(ids);
+    CHECK(*ids == std::vector<std::string>{o});
+    return {};
+  }));
+
+  // The same message again: nothing written, the same results.
+  const long long versions = count_versions(c.tdb);
+  auto again = apply(c.rs, b);
+  REQUIRE(again);
+  CHECK(count_versions(c.tdb) == versions);
+  REQUIRE(again->size() == 2);
+  CHECK((*again)[0].id == y);
+  CHECK_FALSE((*again)[0].changed);
+  CHECK((*again)[0].version_id == 1);
+  CHECK((*again)[1].id == x);
+  CHECK_FALSE((*again)[1].changed);
+  CHECK((*again)[1].version_id == 2);
+}
+
+TEST_CASE("db: bundle: a second merge into the same survivor keeps the first link; a target written only by a match") {
+  store::test::store_case c;
+  const std::string x1 = created_id(c.rs, "Patient", patient(mrn_system, "MRN-X1"));
+  const std::string x2 = created_id(c.rs, "Patient", patient(mrn_system, "MRN-X2"));
+  const std::string x3 = created_id(c.rs, "Patient", patient(mrn_system, "MRN-X3"));
+  auto first = apply(c.rs, merge_bundle("MRN-Y", "MRN-X1"));
+  REQUIRE(first);
+  const std::string y = (*first)[0].id;
+  // The survivor's PUT carries no link (a PID has none): the stored ones stay.
+  auto second = apply(c.rs, merge_bundle("MRN-Y", "MRN-X2"));
+  REQUIRE(second);
+  CHECK((*second)[0].id == y);
+  CHECK((*second)[0].version_id == 2);
+  CHECK(links_of(read_json(c.rs, "Patient", y)) ==
+        std::vector<std::string>{"replaces Patient/" + x1, "replaces Patient/" + x2});
+  const long long versions = count_versions(c.tdb);
+  REQUIRE(apply(c.rs, merge_bundle("MRN-Y", "MRN-X2")));
+  CHECK(count_versions(c.tdb) == versions);
+
+  // A survivor the Bundle does not write (a conditional create that found
+  // it) gets its link at the merge.
+  fhir::json_value cc = entry(urn(1), patient(mrn_system, "MRN-Y", "Ignored"), "POST", "Patient");
+  cc.find("request")->set("ifNoneExist", fhir::json_value("identifier=" + percent_encode(std::string(mrn_system) + "|MRN-Y")));
+  auto third = apply(c.rs, bundle({std::move(cc), merge_entry(urn(2), {{mrn_system, "MRN-X3"}}, urn(1))}));
+  REQUIRE(third);
+  CHECK((*third)[0].id == y);
+  CHECK((*third)[0].version_id == 3);  // the result is the version after the Bundle
+  CHECK((*third)[0].changed);
+  CHECK(links_of(read_json(c.rs, "Patient", y)) ==
+        std::vector<std::string>{"replaces Patient/" + x1, "replaces Patient/" + x2, "replaces Patient/" + x3});
+  CHECK(links_of(read_json(c.rs, "Patient", x3)) == std::vector<std::string>{"replaced-by Patient/" + y});
+
+  // Two merges in one Bundle, as an A40 with two PID/MRG pairs.
+  const std::string x4 = created_id(c.rs, "Patient", patient(mrn_system, "MRN-X4"));
+  const std::string x5 = created_id(c.rs, "Patient", patient(mrn_system, "MRN-X5"));
+  const std::string o4 = created_id(c.rs, "Observation", observation("F-4", "Patient/" + x4, "1"));
+  const std::string o5 = created_id(c.rs, "Observation", observation("F-5", "Patient/" + x5, "1"));
+  auto two = apply(c.rs, bundle({entry(urn(1), patient(mrn_system, "MRN-Z1"), "PUT", conditional("Patient", mrn_system, "MRN-Z1")),
+                                 merge_entry(urn(2), {{mrn_system, "MRN-X4"}}, urn(1)),
+                                 entry(urn(3), patient(mrn_system, "MRN-Z2"), "PUT", conditional("Patient", mrn_system, "MRN-Z2")),
+                                 merge_entry(urn(4), {{mrn_system, "MRN-X5"}}, urn(3))}));
+  REQUIRE(two);
+  REQUIRE(two->size() == 6);
+  CHECK((*two)[1].id == x4);
+  CHECK((*two)[3].id == x5);
+  CHECK(reference_at(read_json(c.rs, "Observation", o4), {"subject", "reference"}) == "Patient/" + (*two)[0].id);
+  CHECK(reference_at(read_json(c.rs, "Observation", o5), {"subject", "reference"}) == "Patient/" + (*two)[2].id);
+}
+
+TEST_CASE("db: bundle: a merge whose source is unknown, ambiguous or the target fails and writes nothing") {
+  store::test::store_case c;
+  const std::string x = created_id(c.rs, "Patient", patient(mrn_system, "MRN-X"));
+  const std::string o = created_id(c.rs, "Observation", observation("F-X", "Patient/" + x, "1"));
+  const long long resources = count_resources(c.tdb);
+  const long long versions = count_versions(c.tdb);
+  const auto nothing_written = [&] {
+    CHECK(count_resources(c.tdb) == resources);
+    CHECK(count_versions(c.tdb) == versions);
+    CHECK(version_of(c.rs, "Observation", o) == 1);
+  };
+
+  // Unknown: "not-found", at the merge entry, without the identifier.
+  auto unknown = apply(c.rs, merge_bundle("MRN-Y", "MRN-NOBODY"));
+  CHECK(code_of(unknown) == store::error_codes::not_found);
+  if (!unknown) {
+    CHECK(unknown.error().location == "Bundle.entry[1]");
+    CHECK(unknown.error().message.find("entry 1") != std::string::npos);
+    CHECK(unknown.error().message.find("MRN-NOBODY") == std::string::npos);
+  }
+  nothing_written();
+  // One identifier known, another not: all must locate the Patient.
+  auto partly = apply(c.rs, bundle({entry(urn(1), patient(mrn_system, "MRN-Y"), "PUT", conditional("Patient", mrn_system, "MRN-Y")),
+                                    merge_entry(urn(2), {{mrn_system, "MRN-X"}, {mrn_system, "MRN-NOBODY"}}, urn(1))}));
+  CHECK(code_of(partly) == store::error_codes::not_found);
+  nothing_written();
+
+  // The source is the target: invalid.
+  REQUIRE(c.rs.create("Patient", patient(mrn_system, "MRN-Y")));
+  const long long with_y = count_resources(c.tdb);
+  auto self = apply(c.rs, merge_bundle("MRN-Y", "MRN-Y"));
+  CHECK(code_of(self) == store::error_codes::invalid);
+  CHECK(count_resources(c.tdb) == with_y);
+
+  // Identifiers locating two Patients, or one identifier on two: multiple-matches.
+  auto two = apply(c.rs, bundle({entry(urn(1), patient(mrn_system, "MRN-Z"), "PUT", conditional("Patient", mrn_system, "MRN-Z")),
+                                 merge_entry(urn(2), {{mrn_system, "MRN-X"}, {mrn_system, "MRN-Y"}}, urn(1))}));
+  CHECK(code_of(two) == store::error_codes::multiple_matches);
+  REQUIRE(c.rs.create("Patient", patient(mrn_system, "MRN-X")));
+  auto twice = apply(c.rs, merge_bundle("MRN-Z", "MRN-X"));
+  CHECK(code_of(twice) == store::error_codes::multiple_matches);
+  CHECK(version_of(c.rs, "Observation", o) == 1);
+  CHECK(version_of(c.rs, "Patient", x) == 1);
+}
+
+TEST_CASE("db: bundle: a merge entry outside the contract is invalid and names the entry") {
+  store::test::store_case c;
+  REQUIRE(c.rs.create("Patient", patient(mrn_system, "MRN-X")));
+  const auto survivor = [] {
+    return entry(urn(1), patient(mrn_system, "MRN-Y"), "PUT", conditional("Patient", mrn_system, "MRN-Y"));
+  };
+  std::vector<std::pair<std::string, fhir::json_value>> cases;
+  cases.emplace_back("target not an entry", bundle({survivor(), merge_entry(urn(2), {{mrn_system, "MRN-X"}}, urn(9))}));
+  cases.emplace_back("target a later entry", bundle({merge_entry(urn(2), {{mrn_system, "MRN-X"}}, urn(1)), survivor()}));
+  cases.emplace_back("target not a Patient",
+                     bundle({entry(urn(1), observation("F", "Patient/1", "1"), "POST", "Observation"),
+                             merge_entry(urn(2), {{mrn_system, "MRN-X"}}, urn(1))}));
+  cases.emplace_back("target a plain reference",
+                     bundle({survivor(), merge_entry(urn(2), {{mrn_system, "MRN-X"}}, "Patient/123")}));
+  cases.emplace_back("no source", bundle({survivor(), merge_entry(urn(2), {}, urn(1))}));
+  cases.emplace_back("target written again later",
+                     bundle({survivor(), merge_entry(urn(2), {{mrn_system, "MRN-X"}}, urn(1)),
+                             entry(urn(3), patient(mrn_system, "MRN-Y"), "PUT", conditional("Patient", mrn_system, "MRN-Y"))}));
+  {
+    auto b = bundle({survivor(), merge_entry(urn(2), {{mrn_system, "MRN-X"}}, urn(1))});
+    b.find("entry")->items()[1].find("resource")->find("parameter")->push_back(
+        json(R"({"name":"preview","valueBoolean":true})"));
+    cases.emplace_back("another parameter", std::move(b));
+  }
+  {
+    auto b = bundle({survivor(), merge_entry(urn(2), {{mrn_system, "MRN-X"}}, urn(1))});
+    b.find("entry")->items()[1].find("resource")->find("parameter")->push_back(
+        json(R"({"name":"target-patient","valueReference":{"reference":")" + urn(1) + R"("}})"));
+    cases.emplace_back("two targets", std::move(b));
+  }
+  cases.emplace_back("not a Parameters", bundle({survivor(), entry(urn(2), patient(mrn_system, "MRN-X"), "POST",
+                                                                   "Patient/$merge")}));
+  for (const auto& [name, b] : cases) {
+    CAPTURE(name);
+    auto r = apply(c.rs, b);
+    CHECK(code_of(r) == store::error_codes::invalid);
+  }
+  CHECK(count_resources(c.tdb) == 1);
 }

@@ -17,6 +17,12 @@
 //   and are then percent-encoded (RFC 3986 unreserved characters kept). The
 //   resource carries that identifier among its identifiers. A resource with no
 //   identity is {"method":"POST","url":"Type"}.
+// - The Encounter of a message that is not ADT (ORU, SIU, MDM, ORM/OML, VXU)
+//   is a conditional create, {"method":"POST","url":"Encounter",
+//   "ifNoneExist":"identifier=<system>|<value>"} with the same encoding
+//   (R4 http.html#ccreate): it creates the visit when none exists and never
+//   overwrites the fuller Encounter ADT keeps, which its references then
+//   name. ADT A40 adds {"method":"POST","url":"Patient/$merge"} (below).
 // - References between entries are {"reference":"urn:uuid:..."}; the executor
 //   rewrites them to Type/id.
 //
@@ -26,8 +32,9 @@
 //   a system (sender_config::identifier_systems, else the IG's HD[uri] rules),
 //   else the first PID-3 with sender_config::default_identifier_system; none:
 //   error 101 at PID-3.
-// - Encounter: PV1-19 (visit number, same rules); without one, a derived
-//   identifier from the patient's identity, PV1-2 and PV1-44.
+// - Encounter: PV1-19 (visit number, same rules); without one, ADT uses a
+//   derived identifier from the patient's identity, PV1-2 and PV1-44, and the
+//   other families make no Encounter (a warning at PV1-19).
 // - Practitioner (XCN with XCN.1): by that identifier (same rules, XCN.9);
 //   when XCN.9 does not resolve, a derived identifier from the sender (MSH-3,
 //   MSH-4), XCN.9 and XCN.1. An XCN with a name only is a display, no entry.
@@ -91,10 +98,23 @@ struct conversion {
 /// (Patient, Encounter, RelatedPerson, AllergyIntolerance, Condition,
 /// Coverage); ORU^R01 (DiagnosticReport, Observation, Specimen); SIU S12,
 /// S13, S14, S15, S26 (Appointment); MDM T01, T02 (DocumentReference); ORM^O01
-/// and OML^O21 (ServiceRequest); VXU^V04 (Immunization). Each resource is
-/// identified as the identity rules above say, by its own identifiers
-/// (placer/filler numbers, SCH-1/2, TXA-12, ...) or by a derived identity.
-/// ADT A40 (merge) is refused with 201 until the merge mapping exists.
+/// and OML^O21 (ServiceRequest); VXU^V04 (Immunization); ADT A40 (merge
+/// patient, see below). Each resource is identified as the identity rules
+/// above say, by its own identifiers (placer/filler numbers, SCH-1/2,
+/// TXA-12, ...) or by a derived identity.
+///
+/// ADT A40 (HL7 v2.5.1 3.3.40, ADT_A39: {PID [PD1] MRG [PV1]}; the IG has no
+/// map for it, see mapping/src/merge.cpp): per PID/MRG pair, the surviving
+/// Patient from PID/PD1 as ADT maps it (a conditional update on PID-3), then
+/// an entry {"method":"POST","url":"Patient/$merge"} whose resource is a
+/// Parameters with a `source-patient-identifier` (valueIdentifier) for each
+/// MRG-1 repetition (mapped as PID-3 is: the same identifier systems) and
+/// `target-patient` (valueReference to the survivor's entry), as R5
+/// patient-operation-merge.html names them; the store executes it
+/// (hearth/store/bundle_apply.hpp). Errors: no PID or no MRG after a PID,
+/// no MRG-1: 101; MRG-1 naming one of the survivor's own PID-3 identifiers:
+/// 205 (duplicate key identifier); PD1/MRG/PV1 out of place: 100. PV1 and
+/// MRG-2..6 are reported as not mapped.
 ///
 /// With `opts.terminology`, codes of v2 tables for which the R4 definitions
 /// publish a ConceptMap gain the codings it maps them to (the terminology

@@ -21,6 +21,9 @@
 //   6. only after that commit is the ACK returned for sending. A failed
 //      commit is answered AE (207) and logged as `error`: the sender may send
 //      the message again, and will be answered from the log once it is done.
+//      A merge (ADT A40) whose prior patient (MRG-1) is not stored is
+//      answered AE with ERR 204 (unknown key identifier) at that MRG-1, and
+//      nothing is committed.
 //
 // Acknowledgment modes (HL7 v2.5.1 2.9): original mode answers AA/AE/AR;
 // enhanced mode (MSH-15/16 valued) answers the accept acknowledgment CA/CE/CR
