@@ -323,10 +323,16 @@ bool evaluator::contains_item(const collection& c, const value& v) {
   return false;
 }
 
+// N1 §5.1.9 distinct(): the first of each group of equal items, in order.
 collection evaluator::distinct(const collection& c) {
   collection out;
-  for (const auto& v : c)
-    if (!contains_item(out, v)) out.push_back(v);
+  out.reserve(c.size());
+  item_set seen(out);
+  for (const auto& v : c) {
+    if (seen.contains(v)) continue;
+    out.push_back(v);
+    seen.add(out.size() - 1);
+  }
   return out;
 }
 

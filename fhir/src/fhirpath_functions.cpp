@@ -204,8 +204,10 @@ collection evaluator::call(const node& n, const collection& focus, const collect
     if (failed()) return {};
     const collection& sub = fn == "subsetOf" ? focus : other;
     const collection& sup = fn == "subsetOf" ? other : focus;
+    item_set in_sup(sup);
+    in_sup.add_all();
     for (const auto& v : sub)
-      if (!contains_item(sup, v)) return single(make_bool(false));
+      if (!in_sup.contains(v)) return single(make_bool(false));
     return single(make_bool(true));
   }
   if (fn == "isDistinct") {
@@ -230,14 +232,16 @@ collection evaluator::call(const node& n, const collection& focus, const collect
   if (fn == "repeat") {
     if (!arity(n, 1, 1)) return {};
     collection out, work = focus;
+    item_set seen(out);
     while (!work.empty()) {
       collection next;
       for (std::size_t i = 0; i < work.size(); ++i) {
         collection r = with_item(n, 0, work[i], static_cast<std::int64_t>(i), f);
         if (failed()) return {};
         for (auto& v : r) {
-          if (contains_item(out, v)) continue;
+          if (seen.contains(v)) continue;
           out.push_back(v);
+          seen.add(out.size() - 1);
           next.push_back(v);
         }
         if (!count(r.size(), n)) return {};
@@ -285,9 +289,16 @@ collection evaluator::call(const node& n, const collection& focus, const collect
     collection other = arg(n, 0, arg_input, f);
     if (failed()) return {};
     collection out;
+    item_set in_other(other), in_out(out);
+    in_other.add_all();
     for (const auto& v : focus) {
-      bool in = contains_item(other, v);
-      if (fn == "intersect" ? in && !contains_item(out, v) : !in) out.push_back(v);
+      bool in = in_other.contains(v);
+      if (fn == "exclude") {
+        if (!in) out.push_back(v);
+      } else if (in && !in_out.contains(v)) {
+        out.push_back(v);
+        in_out.add(out.size() - 1);
+      }
     }
     return out;
   }

@@ -35,11 +35,17 @@ std::string unsliced(std::string_view id) {
   return out;
 }
 
+/// A model of the registry, else of `more`.
+const model* find(const registry& reg, const model_finder& more, std::string_view url) {
+  if (const model* m = reg.find(url)) return m;
+  return more ? more(url) : nullptr;
+}
+
 /// Creates the elements a differential needs in a model being generated.
 /// Lives for one generate_model() call; not thread-safe.
 class generator {
  public:
-  generator(model& m, const registry& reg) : m_(m), reg_(reg) { reindex(); }
+  generator(model& m, const registry& reg, const model_finder& more) : m_(m), reg_(reg), more_(more) { reindex(); }
 
   /// The index of the element with this id, created from its base if needed;
   /// -1 when it cannot be.
@@ -95,7 +101,7 @@ class generator {
     // Inside a data type the base does not expand: from the type's definition.
     const element& parent = m_.elements[static_cast<std::size_t>(p)];
     if (parent.types.size() != 1) return -1;
-    const model* tm = reg_.find("http://hl7.org/fhir/StructureDefinition/" + parent.types[0].code);
+    const model* tm = find(reg_, more_, "http://hl7.org/fhir/StructureDefinition/" + parent.types[0].code);
     if (!tm) return -1;
     const std::string type_path = tm->type + "." + std::string(last);
     for (const auto& te : tm->elements) {
@@ -123,13 +129,15 @@ class generator {
 
   model& m_;
   const registry& reg_;
+  const model_finder& more_;
   std::unordered_map<std::string, std::size_t> index_;
 };
 
 }  // namespace
 
 hearth::result<std::unique_ptr<model>, hearth::error> generate_model(const rapidjson::Value& sd, const registry& reg,
-                                                                     constraint_store& constraints) {
+                                                                     constraint_store& constraints,
+                                                                     const model_finder& more) {
   if (str(sd, "resourceType") != "StructureDefinition") return hearth::unexpected(fail("invalid", "not a StructureDefinition"));
   auto diff = sd.FindMember("differential");
   if (diff == sd.MemberEnd() || !diff->value.IsObject() || !diff->value.HasMember("element") ||
@@ -137,7 +145,7 @@ hearth::result<std::unique_ptr<model>, hearth::error> generate_model(const rapid
     return hearth::unexpected(fail("invalid", "a StructureDefinition with neither snapshot nor differential"));
   std::string_view base_url = str(sd, "baseDefinition");
   if (base_url.empty()) return hearth::unexpected(fail("invalid", "a differential without baseDefinition"));
-  const model* base = reg.find(base_url);
+  const model* base = find(reg, more, base_url);
   if (!base)
     return hearth::unexpected(fail("not-found", "the base " + std::string(base_url) + " is not known"));
   auto m = std::make_unique<model>();
@@ -152,7 +160,7 @@ hearth::result<std::unique_ptr<model>, hearth::error> generate_model(const rapid
   read_contexts(sd, *m);
   m->elements.reserve(base->elements.size() + diff->value["element"].Size());
   for (const auto& e : base->elements) m->elements.push_back(clone(e));
-  generator g(*m, reg);
+  generator g(*m, reg, more);
   for (const auto& e : diff->value["element"].GetArray()) {
     std::string id(str(e, "id"));
     if (id.empty()) {

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <iterator>
+#include <optional>
 #include <string>
 #include <system_error>
 #include <utility>
@@ -18,6 +19,7 @@
 #include <hearth/fhir/resource_check.hpp>
 
 #include "detail/compile.hpp"
+#include "detail/compiled.hpp"
 #include "detail/registry.hpp"
 #include "detail/snapshot.hpp"
 #include "detail/tgz.hpp"
@@ -240,6 +242,80 @@ hearth::result<std::size_t, hearth::error> validator::load_package(const fs::pat
 }
 
 bool validator::has_profile(std::string_view url) const { return impl_->reg.find(url) != nullptr; }
+
+compiled_profile::compiled_profile(std::unique_ptr<impl> p) noexcept : impl_(std::move(p)) {}
+compiled_profile::~compiled_profile() = default;
+const std::string& compiled_profile::url() const noexcept { return impl_->m->url; }
+
+hearth::result<std::shared_ptr<const compiled_profile>, hearth::error> validator::compile(
+    const fhir::json_value& sd, const profile_lookup& lookup) const {
+  std::string text = fhir::to_json(sd);
+  rapidjson::Document doc;
+  doc.ParseInsitu(text.data());
+  if (doc.HasParseError() || !doc.IsObject())
+    return hearth::unexpected(make_error("invalid", "the StructureDefinition is not a JSON object"));
+  if (detail::str(doc, "resourceType") != "StructureDefinition")
+    return hearth::unexpected(make_error("invalid", "not a StructureDefinition"));
+  auto state = std::make_unique<compiled_profile::impl>();
+  // A definition with a snapshot compiles on its own; one with only a
+  // differential is laid over its base (profiling.html#snapshot), as in
+  // add_profile().
+  const bool has_snapshot = doc.HasMember("snapshot");
+  auto m = detail::compile_structure_definition(doc, *impl_->reg.defs, state->constraints, false);
+  if (!m && !has_snapshot && doc.HasMember("differential") && doc.HasMember("url")) {
+    std::optional<hearth::error> base_error;
+    const detail::model_finder more = [&](std::string_view url) -> const detail::model* {
+      if (!lookup) return nullptr;
+      auto found = lookup(url);
+      if (!found) {
+        base_error = found.error();
+        return nullptr;
+      }
+      if (!*found) return nullptr;
+      state->depends.push_back(*found);
+      return (*found)->state().m.get();
+    };
+    m = detail::generate_model(doc, impl_->reg, state->constraints, more);
+    if (!m && base_error && m.error().code == "not-found")
+      return hearth::unexpected(make_error(base_error->code, "its base cannot be used: " + base_error->message));
+  }
+  if (!m) return hearth::unexpected(m.error());
+  state->m = std::move(*m);
+  return std::make_shared<const compiled_profile>(std::move(state));
+}
+
+hearth::result<std::string, hearth::error> validator::bound_value_set(std::string_view sd_url, std::string_view element,
+                                                                      const profile_lookup& lookup) const {
+  const detail::model* m = impl_->reg.find(sd_url);
+  std::shared_ptr<const compiled_profile> held;  // keeps a looked-up model alive here
+  if (!m && lookup) {
+    auto found = lookup(sd_url);
+    if (!found) return hearth::unexpected(found.error());
+    held = *found;
+    if (held) m = held->state().m.get();
+  }
+  if (!m)
+    return hearth::unexpected(make_error("not-found", "StructureDefinition " + std::string(sd_url) + " is not known"));
+  const detail::element* found = nullptr;
+  for (const auto& e : m->elements)
+    if (e.id == element) {
+      found = &e;
+      break;
+    }
+  if (!found)
+    for (const auto& e : m->elements)
+      if (e.path == element) {
+        found = &e;
+        break;
+      }
+  if (!found)
+    return hearth::unexpected(make_error("not-found", "StructureDefinition " + m->url + " has no element " +
+                                                          std::string(element)));
+  if (!found->binding || found->binding->value_set.empty())
+    return hearth::unexpected(make_error("not-found", "element " + std::string(element) + " of StructureDefinition " +
+                                                          m->url + " is not bound to a value set"));
+  return found->binding->value_set;
+}
 
 fhir::issue_list validator::validate(const fhir::json_value& resource, const validate_options& opts) const {
   fhir::issue_list issues;

@@ -10,9 +10,12 @@
 
 #include "detail/walk.hpp"
 
+#include <hearth/profiles/compiled_profile.hpp>
+
 #include <algorithm>
 #include <cstdlib>
 #include <map>
+#include <memory>
 #include <set>
 #include <tuple>
 #include <string>
@@ -23,6 +26,8 @@
 
 #include <hearth/fhir/fhirpath_eval.hpp>
 #include <hearth/fhir/narrative_check.hpp>
+
+#include "detail/compiled.hpp"
 
 namespace hearth::profiles::detail {
 namespace {
@@ -208,6 +213,34 @@ class run {
   }
 
  private:
+  // ------------------------------------------------------------------ definitions
+
+  /// A StructureDefinition by canonical URL: the validator's own, else what
+  /// opts.lookup_profile finds (asked once per URL in this call; what it
+  /// gives is kept alive until the call ends).
+  const model* find_model(std::string_view url) const {
+    if (const model* m = reg_.find(url)) return m;
+    if (!opts_.lookup_profile) return nullptr;
+    const std::string key(strip_version(url));
+    if (auto it = looked_up_.find(key); it != looked_up_.end()) return it->second;
+    const model* m = nullptr;
+    auto found = opts_.lookup_profile(key);
+    if (!found) {
+      lookup_errors_.emplace(key, found.error().message);
+    } else if (*found) {
+      m = (*found)->state().m.get();
+      pins_.push_back(std::move(*found));
+    }
+    looked_up_.emplace(key, m);
+    return m;
+  }
+
+  /// Why the lookup could not give the definition `url`, or nullptr.
+  const std::string* lookup_error(std::string_view url) const {
+    auto it = lookup_errors_.find(std::string(strip_version(url)));
+    return it == lookup_errors_.end() ? nullptr : &it->second;
+  }
+
   // ------------------------------------------------------------------ issues
 
   void add(issue_severity sev, std::string_view code, std::string diagnostics) {
@@ -420,7 +453,7 @@ class run {
   /// A constraint a core definition declares: the base layer evaluates it.
   bool core_constraint(const constraint_def& c) const {
     if (c.source.empty()) return false;
-    const model* m = reg_.find(c.source);
+    const model* m = reg_.find(c.source);  // core definitions are the validator's own
     return m && m->core;
   }
 
@@ -573,7 +606,7 @@ class run {
   std::vector<std::string_view> target_types(const type_def& td) const {
     std::vector<std::string_view> out;
     for (const auto& p : td.target_profiles) {
-      const model* m = reg_.find(p);
+      const model* m = find_model(p);
       if (!m) return {};
       out.push_back(m->type);
     }
@@ -699,7 +732,7 @@ class run {
           "Constraint failed: ext-1: 'Must have either extensions or value[x], not both'");
     const json_value* url = ext.find("url");
     if (!url || !url->is_string() || !is_absolute_url(url->str())) return;
-    const model* m = reg_.find(url->str());
+    const model* m = find_model(url->str());
     if (!m || m->type != "Extension") {
       // As the HL7 validator (by default): an extension whose definition is
       // not known is allowed, with a warning, its content unchecked. For a
@@ -756,7 +789,16 @@ class run {
   // ------------------------------------------------------------ profiles
 
   void apply_profile(const json_value& res, std::string_view type, std::string_view url, bool asked) {
-    const model* m = reg_.find(url);
+    const model* m = find_model(url);
+    if (!m && lookup_error(url)) {
+      // A definition exists but cannot be used: an error whether the
+      // profile is claimed or asked for, so that the outcome never reads as
+      // a pass against it.
+      add(issue_severity::error, "processing",
+          "Profile " + std::string(strip_version(url)) + " cannot be used: " + *lookup_error(url) +
+              "; the resource was not validated against it");
+      return;
+    }
     if (!m) {
       add(asked ? issue_severity::error : issue_severity::warning, "not-found",
           "Profile " + std::string(strip_version(url)) +
@@ -921,7 +963,7 @@ class run {
   void check_resolved_target(const type_def& td, const json_value& ref) {
     std::vector<const model*> profiles;
     for (const auto& p : td.target_profiles)
-      if (const model* m = reg_.find(p); m && !(m->core && m->derivation != "constraint")) profiles.push_back(m);
+      if (const model* m = find_model(p); m && !(m->core && m->derivation != "constraint")) profiles.push_back(m);
     if (profiles.empty()) return;
     const json_value* target = resolve(ref);
     if (!target || !target->is_object()) return;
@@ -953,7 +995,7 @@ class run {
   void type_profiles(const type_def& td, const node& n) {
     std::vector<const model*> known;
     for (const auto& p : td.profiles) {
-      const model* pm = reg_.find(p);
+      const model* pm = find_model(p);
       if (!pm) {
         add(issue_severity::warning, "not-found",
             "Profile " + std::string(strip_version(p)) + " is not known: the value was not checked against it");
@@ -1166,7 +1208,7 @@ class run {
           for (const auto& t : s.types)
             for (const auto& p : t.profiles)
               if (strip_version(p) == url) {
-                if (const model* pm = reg_.find(p)) return def_pos{pm, 0, {}};
+                if (const model* pm = find_model(p)) return def_pos{pm, 0, {}};
                 return def_pos{&m, si, {}};
               }
           for (std::uint32_t gi : s.children)
@@ -1175,7 +1217,7 @@ class run {
               return def_pos{&m, si, {}};
         }
       }
-      if (const model* pm = reg_.find(url)) return def_pos{pm, 0, {}};
+      if (const model* pm = find_model(url)) return def_pos{pm, 0, {}};
       return std::nullopt;
     }
     for (std::uint32_t ci : m.elements[holder].children) {
@@ -1188,7 +1230,7 @@ class run {
     for (const auto& t : e.types) {
       if (t.profiles.empty()) continue;
       if (seg == "url" && t.code == "Extension") return def_pos{&m, at.ei, std::string(strip_version(t.profiles[0]))};
-      if (const model* pm = reg_.find(t.profiles[0]); pm && pm != at.m) return def_child(def_pos{pm, 0, {}}, seg, depth + 1);
+      if (const model* pm = find_model(t.profiles[0]); pm && pm != at.m) return def_child(def_pos{pm, 0, {}}, seg, depth + 1);
     }
     return std::nullopt;
   }
@@ -1267,7 +1309,7 @@ class run {
         std::vector<const model*> ps;
         for (const auto& t : de.types)
           for (const auto& p : resolved ? t.target_profiles : t.profiles)
-            if (const model* pm = reg_.find(p)) ps.push_back(pm);
+            if (const model* pm = find_model(p)) ps.push_back(pm);
         if (ps.empty()) return true;
         for (const auto& v : vals)
           for (const model* pm : ps)
@@ -1298,6 +1340,12 @@ class run {
   const registry& reg_;
   const fhir::definitions& defs_;
   const validate_options& opts_;
+  /// find_model()'s answers from opts.lookup_profile (nullptr: none), the
+  /// errors it gave, and the compiled profiles it handed out, kept alive for
+  /// the call (models are referred to by pointer).
+  mutable std::map<std::string, const model*, std::less<>> looked_up_;
+  mutable std::map<std::string, std::string, std::less<>> lookup_errors_;
+  mutable std::vector<std::shared_ptr<const compiled_profile>> pins_;
   fp::context ctx_;
   fp::collection* focus_ = nullptr;
   /// The resource whose elements are being walked (%resource).

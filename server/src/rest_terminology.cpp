@@ -31,11 +31,17 @@ namespace {
 
 using fhir::json_value;
 
-/// The status of a terminology error (rest_terminology.hpp "Errors").
+/// The status of a terminology error (rest_terminology.hpp "Errors"). An
+/// error located at an in-parameter ("Parameters.parameter[i]": malformed,
+/// or one Hearth cannot honour such as $expand's `date`) is the request's
+/// fault: 400 whatever its code.
 int status_of(const hearth::error& e) noexcept {
+  if (e.location.starts_with("Parameters.parameter")) return 400;
   if (e.code == "not-found") return 404;
   if (e.code == "not-supported" || e.code == "too-costly") return 422;
-  if (e.code == "invalid" || e.code == "required" || e.code == "structure") return 400;
+  // business-rule: a value set naming another code system version than
+  // $expand's check-system-version allows (the HL7 reference server answers 400).
+  if (e.code == "invalid" || e.code == "required" || e.code == "structure" || e.code == "business-rule") return 400;
   return 500;
 }
 
@@ -371,11 +377,39 @@ http_response terminology_operation(const context& c, std::string_view type, std
   if (type == "ValueSet" && name == "expand") {
     auto req = terminology::parse_expand_parameters(*params);
     if (!req) return failure(c, req.error());
+    const std::string context = req->context;
+    if (!context.empty()) {
+      // R4 `context`: "so that the server can resolve this to a value set to
+      // expand": the value set bound to that element of a StructureDefinition
+      // (the packages' or one stored, as the token may read it).
+      if (inst != nullptr || req->value_set != nullptr || !req->url.empty()) {
+        return bad_request(c, "invalid", "$expand takes either a context or a value set (url, valueSet, instance)");
+      }
+      auto bound = c.opts.validation->context_value_set(context, resolve);
+      if (!bound) return failure(c, bound.error());
+      req->url = *bound;
+      req->context.clear();
+    }
     if (inst == nullptr && req->value_set == nullptr && req->url.empty()) {
-      return bad_request(c, "required", "$expand needs the parameter url or valueSet, or a ValueSet instance");
+      return bad_request(c, "required", "$expand needs the parameter url, valueSet or context, or a ValueSet instance");
     }
     auto expanded = inst != nullptr ? reg.expand(*inst, *req, resolve) : reg.expand(*req, resolve);
     if (!expanded) return failure(c, expanded.error());
+    if (!context.empty()) {
+      // Recorded with the parameters that shaped the expansion.
+      if (json_value* exp = expanded->find("expansion"); exp != nullptr && exp->is_object()) {
+        json_value p = json_value::object();
+        p.set("name", "context");
+        p.set("valueUri", context);
+        if (json_value* list = exp->find("parameter"); list != nullptr && list->is_array()) {
+          list->push_back(std::move(p));
+        } else {
+          json_value fresh = json_value::array();
+          fresh.push_back(std::move(p));
+          exp->set("parameter", std::move(fresh));
+        }
+      }
+    }
     return resource_200(c, *expanded);
   }
   if (type == "ValueSet" && name == "validate-code") {

@@ -16,10 +16,16 @@
 // reference data, as /metadata is). The instance level reads the resource
 // as a read does (404 for what the token may not read).
 //
-// Errors: a malformed request 400 (OperationOutcome "invalid"), an unknown
-// value set, code system or concept map 404 ("not-found"), content Hearth
-// does not hold or an expansion beyond the limits 422 ("not-supported",
-// "too-costly"). The terminology registry not configured: 501.
+// The same resolver also answers for stored StructureDefinitions (profiles
+// for $validate, meta.profile and write validation; validation_support.hpp),
+// and $expand's `context` is resolved to the value set bound at that element.
+//
+// Errors: a malformed request 400 (OperationOutcome "invalid"), as is any
+// error located at an in-parameter (an unsupported `date`, a
+// check-system-version mismatch: "business-rule"); an unknown value set,
+// code system or concept map 404 ("not-found"); content Hearth does not hold
+// or an expansion beyond the limits 422 ("not-supported", "too-costly"). The
+// terminology registry not configured: 501.
 //
 // Thread-safety and lifetime: as rest_interactions.hpp.
 

@@ -130,14 +130,53 @@ hearth::result<answer> member_of_include(context& ctx, const vs_include& inc, st
   return a;
 }
 
+/// The version of an include's code system an expansion uses, and whether it
+/// came from the request's rules (then it must be the version held).
+struct pinned_version {
+  std::string version;  ///< empty: the include names none and no rule gives one
+  bool from_rule = false;
+};
+
+/// R4 valueset-operation-expand.html: force-system-version "overrides any
+/// specified version in the value set (and any it depends on)";
+/// system-version applies "if the value set does not specify which one to
+/// use"; check-system-version also "specifies a version to use", and "if a
+/// value set specifies a different version, an error is returned instead of
+/// the expansion".
+hearth::result<pinned_version> version_for(const context& ctx, const vs_include& inc) {
+  const version_rules& rules = ctx.versions;
+  pinned_version out{inc.version, false};
+  if (const auto f = rules.force.find(inc.system); f != rules.force.end()) {
+    out = {f->second, true};
+  } else if (inc.version.empty()) {
+    if (const auto d = rules.fallback.find(inc.system); d != rules.fallback.end())
+      out = {d->second, true};
+    else if (const auto c = rules.check.find(inc.system); c != rules.check.end())
+      out = {c->second, true};
+  }
+  if (const auto c = rules.check.find(inc.system); c != rules.check.end() && out.version != c->second) {
+    const std::string where = ctx.stack.empty() || ctx.stack.back().empty() ? "the value set" : "value set " + ctx.stack.back();
+    return hearth::unexpected(make_error("business-rule", where + " uses version " + out.version + " of code system " +
+                                                              inc.system + ", but check-system-version requires version " +
+                                                              c->second));
+  }
+  return out;
+}
+
 hearth::result<entry_list> expand_include(context& ctx, const vs_include& inc, std::size_t depth) {
   entry_list acc;
   bool have = false;
   if (!inc.system.empty()) {
-    auto cs_r = ctx.code_system_for(with_version(inc.system, inc.version));
+    auto pin = version_for(ctx, inc);
+    if (!pin) return hearth::unexpected(std::move(pin).error());
+    auto cs_r = ctx.code_system_for(with_version(inc.system, pin->version));
     if (!cs_r) return hearth::unexpected(std::move(cs_r).error());
     const code_system* cs = *cs_r;
-    const std::string version = !inc.version.empty() ? inc.version : (cs ? cs->version : std::string());
+    if (pin->from_rule && cs && cs->version != pin->version)
+      return hearth::unexpected(make_error(
+          "not-supported", "version " + pin->version + " of code system " + inc.system + " is not available" +
+                               (cs->version.empty() ? std::string() : " (the version held is " + cs->version + ")")));
+    const std::string version = !pin->version.empty() ? pin->version : (cs ? cs->version : std::string());
     if (!inc.concepts.empty()) {
       for (const auto& c : inc.concepts) {
         const concept_def* def = cs ? cs->find(c.code) : nullptr;

@@ -214,11 +214,101 @@ json_value to_json(const coding& c) {
   return o;
 }
 
+namespace {
+
+/// "system|version" (R4 valueset-operation-expand.html: "The format is the
+/// same as a canonical URL: [system]|[version]"); the version required when
+/// `need_version`.
+hearth::result<system_version> system_version_of(const param_view& p, bool need_version) {
+  auto t = text_of(p);
+  if (!t) return hearth::unexpected(std::move(t).error());
+  system_version sv;
+  const auto bar = t->find('|');
+  sv.system = t->substr(0, bar);
+  if (bar != std::string::npos) sv.version = t->substr(bar + 1);
+  if (sv.system.empty())
+    return hearth::unexpected(bad(p.index, "parameter '" + std::string(p.name) + "' names no code system"));
+  if (need_version && sv.version.empty())
+    return hearth::unexpected(
+        bad(p.index, "parameter '" + std::string(p.name) + "' must be system|version, with a version"));
+  return sv;
+}
+
+/// Adds a version rule; the same system twice with different versions is
+/// ambiguous.
+hearth::result<void> add_version_rule(const param_view& p, std::vector<system_version>& rules) {
+  auto sv = system_version_of(p, true);
+  if (!sv) return hearth::unexpected(std::move(sv).error());
+  for (const auto& r : rules) {
+    if (r.system != sv->system) continue;
+    if (r.version != sv->version)
+      return hearth::unexpected(bad(p.index, "parameter '" + std::string(p.name) + "' gives two versions of " +
+                                                 sv->system));
+    return {};
+  }
+  rules.push_back(std::move(sv).value());
+  return {};
+}
+
+/// A `designation` token (R4 search.html#token): "system|code", "|code", or "code".
+hearth::result<coding> designation_token(const param_view& p) {
+  auto t = text_of(p);
+  if (!t) return hearth::unexpected(std::move(t).error());
+  coding c;
+  const auto bar = t->find('|');
+  if (bar == std::string::npos) {
+    c.code = *t;
+  } else {
+    c.system = t->substr(0, bar);
+    c.code = t->substr(bar + 1);
+  }
+  if (c.code.empty() && c.system.empty())
+    return hearth::unexpected(bad(p.index, "parameter 'designation' is empty"));
+  return c;
+}
+
+}  // namespace
+
 hearth::result<expand_request> parse_expand_parameters(const json_value& parameters) {
   auto ps = params_of(parameters);
   if (!ps) return hearth::unexpected(std::move(ps).error());
   expand_request r;
   for (const auto& p : *ps) {
+    if (p.name == "exclude-system") {
+      auto sv = system_version_of(p, false);
+      if (!sv) return hearth::unexpected(std::move(sv).error());
+      r.exclude_systems.push_back(std::move(sv).value());
+      continue;
+    }
+    if (p.name == "system-version" || p.name == "check-system-version" || p.name == "force-system-version") {
+      auto& rules = p.name == "system-version"         ? r.system_versions
+                    : p.name == "check-system-version" ? r.check_system_versions
+                                                       : r.force_system_versions;
+      if (auto a = add_version_rule(p, rules); !a) return hearth::unexpected(std::move(a).error());
+      continue;
+    }
+    if (p.name == "designation") {
+      auto c = designation_token(p);
+      if (!c) return hearth::unexpected(std::move(c).error());
+      r.designations.push_back(std::move(c).value());
+      continue;
+    }
+    if (p.name == "date") {
+      // R4: "the server should use the value set / code system definitions as
+      // they were on the given date, or return an error if this is not
+      // possible". Hearth keeps the current definitions only.
+      return hearth::unexpected(hearth::error{
+          "not-supported",
+          "parameter 'date' of $expand is not supported: only the current definitions are held, not those of "
+          "another date",
+          "Parameters.parameter[" + std::to_string(p.index) + "]", hearth::error::npos});
+    }
+    if (p.name == "contextDirection") {
+      HEARTH_TRY_ASSIGN(r.context_direction, text_of(p));
+      if (r.context_direction != "incoming" && r.context_direction != "outgoing")
+        return hearth::unexpected(bad(p.index, "parameter 'contextDirection' must be 'incoming' or 'outgoing'"));
+      continue;
+    }
     if (p.name == "url") HEARTH_TRY_ASSIGN(r.url, text_of(p));
     else if (p.name == "valueSet") HEARTH_TRY_ASSIGN(r.value_set, resource_of(p, "ValueSet"));
     else if (p.name == "valueSetVersion") HEARTH_TRY_ASSIGN(r.value_set_version, text_of(p));
@@ -229,7 +319,12 @@ hearth::result<expand_request> parse_expand_parameters(const json_value& paramet
     else if (p.name == "includeDesignations") HEARTH_TRY_ASSIGN(r.include_designations, bool_of(p));
     else if (p.name == "excludeNested") HEARTH_TRY_ASSIGN(r.exclude_nested, bool_of(p));
     else if (p.name == "includeDefinition") HEARTH_TRY_ASSIGN(r.include_definition, bool_of(p));
+    else if (p.name == "displayLanguage") HEARTH_TRY_ASSIGN(r.display_language, text_of(p));
+    else if (p.name == "context") HEARTH_TRY_ASSIGN(r.context, text_of(p));
   }
+  if (!r.context_direction.empty() && r.context.empty())
+    return hearth::unexpected(hearth::error{"invalid", "parameter 'contextDirection' needs a 'context'", "Parameters",
+                                            hearth::error::npos});
   return r;
 }
 

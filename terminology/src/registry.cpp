@@ -165,28 +165,73 @@ struct tree_node {
   std::vector<std::size_t> children;  // indexes into the node list
 };
 
-fhir::json_value contains_json(const entry& e, bool designations) {
-  fhir::json_value c = fhir::json_value::object();
-  c.set("system", e.system);
-  if (!e.version.empty()) c.set("version", e.version);
-  if (e.abstract) c.set("abstract", true);
-  if (e.inactive) c.set("inactive", true);
-  c.set("code", e.code);
-  if (!e.display.empty()) c.set("display", e.display);
-  if (designations && e.designations && !e.designations->empty()) {
-    fhir::json_value arr = fhir::json_value::array();
-    for (const auto& d : *e.designations) arr.push_back(designation_json(d));
-    c.set("designation", std::move(arr));
+/// How each code of an expansion is written (contains[]): its display in
+/// the language asked for, and which designations go with it.
+class contains_writer {
+ public:
+  explicit contains_writer(const expand_request& req)
+      : req_(req), designations_(req.include_designations || !req.designations.empty()) {}
+
+  /// The display of `e`: its designation in req.display_language when it
+  /// has one (the tag, then its primary language subtag, case-insensitive:
+  /// BCP 47 tags are, RFC 5646 2.1.1), else the display it has.
+  std::string_view display(const entry& e) const {
+    if (req_.display_language.empty() || !e.designations) return e.display;
+    const std::string_view want = req_.display_language;
+    for (const auto& d : *e.designations)
+      if (!d.value.empty() && text::iequals(d.language, want)) return d.value;
+    const std::string_view primary = want.substr(0, want.find('-'));
+    if (primary.size() != want.size())
+      for (const auto& d : *e.designations)
+        if (!d.value.empty() && text::iequals(d.language, primary)) return d.value;
+    return e.display;
   }
-  return c;
-}
+
+  fhir::json_value json(const entry& e) const {
+    fhir::json_value c = fhir::json_value::object();
+    c.set("system", e.system);
+    if (!e.version.empty()) c.set("version", e.version);
+    if (e.abstract) c.set("abstract", true);
+    if (e.inactive) c.set("inactive", true);
+    c.set("code", e.code);
+    if (const std::string_view d = display(e); !d.empty()) c.set("display", d);
+    if (designations_ && e.designations) {
+      fhir::json_value arr = fhir::json_value::array();
+      for (const auto& d : *e.designations)
+        if (wanted(d)) arr.push_back(designation_json(d));
+      if (!arr.items().empty()) c.set("designation", std::move(arr));
+    }
+    return c;
+  }
+
+ private:
+  /// R4 `designation`: "Designations that match by language or use are
+  /// included in the expansion"; a token in urn:ietf:bcp:47 is a language,
+  /// another system a use, a bare code either.
+  bool wanted(const designation& d) const {
+    if (req_.designations.empty()) return true;
+    for (const coding& t : req_.designations) {
+      if (t.system == "urn:ietf:bcp:47") {
+        if (text::iequals(d.language, t.code)) return true;
+      } else if (t.system.empty()) {
+        if (text::iequals(d.language, t.code) || d.use.code == t.code) return true;
+      } else if (d.use.system == t.system && (t.code.empty() || d.use.code == t.code)) {
+        return true;
+      }
+    }
+    return false;
+  }
+
+  const expand_request& req_;
+  bool designations_;
+};
 
 fhir::json_value tree_json(const std::vector<const entry*>& kept, const std::vector<std::vector<std::size_t>>& kids,
-                           std::size_t i, bool designations, std::size_t depth) {
-  fhir::json_value c = contains_json(*kept[i], designations);
+                           std::size_t i, const contains_writer& w, std::size_t depth) {
+  fhir::json_value c = w.json(*kept[i]);
   if (!kids[i].empty() && depth < max_contains_depth) {
     fhir::json_value arr = fhir::json_value::array();
-    for (auto k : kids[i]) arr.push_back(tree_json(kept, kids, k, designations, depth + 1));
+    for (auto k : kids[i]) arr.push_back(tree_json(kept, kids, k, w, depth + 1));
     c.set("contains", std::move(arr));
   }
   return c;
@@ -195,7 +240,7 @@ fhir::json_value tree_json(const std::vector<const entry*>& kept, const std::vec
 /// contains[] nested by the code system hierarchy: each code goes under its
 /// nearest ancestor present in the expansion, without cycles and at most
 /// max_contains_depth deep; others stay at the top level.
-fhir::json_value nested_contains(const std::vector<const entry*>& kept, bool designations) {
+fhir::json_value nested_contains(const std::vector<const entry*>& kept, const contains_writer& w) {
   std::unordered_map<const concept_def*, std::size_t> pos;
   for (std::size_t i = 0; i < kept.size(); ++i)
     if (kept[i]->def) pos.emplace(kept[i]->def, i);
@@ -234,18 +279,45 @@ fhir::json_value nested_contains(const std::vector<const entry*>& kept, bool des
     if (parent[i] != none) kids[parent[i]].push_back(i);
   fhir::json_value arr = fhir::json_value::array();
   for (std::size_t i = 0; i < kept.size(); ++i)
-    if (parent[i] == none) arr.push_back(tree_json(kept, kids, i, designations, 1));
+    if (parent[i] == none) arr.push_back(tree_json(kept, kids, i, w, 1));
   return arr;
 }
 
+/// "system" or "system|version".
+std::string canonical_text(const system_version& sv) {
+  return sv.version.empty() ? sv.system : sv.system + "|" + sv.version;
+}
+
+/// The request's version rules into the call's context.
+void set_version_rules(context& ctx, const expand_request& req) {
+  for (const auto& sv : req.system_versions) ctx.versions.fallback.insert_or_assign(sv.system, sv.version);
+  for (const auto& sv : req.check_system_versions) ctx.versions.check.insert_or_assign(sv.system, sv.version);
+  for (const auto& sv : req.force_system_versions) ctx.versions.force.insert_or_assign(sv.system, sv.version);
+}
+
+/// `exclude-system`: the code is of an excluded system (and version).
+bool excluded_system(const expand_request& req, const entry& e) {
+  for (const auto& sv : req.exclude_systems)
+    if (sv.system == e.system && (sv.version.empty() || sv.version == e.version)) return true;
+  return false;
+}
+
 hearth::result<fhir::json_value> expand_impl(context& ctx, const value_set& vs, const expand_request& req) {
+  if (!req.context.empty())
+    return hearth::unexpected(make_error("not-supported", "an expansion context (a StructureDefinition element) "
+                                                          "must be resolved to its value set before expanding"));
+  set_version_rules(ctx, req);
   auto all = detail::expand_value_set(ctx, vs);
   if (!all) return hearth::unexpected(std::move(all).error());
+  const contains_writer writer(req);
   std::vector<const entry*> kept;
   kept.reserve(all->items.size());
   for (const auto& e : all->items) {
     if (req.active_only && e.inactive) continue;
-    if (!req.filter.empty() && !contains_ci(e.code, req.filter) && !contains_ci(e.display, req.filter)) continue;
+    if (excluded_system(req, e)) continue;
+    if (!req.filter.empty() && !contains_ci(e.code, req.filter) && !contains_ci(e.display, req.filter) &&
+        !contains_ci(writer.display(e), req.filter))
+      continue;
     kept.push_back(&e);
   }
   const std::size_t total = kept.size();
@@ -292,15 +364,25 @@ hearth::result<fhir::json_value> expand_impl(context& ctx, const value_set& vs, 
   if (req.active_only) params.push_back(param("activeOnly", "valueBoolean", true));
   if (req.include_designations) params.push_back(param("includeDesignations", "valueBoolean", true));
   if (!req.exclude_nested) params.push_back(param("excludeNested", "valueBoolean", false));
+  // R4 expansion.parameter.value[x] has no canonical: the version rules as uri.
+  for (const auto& sv : req.exclude_systems) params.push_back(param("exclude-system", "valueUri", canonical_text(sv)));
+  for (const auto& sv : req.system_versions) params.push_back(param("system-version", "valueUri", canonical_text(sv)));
+  for (const auto& sv : req.check_system_versions)
+    params.push_back(param("check-system-version", "valueUri", canonical_text(sv)));
+  for (const auto& sv : req.force_system_versions)
+    params.push_back(param("force-system-version", "valueUri", canonical_text(sv)));
+  if (!req.display_language.empty()) params.push_back(param("displayLanguage", "valueCode", req.display_language));
+  for (const auto& d : req.designations)
+    params.push_back(param("designation", "valueString", d.system.empty() ? d.code : d.system + "|" + d.code));
   if (!params.items().empty()) exp.set("parameter", std::move(params));
 
   if (last > first) {
     const bool nest = !req.exclude_nested && !paged && req.filter.empty();
     if (nest) {
-      exp.set("contains", nested_contains(kept, req.include_designations));
+      exp.set("contains", nested_contains(kept, writer));
     } else {
       fhir::json_value arr = fhir::json_value::array();
-      for (std::size_t i = first; i < last; ++i) arr.push_back(contains_json(*kept[i], req.include_designations));
+      for (std::size_t i = first; i < last; ++i) arr.push_back(writer.json(*kept[i]));
       exp.set("contains", std::move(arr));
     }
   }

@@ -126,6 +126,80 @@ TEST_CASE("api: terminology operations refuse what they cannot answer") {
   CHECK(bare.get("/ValueSet/$expand?url=" + std::string(gender_vs)).status == 501);
 }
 
+/// The display of `code` in an expansion, or "<missing>".
+std::string display_in(const fhir::json_value& value_set, std::string_view code) {
+  const fhir::json_value* contains = value_set.find("expansion")->find("contains");
+  for (const fhir::json_value& c : contains->items())
+    if (str_at(c, {"code"}) == code) return str_at(c, {"display"});
+  return "<missing>";
+}
+
+TEST_CASE("api: ValueSet/$expand honours the R4 expansion parameters, or refuses them") {
+  // R4 valueset-operation-expand.html. v2 table 0360 is held in versions
+  // 2.3.1 (the default, 58 codes) and 2.7 (61 codes: also CTR, MTH, RN);
+  // publication-status has Dutch and Russian designations.
+  api_case c(with_validation());
+  const std::string pubs = "/ValueSet/$expand?url=http://hl7.org/fhir/ValueSet/publication-status";
+  const http_response nl = c.get(pubs + "&displayLanguage=nl");
+  REQUIRE(nl.status == 200);
+  CHECK(display_in(body_of(nl), "draft") == "ontwerp");
+  CHECK(display_in(body_of(nl), "unknown") == "Unknown");
+  // designation: a token (the bar of system|code as the query writes it).
+  const http_response ru = c.get(pubs + "&designation=urn:ietf:bcp:47%7Cru");
+  REQUIRE(ru.status == 200);
+  CHECK(ru.body.find("черновик") != std::string::npos);
+  CHECK(ru.body.find("ontwerp") == std::string::npos);
+  // exclude-system (repeatable), by GET and by POST with canonical values.
+  const http_response none = c.get(pubs + "&exclude-system=http://hl7.org/fhir/publication-status");
+  REQUIRE(none.status == 200);
+  CHECK(codes_of(body_of(none)).empty());
+  CHECK(fhir::to_json(*body_of(none).find("expansion")->find("total")) == "0");
+  const std::string v2_vs = R"({"name":"valueSet","resource":{"resourceType":"ValueSet","status":"active",
+      "compose":{"include":[{"system":"http://terminology.hl7.org/CodeSystem/v2-0360"}]}}})";
+  const http_response v27 = c.post("/ValueSet/$expand", R"({"resourceType":"Parameters","parameter":[)" + v2_vs +
+      R"(,{"name":"system-version","valueCanonical":"http://terminology.hl7.org/CodeSystem/v2-0360|2.7"}]})");
+  REQUIRE(v27.status == 200);
+  CHECK(fhir::to_json(*body_of(v27).find("expansion")->find("total")) == "61");
+  // A version Hearth does not hold: 422, not another version's codes.
+  const http_response v99 = c.post("/ValueSet/$expand", R"({"resourceType":"Parameters","parameter":[)" + v2_vs +
+      R"(,{"name":"system-version","valueCanonical":"http://terminology.hl7.org/CodeSystem/v2-0360|9.9"}]})");
+  CHECK(v99.status == 422);
+  CHECK(issue_code(v99) == "not-supported");
+  // check-system-version against a value set naming another version: 400.
+  const http_response checked = c.get(
+      "/ValueSet/$expand?url=http://terminology.hl7.org/ValueSet/v2-2.3.1-0360"
+      "&check-system-version=http://terminology.hl7.org/CodeSystem/v2-0360%7C2.7");
+  CHECK(checked.status == 400);
+  CHECK(issue_code(checked) == "business-rule");
+  CHECK(diagnostics(checked).find("check-system-version") != std::string::npos);
+  // force-system-version overrides it, and says so in the expansion.
+  const http_response forced = c.get(
+      "/ValueSet/$expand?url=http://terminology.hl7.org/ValueSet/v2-2.3.1-0360"
+      "&force-system-version=http://terminology.hl7.org/CodeSystem/v2-0360%7C2.7");
+  REQUIRE(forced.status == 200);
+  CHECK(fhir::to_json(*body_of(forced).find("expansion")->find("total")) == "61");
+  CHECK(forced.body.find("force-system-version") != std::string::npos);
+  // A version rule without a version is malformed.
+  CHECK(c.get(pubs + "&system-version=http://hl7.org/fhir/publication-status").status == 400);
+  // date: Hearth holds today's definitions only; R4 says to answer an error.
+  const http_response dated = c.get(pubs + "&date=2019-01-01");
+  CHECK(dated.status == 400);
+  CHECK(issue_code(dated) == "not-supported");
+  // context: the value set bound to an element of a StructureDefinition.
+  const http_response ctx = c.get(
+      "/ValueSet/$expand?context=http://hl7.org/fhir/StructureDefinition/Patient%23Patient.gender"
+      "&contextDirection=incoming");
+  REQUIRE(ctx.status == 200);
+  CHECK(codes_of(body_of(ctx)) == std::vector<std::string>{"male", "female", "other", "unknown"});
+  CHECK(ctx.body.find("\"context\"") != std::string::npos);
+  CHECK(c.get("/ValueSet/$expand?context=http://hl7.org/fhir/StructureDefinition/Patient%23Patient.name").status ==
+        404);  // no binding
+  CHECK(c.get("/ValueSet/$expand?context=http://example.org/sd/none%23X.y").status == 404);
+  CHECK(c.get("/ValueSet/$expand?context=no-hash-here").status == 400);
+  CHECK(c.get(pubs + "&context=http://hl7.org/fhir/StructureDefinition/Patient%23Patient.gender").status == 400);
+  CHECK(c.get(pubs + "&contextDirection=sideways").status == 400);
+}
+
 TEST_CASE("api: ValueSet/$validate-code and CodeSystem/$validate-code") {
   api_case c(with_validation());
   const std::string q = "/ValueSet/$validate-code?url=" + std::string(gender_vs) +

@@ -6,6 +6,7 @@
 //   fhirpath_eval.cpp       the evaluator core: eval(), navigation, operators, evaluate()
 //   fhirpath_functions.cpp  the functions (N1 §5): call() and its helpers
 //   fhirpath_items.cpp      System values, equality and equivalence, conversions
+//   fhirpath_item_set.cpp   item_set: finding equal items without a pairwise scan
 //   fhirpath_math.cpp       decimals, temporals, boundaries, quantities
 //   fhirpath_text.cpp       string helpers: UTF-8 characters, escape, encode
 //
@@ -17,11 +18,13 @@
 
 #include <hearth/fhir/fhirpath_eval.hpp>
 
+#include <array>
 #include <chrono>
 #include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include <hearth/core/error.hpp>
@@ -151,6 +154,46 @@ std::optional<bool> items_equal(const value& a, const value& b);
 // non-ASCII text) has no offset: the caller knows the operator's.
 hearth::result<bool> items_equivalent(const value& a, const value& b);
 hearth::result<bool> collections_equivalent(const collection& a, const collection& b);
+
+// Items of a collection under N1 §6.1.1 equality, for distinct(),
+// isDistinct(), union, intersect(), exclude(), subsetOf(), supersetOf() and
+// repeat(). contains(v) answers exactly what a scan calling
+// items_equal(held, v) on every held item answers, but in near-constant time
+// for items a hash describes: booleans, strings, numbers, dates and times
+// (a key of their precision and their fields, in UTC where the comparison
+// normalises), complex nodes (their JSON). The hash is only a filter: every
+// candidate is still confirmed by items_equal. Items whose equality no key
+// can capture are compared pairwise with the items of their class that might
+// equal them: quantities (unit conversion), times with a zone, and numbers
+// too large to compare exactly. Items of different classes (boolean, number,
+// string, date/time, node or quantity) are never equal, so never compared.
+// Refers to `items` by index: the collection must outlive the set and may
+// grow (add() then names a new index). Not thread-safe.
+class item_set {
+ public:
+  explicit item_set(const collection& items);
+  // Adds items[i], which must exist.
+  void add(std::size_t i);
+  // Adds every item of the collection (on a set with nothing added yet).
+  void add_all();
+  // Whether an added item x has items_equal(x, v) true.
+  bool contains(const value& v) const;
+
+ private:
+  enum class item_class : std::uint8_t { boolean, number, string, temporal, complex };
+  static constexpr std::size_t class_count = 5;
+  struct probe {
+    item_class c = item_class::complex;
+    std::optional<std::uint64_t> key;  // nullopt: no key; compared with every item of its class
+  };
+  static probe probe_of(const value& v);
+  bool equal_at(std::size_t i, const value& v) const;
+
+  const collection& items_;
+  std::unordered_map<std::uint64_t, std::vector<std::size_t>> buckets_;  // key (with class) -> indexes
+  std::array<std::vector<std::size_t>, class_count> unkeyed_;            // per class
+  std::array<std::vector<std::size_t>, class_count> members_;            // per class, all
+};
 
 // N1 §5.5 conversions; nullopt = does not convert.
 std::optional<value> convert(const value& v, const std::string& target, const std::optional<std::string>& unit);

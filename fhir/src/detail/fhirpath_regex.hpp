@@ -1,7 +1,9 @@
 #pragma once
 // Regular expressions for the FHIRPath evaluator (matches, matchesFull,
 // replaceMatches; N1 §5.6), on RE2 so that matching takes time linear in the
-// text whatever the pattern (see fhirpath_regex.cpp). Thread-safety: pure functions.
+// text whatever the pattern (see fhirpath_regex.cpp). Compiled patterns are
+// kept in a bounded process-wide cache (hearth/fhir/fhirpath_regex_cache.hpp).
+// Thread-safety: may be called from any thread.
 
 #include <cstdint>
 #include <optional>

@@ -55,11 +55,13 @@ struct constraint_def {
   const re2::RE2* native_re() const;
   mutable std::once_flag native_once;
   mutable std::shared_ptr<const re2::RE2> native_compiled;
-  /// R4 invariants whose isDistinct() is quadratic in the engine and is
-  /// evaluated natively with a hash set instead (bdl-7, csd-1, sdf-1, sdf-16,
-  /// sdf-17: a Bundle of thousands of entries, a CodeSystem of thousands of
-  /// concepts, a StructureDefinition of thousands of elements); empty for
-  /// the others. Same results as the expression (walk.cpp).
+  /// R4 invariants whose isDistinct() runs over large collections and is
+  /// evaluated natively with a hash set of the strings instead (bdl-7,
+  /// csd-1, sdf-1, sdf-16, sdf-17: a Bundle of thousands of entries, a
+  /// CodeSystem of thousands of concepts, a StructureDefinition of thousands
+  /// of elements; the engine's isDistinct() hashes too, but builds a FHIRPath
+  /// item of each first); empty for the others. Same results as the
+  /// expression (walk.cpp).
   std::string native_distinct;
   /// "txt-1" or "txt-2" for the R4 Narrative.div invariants, both written
   /// `htmlChecks()`, checked natively (fhir::check_narrative) as the HL7

@@ -26,6 +26,15 @@ inline hearth::error make_error(std::string code, std::string message) {
   return hearth::error{std::move(code), std::move(message), "", hearth::error::npos};
 }
 
+/// The code system versions one $expand call asks for (R4
+/// valueset-operation-expand.html `system-version`, `check-system-version`,
+/// `force-system-version`): system url -> version. Empty for other calls.
+struct version_rules {
+  url_map<std::string> fallback;  ///< system-version: where an include names no version
+  url_map<std::string> check;     ///< check-system-version
+  url_map<std::string> force;     ///< force-system-version: whatever the include names
+};
+
 /// Per-call state. Lifetime: the call; pointers it returns live as long as it.
 class context {
  public:
@@ -59,6 +68,9 @@ class context {
   bool used_resolver = false;
   /// Canonical URLs of the value sets being evaluated, outermost first.
   std::vector<std::string> stack;
+  /// The versions asked for ($expand only); the expansion of every include,
+  /// in nested value sets too, follows them.
+  version_rules versions;
 
  private:
   hearth::result<const RE2*> regex(const std::string& pattern);

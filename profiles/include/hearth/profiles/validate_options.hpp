@@ -8,13 +8,17 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include <hearth/core/result.hpp>
 #include <hearth/fhir/json_value.hpp>
 
 namespace hearth::profiles {
+
+class compiled_profile;  // compiled_profile.hpp
 
 /// What a terminology service says about one code in one value set.
 struct code_verdict {
@@ -44,6 +48,16 @@ using terminology_callback = std::function<code_verdict(std::string_view value_s
 /// profiles. Contained ("#id") and Bundle-local references are resolved
 /// without it. What it returns must stay valid until validate() returns.
 using reference_resolver = std::function<const fhir::json_value*(std::string_view reference)>;
+
+/// Finds a StructureDefinition the validator does not hold, by canonical URL
+/// (without "|version"): the compiled profile, nullptr when there is none, or
+/// an error when there is one that cannot be used (it does not compile; its
+/// message says why, for people). Called from the thread that calls
+/// validate(), at most once per URL and validate() call; what it returns is
+/// kept alive by that call. Must be safe to call concurrently when
+/// validate() runs on several threads.
+using profile_lookup =
+    std::function<hearth::result<std::shared_ptr<const compiled_profile>>(std::string_view url)>;
 
 /// Options of one validate() call. Plain value type.
 struct validate_options {
@@ -77,6 +91,12 @@ struct validate_options {
   bool check_structure = true;
   /// Passed to fhir::check_resource: unknown properties are warnings, not errors.
   bool allow_unknown_elements = false;
+  /// StructureDefinitions beyond the validator's own (profiles stored through
+  /// the API): asked for every profile, type profile, target profile and
+  /// extension URL the validator does not know. A URL it answers with an
+  /// error is an error issue ("processing") where the profile is claimed or
+  /// asked for. Unset: only the validator's own definitions.
+  profile_lookup lookup_profile;
 };
 
 }  // namespace hearth::profiles

@@ -64,6 +64,7 @@
 #include <hearth/fhir/definitions.hpp>
 #include <hearth/fhir/json_value.hpp>
 #include <hearth/fhir/operation_outcome.hpp>
+#include <hearth/profiles/compiled_profile.hpp>
 #include <hearth/profiles/validate_options.hpp>
 
 namespace hearth::profiles {
@@ -119,6 +120,28 @@ class validator {
   /// True when a StructureDefinition with this canonical URL (base,
   /// extension, profile; "|version" ignored) is known.
   bool has_profile(std::string_view url) const;
+
+  /// Compiles a StructureDefinition as add_profile() would, without adding
+  /// it: for definitions that may change while the validator is shared
+  /// (stored through the REST API), handed to validate() through
+  /// validate_options::lookup_profile. A differential-only definition gets
+  /// its snapshot generated from its base, which is one of the validator's
+  /// definitions or else what `lookup` finds (a profile on a stored
+  /// profile). Thread-safe: const, and shares nothing mutable. Errors: as
+  /// add_profile(); the base's lookup error, when it gave one.
+  hearth::result<std::shared_ptr<const compiled_profile>, hearth::error> compile(
+      const fhir::json_value& structure_definition, const profile_lookup& lookup = {}) const;
+
+  /// The value set bound to an element of a StructureDefinition (the
+  /// `context` of ValueSet/$expand, "[url]#[path]"): `element` is an
+  /// ElementDefinition id ("Observation.component:systolic.code") or a path
+  /// ("Observation.status", its first element). The definition is one of the
+  /// validator's or what `lookup` finds. Errors: "not-found" (no such
+  /// definition or element; an element without a bound value set), the
+  /// lookup's error.
+  hearth::result<std::string, hearth::error> bound_value_set(std::string_view structure_definition_url,
+                                                             std::string_view element,
+                                                             const profile_lookup& lookup = {}) const;
 
   /// Validates `resource` (a FHIR resource in its JSON form) against the base
   /// R4 definitions, the profiles in its meta.profile and opts.profiles.

@@ -31,6 +31,7 @@
 #include <hearth/fhir/definitions.hpp>
 #include <hearth/fhir/json_value.hpp>
 #include <hearth/fhir/operation_outcome.hpp>
+#include <hearth/profiles/compiled_profile.hpp>
 #include <hearth/profiles/validator.hpp>
 #include <hearth/terminology/registry.hpp>
 #include <hearth/terminology/resolver.hpp>
@@ -107,11 +108,41 @@ class validation_support {
   /// Validates `resource` against the base R4 definitions, the profiles in
   /// its meta.profile and `profiles`, with the bindings checked through the
   /// terminology registry (value sets it does not hold looked up through
-  /// `resolve`: those stored through the API). Errors: the validator or the
-  /// registry could not be built.
+  /// `resolve`: those stored through the API). Profiles, extension
+  /// definitions and the bases of differentials that the configured packages
+  /// lack are looked up through `resolve` too, as "StructureDefinition" by
+  /// canonical URL (stored_profile()). Errors: the validator or the registry
+  /// could not be built.
   hearth::result<fhir::issue_list> validate(const fhir::json_value& resource,
                                             std::span<const std::string> profiles = {},
                                             const terminology::resolver& resolve = {}) const;
+
+  /// A StructureDefinition stored through the API, by canonical URL (found
+  /// through `resolve("StructureDefinition", url, "")`), compiled for the
+  /// validator: nullptr when none is stored (or the token may not read it:
+  /// the resolver decides); an error ("invalid", "not-found",
+  /// "not-supported"...) when the stored one cannot be compiled, saying why.
+  /// A differential gets its snapshot from its base (the packages', or
+  /// another stored one). Compiled once per (url, resource id, versionId):
+  /// an update is picked up at the next call, an unchanged definition is
+  /// not compiled again; at most max_stored_profiles are kept. Errors also:
+  /// the validator could not be built.
+  hearth::result<std::shared_ptr<const profiles::compiled_profile>> stored_profile(
+      std::string_view url, const terminology::resolver& resolve) const;
+
+  /// The value set an expansion `context` names (R4
+  /// valueset-operation-expand.html: "[Structure Definition URL]#[name or
+  /// path into structure definition]"): the canonical bound to that element,
+  /// in the packages' StructureDefinitions or a stored one. Errors:
+  /// "invalid" (not of that form), "not-found" (no such definition or
+  /// element, or no value set bound to it), the validator could not be built.
+  hearth::result<std::string> context_value_set(std::string_view context,
+                                                const terminology::resolver& resolve) const;
+
+  /// Most compiled stored StructureDefinitions kept (stored_profile()):
+  /// bounds memory whatever is stored; beyond it one is dropped and compiled
+  /// again when next needed.
+  static constexpr std::size_t max_stored_profiles = 256;
 
  private:
   struct impl;

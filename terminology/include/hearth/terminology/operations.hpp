@@ -62,7 +62,21 @@ struct designation {
 // ---------------------------------------------------------------------------
 // ValueSet/$expand
 
-/// The in-parameters of $expand that Hearth implements.
+/// A code system canonical with an optional version ("system|version"), as
+/// $expand's `exclude-system`, `system-version`, `check-system-version` and
+/// `force-system-version` give it.
+struct system_version {
+  std::string system;
+  std::string version;  ///< empty: none given
+  friend bool operator==(const system_version&, const system_version&) = default;
+};
+
+/// The in-parameters of $expand that Hearth implements. R4
+/// valueset-operation-expand.html; `date` is refused when read
+/// (parameters.hpp: Hearth holds the definitions of now only), and
+/// `excludeNotForUI` / `excludePostCoordinated` are not read (what is "for
+/// UI" R4 leaves to the server; Hearth's expansions hold no post-coordinated
+/// codes).
 struct expand_request {
   /// The value set by canonical URL ("url" or "url|version"); ignored when
   /// `value_set` is given.
@@ -92,6 +106,38 @@ struct expand_request {
   bool exclude_nested = true;
   /// `includeDefinition`: put the value set's compose into the result as well.
   bool include_definition = false;
+  /// `exclude-system`: codes of these code systems are left out (of that
+  /// version only, when one is given: the version the expansion uses for it).
+  std::vector<system_version> exclude_systems;
+  /// `system-version`: the version of a code system to use where an include
+  /// (here or in a value set included) names none. The registry must hold
+  /// exactly that version (or the resolver give it): otherwise the expansion
+  /// fails ("not-supported"), as R4 requires of a server that cannot expand
+  /// with the right version. Each system at most once, with a version.
+  std::vector<system_version> system_versions;
+  /// `check-system-version`: as system_versions, and an include that names
+  /// another version of the system fails the expansion ("business-rule",
+  /// R4: "an error is returned instead of the expansion").
+  std::vector<system_version> check_system_versions;
+  /// `force-system-version`: the version to use for the system whatever the
+  /// includes say; recorded in expansion.parameter (R4 requires it).
+  std::vector<system_version> force_system_versions;
+  /// `displayLanguage` (BCP 47): each code's display is the value of its
+  /// designation in that language when it has one (the tag itself, else its
+  /// primary language: "de-CH" then "de"; case-insensitive), else the code
+  /// system's display.
+  std::string display_language;
+  /// `designation`: which designations to include (and include them even
+  /// without includeDesignations): a token "system|code" matching a
+  /// designation's use, "urn:ietf:bcp:47|tag" its language, a bare code
+  /// either. Empty: all of them, when include_designations.
+  std::vector<coding> designations;
+  /// `context` ("[StructureDefinition URL]#[element path or id]") and
+  /// `contextDirection`: the registry does not know StructureDefinitions, so
+  /// it refuses a request with a context ("not-supported"); the REST layer
+  /// resolves the context to the bound value set's url first.
+  std::string context;
+  std::string context_direction;
 };
 
 // ---------------------------------------------------------------------------

@@ -10,7 +10,8 @@
 // The requests they return point into the Parameters resource given (for
 // `valueSet`, `codeSystem`, `conceptMap` given as `resource`): it must outlive
 // the request. Unknown parameters are ignored; a malformed one is an error
-// with code "invalid" and location "Parameters.parameter[i]".
+// with code "invalid" and location "Parameters.parameter[i]", one Hearth
+// cannot honour (see each reader) an error "not-supported" with that location.
 //
 // Pure functions; no shared state.
 
@@ -23,7 +24,14 @@ namespace hearth::terminology {
 // --- in: Parameters -> request ---------------------------------------------
 
 /// ValueSet/$expand: url, valueSet, valueSetVersion, filter, offset, count,
-/// activeOnly, includeDesignations, excludeNested, includeDefinition.
+/// activeOnly, includeDesignations, excludeNested, includeDefinition,
+/// exclude-system, system-version, check-system-version,
+/// force-system-version (each "system|version"; the version required but for
+/// exclude-system), displayLanguage, designation (tokens), context,
+/// contextDirection ("incoming" / "outgoing", only with a context). `date`
+/// is an error "not-supported" at its parameter: R4 asks for the definitions
+/// as they were on that date "or an error if this is not possible", and
+/// Hearth holds the current ones only.
 hearth::result<expand_request> parse_expand_parameters(const fhir::json_value& parameters);
 /// ValueSet/$validate-code: url, valueSet, valueSetVersion, code, system,
 /// systemVersion, display, coding, codeableConcept, abstract.

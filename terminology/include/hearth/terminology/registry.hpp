@@ -10,7 +10,10 @@
 // Semantics chosen where R4 leaves room, each stated once here:
 // - A canonical may carry "|version". The registry holds one version of each
 //   resource; a version that differs from the one held is accepted for a
-//   code system (a warning finding in $validate-code) and ignored elsewhere.
+//   code system (a warning finding in $validate-code) and ignored elsewhere,
+//   except where an $expand request asks for a version (system-version,
+//   check-system-version, force-system-version): that version must be held
+//   (or come from the resolver), else the expansion fails.
 // - Concept status: a concept is inactive when its `status` property is
 //   "retired" or "inactive", or its `inactive` property is true ("deprecated"
 //   stays active: R4 codesystem-concept-properties). It is abstract when its
@@ -115,12 +118,17 @@ class registry {
   // Errors (hearth::error): "not-found" (value set / code system / concept map
   // / code unknown, where the operation cannot answer otherwise), "invalid"
   // (malformed request or resource, a cycle of value sets), "not-supported"
-  // (content not available, an unsupported filter), "too-costly" (a limit of
-  // operations.hpp). Messages name URLs and codes, never other input.
+  // (content not available, an unsupported filter, a code system version
+  // asked for but not held), "too-costly" (a limit of operations.hpp),
+  // "business-rule" ($expand: a value set naming another version of a code
+  // system than check-system-version allows). Messages name URLs and codes,
+  // never other input.
 
   /// ValueSet/$expand: the ValueSet resource (JSON) with `expansion`
-  /// {identifier (urn:uuid), timestamp, total, offset, parameter[],
-  /// contains[]}; `compose` only with include_definition.
+  /// {identifier (urn:uuid), timestamp, total, offset, parameter[] (the code
+  /// system versions used, then the request's parameters that shaped the
+  /// result), contains[]}; `compose` only with include_definition. A request
+  /// with a `context` is "not-supported" (expand_request::context).
   hearth::result<fhir::json_value> expand(const expand_request& req, const resolver& resolve = {}) const;
   /// The same for a ValueSet resource given directly (instance-level
   /// ValueSet/[id]/$expand); `req.url` / `req.value_set` are ignored.

@@ -16,7 +16,9 @@ namespace hearth::terminology {
 /// Called with `resource_type` "CodeSystem", "ValueSet" or "ConceptMap", the
 /// canonical `url` without any "|version" suffix, and `version` (empty when
 /// the reference named none; the resolver may ignore it when it knows only
-/// one version). Returns the resource JSON, or nullopt when unknown.
+/// one version). Returns the resource JSON, or nullopt when unknown. (The
+/// server's validation support asks the same function for
+/// "StructureDefinition": profiles stored through the API.)
 ///
 /// The registry consults its own definitions first and the resolver only for
 /// a canonical it does not hold. An empty std::function means "no other
