@@ -448,8 +448,11 @@ struct hl7_intake::impl {
     const std::optional<std::string> ack =
         hl7v2::build_ack(msg, outcome::accepted, converted->warnings, ack_options());
     std::vector<std::string> written;
+    // The lookups, ids and each resource's check and search index are made
+    // here, on this connection's thread: the one writer thread only writes.
+    store::prepared_bundle prepared = store::prepare_transaction_bundle(rs, converted->bundle);
     auto committed = rs.transaction([&](store::resource_tx& tx) -> hearth::result<void> {
-      auto applied = store::apply_transaction_bundle(tx, converted->bundle);
+      auto applied = store::apply_transaction_bundle(tx, std::move(prepared));
       if (!applied) return hearth::unexpected(std::move(applied).error());
       written = store::versioned_references(*applied);
       audit_record r = record_of(peer, k, id, ack.value_or(""), true);

@@ -181,6 +181,16 @@ struct plan {
   fhir::json_value resource;
   /// Set for a Patient/$merge entry; type and id are then the source Patient's.
   std::optional<merge_plan> merge;
+  /// The resource checked and indexed before the transaction
+  /// (prepare_transaction_bundle), for an entry that writes.
+  std::optional<prepared_write> prepared;
+};
+
+/// An identifier lookup made while planning outside the transaction, and
+/// what it found: the transaction looks again and must find the same.
+struct lookup_record {
+  std::string type, system, value;
+  std::vector<std::string> ids;
 };
 
 // ---- Patient/$merge (see the header) ---------------------------------------
@@ -289,17 +299,32 @@ hearth::result<current_json> read_current(resource_tx& tx, std::string_view type
 
 }  // namespace
 
-hearth::result<std::vector<applied_resource>> apply_transaction_bundle(resource_tx& tx,
-                                                                       const fhir::json_value& bundle) {
+/// What the Bundle's entries resolve to (steps 1 and 2 below), ready to be
+/// written (step 3, write_plans).
+struct resolution {
+  std::vector<plan> plans;
+  target_map targets;
+};
+
+/// The error code resolve() answers when it meets what only a transaction
+/// can resolve (a merge): prepare_transaction_bundle leaves the Bundle to
+/// the transaction then.
+constexpr std::string_view needs_transaction = "needs-transaction";
+
+/// Steps 1 and 2: every entry's target, the references rewritten. `find`
+/// answers the identifier lookups (type, system, value -> at most 2 ids);
+/// `tx` is null when planning outside a transaction.
+template <class Find>
+hearth::result<resolution> resolve(const fhir::json_value& bundle, Find&& find, resource_tx* tx) {
   auto invalid = [](std::string what) { return hearth::unexpected(make_error(error_codes::invalid, std::move(what))); };
   if (!bundle.is_object()) return invalid("the Bundle is not a JSON object");
   const fhir::json_value* rt = bundle.find("resourceType");
   if (rt == nullptr || !rt->is_string() || rt->str() != "Bundle") return invalid("not a Bundle");
   const fhir::json_value* bt = bundle.find("type");
   if (bt == nullptr || !bt->is_string() || bt->str() != "transaction") return invalid("not a transaction Bundle");
-  std::vector<applied_resource> applied;
+  resolution res;
   const fhir::json_value* entries = bundle.find("entry");
-  if (entries == nullptr) return applied;
+  if (entries == nullptr) return res;
   if (!entries->is_array()) return invalid("Bundle.entry is not an array");
   const std::size_t n = entries->size();
   if (n > max_bundle_entries) {
@@ -307,8 +332,9 @@ hearth::result<std::vector<applied_resource>> apply_transaction_bundle(resource_
   }
 
   // 1. Resolve every entry's target (the lookups), before any write.
-  std::vector<plan> plans(n);
-  target_map targets;
+  std::vector<plan>& plans = res.plans;
+  plans.resize(n);
+  target_map& targets = res.targets;
   std::map<std::tuple<std::string, std::string, std::string>, std::size_t> conditions;  // -> last entry
   std::unordered_map<std::string, std::size_t> entry_index;                              // fullUrl -> entry
   for (std::size_t i = 0; i < n; ++i) {
@@ -338,6 +364,7 @@ hearth::result<std::vector<applied_resource>> apply_transaction_bundle(resource_
     const fhir::json_value* if_none_exist = request->find("ifNoneExist");
     if (method->str() == "POST" && url->str() == merge_url) {
       // A patient merge (see the header).
+      if (tx == nullptr) return hearth::unexpected(make_error(needs_transaction, "a merge entry"));
       if (if_none_exist != nullptr) return bad("a Patient/$merge entry has no ifNoneExist");
       auto m = read_merge_request(*resource);
       if (!m) return bad(m.error());
@@ -356,7 +383,7 @@ hearth::result<std::vector<applied_resource>> apply_transaction_bundle(resource_
             c != conditions.end()) {
           found = plans[c->second].id;  // a Patient of this Bundle
         } else {
-          auto ids = tx.find_by_identifier("Patient", system, value, 2);
+          auto ids = tx->find_by_identifier("Patient", system, value, 2);
           if (!ids) return hearth::unexpected(entry_error(ids.error().code, i, ids.error().message));
           if (ids->size() > 1) {
             return hearth::unexpected(
@@ -404,7 +431,7 @@ hearth::result<std::vector<applied_resource>> apply_transaction_bundle(resource_
         p.id = plans[it->second].id;
         p.writer = plans[it->second].writer;
       } else {
-        auto ids = tx.find_by_identifier(p.type, std::get<1>(key), std::get<2>(key), 2);
+        auto ids = find(p.type, std::get<1>(key), std::get<2>(key));
         if (!ids) return hearth::unexpected(entry_error(ids.error().code, i, ids.error().message));
         if (ids->size() > 1) {
           return hearth::unexpected(entry_error(error_codes::multiple_matches, i,
@@ -432,7 +459,7 @@ hearth::result<std::vector<applied_resource>> apply_transaction_bundle(resource_
         }
         it->second = i;
       } else {
-        auto ids = tx.find_by_identifier(p.type, std::get<1>(key), std::get<2>(key), 2);
+        auto ids = find(p.type, std::get<1>(key), std::get<2>(key));
         if (!ids) return hearth::unexpected(entry_error(ids.error().code, i, ids.error().message));
         if (ids->size() > 1) {
           return hearth::unexpected(entry_error(error_codes::multiple_matches, i,
@@ -458,6 +485,7 @@ hearth::result<std::vector<applied_resource>> apply_transaction_bundle(resource_
   // writes it identically (no new version).
   for (std::size_t i = 0; i < n; ++i) {
     if (!plans[i].merge) continue;
+    if (tx == nullptr) return hearth::unexpected(make_error(needs_transaction, "a merge entry"));
     const plan& target = plans[plans[i].merge->target_entry];
     if (target.writer == no_writer) continue;  // not written: linked at the merge's position
     if (target.writer > i) {
@@ -465,7 +493,7 @@ hearth::result<std::vector<applied_resource>> apply_transaction_bundle(resource_
           entry_error(error_codes::invalid, i, "the target patient is written again by a later entry"));
     }
     fhir::json_value& content = plans[target.writer].resource;
-    auto stored = tx.read("Patient", target.id);
+    auto stored = tx->read("Patient", target.id);
     if (stored) {
       auto parsed = fhir::parse_json(stored->json);
       if (!parsed) {
@@ -489,8 +517,16 @@ hearth::result<std::vector<applied_resource>> apply_transaction_bundle(resource_
     if (auto r = rewrite_references(plans[i].resource, targets, i, 0); !r) return hearth::unexpected(r.error());
   }
 
-  // 3. Write, in entry order; an entry superseded by a later one with the
-  // same conditional url is written by that one.
+  return res;
+}
+
+/// Step 3: write, in entry order; an entry superseded by a later one with
+/// the same conditional url is written by that one. A plan's prepared body
+/// is written as it is; otherwise the resource is checked and indexed here.
+hearth::result<std::vector<applied_resource>> write_plans(resource_tx& tx, resolution& res) {
+  std::vector<plan>& plans = res.plans;
+  const std::size_t n = plans.size();
+  std::vector<applied_resource> applied;
   applied.resize(n);
   // What merges wrote (each resource's last write) and, in order, the
   // resources they moved: the results' versions are brought up to date with
@@ -567,7 +603,7 @@ hearth::result<std::vector<applied_resource>> apply_transaction_bundle(resource_
     if (p.writer != i) continue;
     update_options opts;
     opts.allow_create = true;  // a new id: update-as-create (resource_store::new_id's contract)
-    auto out = tx.update(p.type, p.id, std::move(p.resource), opts);
+    auto out = p.prepared ? tx.update(std::move(*p.prepared), opts) : tx.update(p.type, p.id, std::move(p.resource), opts);
     if (!out) return hearth::unexpected(entry_error(out.error().code, i, out.error().message));
     applied[i] = applied_resource{p.type, p.id, out->version.version_id, out->created, out->changed};
   }
@@ -587,6 +623,70 @@ hearth::result<std::vector<applied_resource>> apply_transaction_bundle(resource_
     if (in_entries.count(key) == 0) applied.push_back(merged.at(key));
   }
   return applied;
+}
+
+hearth::result<std::vector<applied_resource>> apply_transaction_bundle(resource_tx& tx,
+                                                                       const fhir::json_value& bundle) {
+  auto find = [&tx](std::string_view type, std::string_view system, std::string_view value) {
+    return tx.find_by_identifier(type, system, value, 2);
+  };
+  auto res = resolve(bundle, find, &tx);
+  if (!res) return hearth::unexpected(std::move(res).error());
+  return write_plans(tx, *res);
+}
+
+struct prepared_bundle::impl {
+  const fhir::json_value* bundle = nullptr;
+  /// Planned and prepared outside the transaction; false: the transaction
+  /// does everything (a merge, or anything the planning could not settle,
+  /// whose error the transaction then reports as apply_transaction_bundle does).
+  bool planned = false;
+  resolution res;
+  std::vector<lookup_record> lookups;
+};
+
+prepared_bundle::prepared_bundle(std::unique_ptr<impl> i) noexcept : impl_(std::move(i)) {}
+prepared_bundle::prepared_bundle(prepared_bundle&&) noexcept = default;
+prepared_bundle& prepared_bundle::operator=(prepared_bundle&&) noexcept = default;
+prepared_bundle::~prepared_bundle() = default;
+
+prepared_bundle prepare_transaction_bundle(const resource_store& rs, const fhir::json_value& bundle) {
+  auto out = std::make_unique<prepared_bundle::impl>();
+  out->bundle = &bundle;
+  std::vector<lookup_record>& lookups = out->lookups;
+  auto find = [&rs, &lookups](std::string_view type, std::string_view system,
+                              std::string_view value) -> hearth::result<std::vector<std::string>> {
+    auto ids = rs.find_by_identifier(type, system, value, 2);
+    if (ids) lookups.push_back(lookup_record{std::string(type), std::string(system), std::string(value), *ids});
+    return ids;
+  };
+  auto res = resolve(bundle, find, nullptr);
+  if (!res) return prepared_bundle(std::move(out));
+  for (std::size_t i = 0; i < res->plans.size(); ++i) {
+    plan& p = res->plans[i];
+    if (p.writer != i) continue;
+    auto w = rs.prepare(p.type, p.id, std::move(p.resource));
+    if (!w) return prepared_bundle(std::move(out));  // the transaction reports it
+    p.resource = fhir::json_value();
+    p.prepared.emplace(std::move(*w));
+  }
+  out->res = std::move(*res);
+  out->planned = true;
+  return prepared_bundle(std::move(out));
+}
+
+hearth::result<std::vector<applied_resource>> apply_transaction_bundle(resource_tx& tx, prepared_bundle&& prepared) {
+  prepared_bundle::impl& b = *prepared.impl_;
+  if (!b.planned) return apply_transaction_bundle(tx, *b.bundle);
+  // The plan holds only if every lookup finds what it found before (another
+  // write may have landed in between): otherwise plan again, here.
+  for (const lookup_record& l : b.lookups) {
+    auto ids = tx.find_by_identifier(l.type, l.system, l.value, 2);
+    if (!ids) return hearth::unexpected(std::move(ids).error());
+    if (*ids != l.ids) return apply_transaction_bundle(tx, *b.bundle);
+  }
+  b.planned = false;  // written once
+  return write_plans(tx, b.res);
 }
 
 std::vector<std::string> versioned_references(const std::vector<applied_resource>& applied) {

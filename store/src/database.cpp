@@ -13,6 +13,7 @@
 #include "detail/database_impl.hpp"
 #include "detail/db_error.hpp"
 #include "detail/migrations.hpp"
+#include "detail/sqlite_wal_vfs.hpp"
 
 namespace hearth::store {
 namespace {
@@ -34,6 +35,10 @@ std::string sqlite_connect_string(const std::filesystem::path& file) {
 /// Opens `sql` and sets what every connection needs.
 void open_session(soci::session& sql, const database_config& config, const std::filesystem::path& sqlite_file) {
   if (config.kind == engine::sqlite) {
+    // Every connection through the WAL write-coalescing VFS (it must be the
+    // default: SOCI opens with SQLite's default VFS). It relies on the
+    // synchronous=FULL below (sqlite_wal_vfs.cpp says why).
+    detail::install_sqlite_wal_vfs();
     sql.open(*soci::factory_sqlite3(), sqlite_connect_string(sqlite_file));
     // Integers from the configuration, not input: PRAGMA takes no parameters.
     sql << "PRAGMA busy_timeout = " + std::to_string(config.busy_timeout.count());

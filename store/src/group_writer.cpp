@@ -105,21 +105,31 @@ void group_writer::commit_group(std::vector<item>& group) {
   try {
     session_ << sql_text.begin;
     if (!sql_text.lock_order.empty()) session_ << sql_text.lock_order;
+    // A job alone in its group needs no savepoint: when it fails, the whole
+    // transaction is rolled back instead. (A savepoint is not free: SQLite
+    // copies every page the job changes into its statement journal first.)
+    const bool alone = group.size() == 1;
     for (std::size_t i = 0; i < group.size(); ++i) {
-      session_ << "SAVEPOINT hearth_write";
+      if (!alone) session_ << "SAVEPOINT hearth_write";
       hearth::result<void> r = run_job(group[i].fn, session_);
       if (r) {
-        session_ << "RELEASE SAVEPOINT hearth_write";
-      } else {
+        if (!alone) session_ << "RELEASE SAVEPOINT hearth_write";
+      } else if (!alone) {
         // Undo this job alone; on PostgreSQL this also clears the aborted
         // state an error leaves the transaction in.
         session_ << "ROLLBACK TO SAVEPOINT hearth_write";
         session_ << "RELEASE SAVEPOINT hearth_write";
         ++failed;
+      } else {
+        ++failed;
       }
       results[i].emplace(std::move(r));
     }
-    session_ << "COMMIT";
+    if (alone && failed == 1) {
+      session_ << "ROLLBACK";
+    } else {
+      session_ << "COMMIT";
+    }
   } catch (const std::exception& e) {
     group_error = database_error("group commit", e);
     try {

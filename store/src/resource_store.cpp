@@ -300,11 +300,40 @@ std::optional<std::pair<sql_int, sql_int>> parse_cursor(std::string_view c) {
   return std::make_pair(t, pk);
 }
 
+/// find_by_identifier's argument checks: a resource type with an
+/// `identifier` token parameter.
+hearth::result<void> check_identifier_lookup(const indexer& ix, std::string_view type) {
+  if (auto r = check_type(type); !r) return hearth::unexpected(r.error());
+  const auto params = ix.parameters(type);
+  const bool has_identifier = std::any_of(params.begin(), params.end(), [](const fhir::search_parameter* p) {
+    return p->code == "identifier" && p->type == fhir::search_param_type::token;
+  });
+  if (!has_identifier) {
+    return hearth::unexpected(make_error(error_codes::invalid, "the type has no identifier search parameter"));
+  }
+  return {};
+}
+
 instant system_now() {
   return std::chrono::floor<std::chrono::milliseconds>(std::chrono::system_clock::now());
 }
 
 }  // namespace
+
+// ---- prepared_write -----------------------------------------------------
+
+struct prepared_write::body {
+  std::string type, id;
+  prepared_body prepared;
+  bool written = false;
+};
+
+prepared_write::prepared_write(std::unique_ptr<body> b) noexcept : body_(std::move(b)) {}
+prepared_write::prepared_write(prepared_write&&) noexcept = default;
+prepared_write& prepared_write::operator=(prepared_write&&) noexcept = default;
+prepared_write::~prepared_write() = default;
+const std::string& prepared_write::type() const noexcept { return body_->type; }
+const std::string& prepared_write::id() const noexcept { return body_->id; }
 
 // ---- resource_tx --------------------------------------------------------
 
@@ -360,6 +389,13 @@ hearth::result<write_outcome> resource_tx::update(std::string_view type, std::st
   return update_prepared(*s_, type, id, *body, opts);
 }
 
+hearth::result<write_outcome> resource_tx::update(prepared_write&& write, const update_options& opts) {
+  prepared_write::body& b = write.internals();
+  if (b.written) return hearth::unexpected(make_error(error_codes::invalid, "the prepared write was written already"));
+  b.written = true;
+  return update_prepared(*s_, b.type, b.id, b.prepared, opts);
+}
+
 hearth::result<write_outcome> resource_tx::remove(std::string_view type, std::string_view id,
                                                   const delete_options& opts) {
   if (auto r = check_type_and_id(type, id); !r) return hearth::unexpected(r.error());
@@ -391,16 +427,8 @@ hearth::result<resource_version> resource_tx::read(std::string_view type, std::s
 hearth::result<std::vector<std::string>> resource_tx::find_by_identifier(std::string_view type,
                                                                          std::string_view system,
                                                                          std::string_view value, std::size_t limit) {
-  if (auto r = check_type(type); !r) return hearth::unexpected(r.error());
-  const auto params = s_->ix.parameters(type);
-  const bool has_identifier = std::any_of(params.begin(), params.end(), [](const fhir::search_parameter* p) {
-    return p->code == "identifier" && p->type == fhir::search_param_type::token;
-  });
-  if (!has_identifier) {
-    return hearth::unexpected(make_error(error_codes::invalid, "the type has no identifier search parameter"));
-  }
-  std::vector<std::string> ids;
-  if (limit == 0) return ids;
+  if (auto r = check_identifier_lookup(s_->ix, type); !r) return hearth::unexpected(r.error());
+  if (limit == 0) return std::vector<std::string>{};
   return guarded(*s_, [&]() -> hearth::result<std::vector<std::string>> {
     const engine kind = s_->db.config.kind;
     if (kind == engine::postgresql) {
@@ -423,24 +451,8 @@ hearth::result<std::vector<std::string>> resource_tx::find_by_identifier(std::st
       s_->sql << "SELECT 1 FROM (SELECT pg_advisory_xact_lock(:key)) AS locked", soci::into(ignored),
           soci::use(key, "key");
     }
-    // The identifier rows of idx_token (index_writer.cpp: param is
-    // param_key(type, "identifier"); Identifier.system and .value in system
-    // and code). Rows exist for current, non-deleted versions only; the
-    // deleted test says so once more. DISTINCT: an Identifier with several
-    // type codings has one row per coding.
-    const sql_int param = detail::param_key(type, "identifier");
-    const sql_int lim = static_cast<sql_int>(std::min<std::size_t>(limit, 1u << 20));
-    const std::string t(type), sys(system), val(value);
-    std::string id;
-    soci::statement st =
-        (s_->sql.prepare << "SELECT DISTINCT r.id FROM idx_token x JOIN resource r ON r.resource_pk = x.resource_pk"
-                            " WHERE x.param = :param AND x.code = :value AND x.system = :system AND r.type = :type"
-                            " AND r.deleted = 0 ORDER BY r.id LIMIT :lim",
-         soci::into(id), soci::use(param, "param"), soci::use(val, "value"), soci::use(sys, "system"),
-         soci::use(t, "type"), soci::use(lim, "lim"));
-    st.execute();
-    while (st.fetch()) ids.push_back(id);
-    return ids;
+    detail::ensure_writer_statements(s_->db, s_->sql);
+    return s_->db.identifier_finder->find(type, system, value, limit);
   });
 }
 
@@ -525,6 +537,57 @@ hearth::result<write_outcome> resource_store::update(std::string_view type, std:
   auto body = prepare_write(*indexer_, std::move(resource), type, id, false);
   if (!body) return hearth::unexpected(std::move(body).error());
   return single_write(*this, hook, [&](resource_tx& tx) { return update_prepared(*tx.s_, type, id, *body, opts); });
+}
+
+hearth::result<prepared_write> resource_store::prepare(std::string_view type, std::string_view id,
+                                                       fhir::json_value resource) const {
+  if (auto r = check_type_and_id(type, id); !r) return hearth::unexpected(r.error());
+  auto body = prepare_write(*indexer_, std::move(resource), type, id, false);
+  if (!body) return hearth::unexpected(std::move(body).error());
+  auto b = std::make_unique<prepared_write::body>();
+  b->type = std::string(type);
+  b->id = std::string(id);
+  b->prepared = std::move(*body);
+  return prepared_write(std::move(b));
+}
+
+hearth::result<std::vector<std::string>> resource_store::find_by_identifier(std::string_view type,
+                                                                            std::string_view system,
+                                                                            std::string_view value,
+                                                                            std::size_t limit) const {
+  if (auto r = check_identifier_lookup(*indexer_, type); !r) return hearth::unexpected(r.error());
+  if (limit == 0) return std::vector<std::string>{};
+  database::impl& impl = db_->internals();
+  if (impl.config.kind != engine::sqlite) {
+    // A PostgreSQL reader may be reconnected by any read that finds it
+    // lost (reconnect_if_lost), which frees the statements prepared on it:
+    // no statement is kept on it.
+    soci::session sql(impl.readers);
+    try {
+      return detail::identifier_finder(sql).find(type, system, value, limit);
+    } catch (const std::exception& e) {
+      detail::reconnect_if_lost(sql);
+      return hearth::unexpected(detail::database_error("find by identifier", e));
+    }
+  }
+  // SQLite: a leased reader and its own prepared lookup (database_impl.hpp);
+  // an SQLite connection is never reconnected.
+  const std::size_t pos = impl.readers.lease();
+  struct give_back {
+    soci::connection_pool& pool;
+    std::size_t pos;
+    ~give_back() { pool.give_back(pos); }
+  } lease{impl.readers, pos};
+  soci::session& sql = impl.readers.at(pos);
+  std::unique_ptr<detail::identifier_finder>& finder = impl.reader_finders.at(pos);
+  try {
+    if (!finder) finder = std::make_unique<detail::identifier_finder>(sql);
+    return finder->find(type, system, value, limit);
+  } catch (const std::exception& e) {
+    finder.reset();
+    detail::reconnect_if_lost(sql);
+    return hearth::unexpected(detail::database_error("find by identifier", e));
+  }
 }
 
 hearth::result<write_outcome> resource_store::remove(std::string_view type, std::string_view id,

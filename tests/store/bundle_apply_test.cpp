@@ -8,6 +8,7 @@
 #include <doctest/doctest.h>
 
 #include <atomic>
+#include <functional>
 #include <optional>
 #include <string>
 #include <thread>
@@ -872,4 +873,96 @@ TEST_CASE("db: bundle: a merge entry outside the contract is invalid and names t
     CHECK(code_of(r) == store::error_codes::invalid);
   }
   CHECK(count_resources(c.tdb) == 1);
+}
+
+// ---- planned before the transaction (prepare_transaction_bundle) ------------
+
+namespace {
+
+/// Plans `b` outside the transaction, optionally runs `between` (another
+/// write landing after the planning), then applies the plan in a
+/// transaction of its own.
+hearth::result<std::vector<store::applied_resource>> apply_planned(store::resource_store& rs, const fhir::json_value& b,
+                                                                   const std::function<void()>& between = {}) {
+  store::prepared_bundle prepared = store::prepare_transaction_bundle(rs, b);
+  if (between) between();
+  std::optional<std::vector<store::applied_resource>> out;
+  auto r = rs.transaction([&](store::resource_tx& tx) -> hearth::result<void> {
+    auto applied = store::apply_transaction_bundle(tx, std::move(prepared));
+    if (!applied) return hearth::unexpected(applied.error());
+    out = std::move(*applied);
+    return {};
+  });
+  if (!r) return hearth::unexpected(r.error());
+  return std::move(*out);
+}
+
+}  // namespace
+
+TEST_CASE("db: bundle: a Bundle planned before its transaction gives what planning inside it gives") {
+  store::test::store_case c;
+  auto make = [](const std::string& value) {
+    return bundle({entry(urn(1), patient(mrn_system, "MRN-P"), "PUT", conditional("Patient", mrn_system, "MRN-P")),
+                   entry(urn(2), observation("F-P", urn(1), value), "PUT", conditional("Observation", obs_system, "F-P")),
+                   entry(urn(3), observation("F-P2", urn(1), "3"), "POST", "Observation"),
+                   create_if_none(urn(4), patient(mrn_system, "MRN-P", "Ignored"), mrn_system, "MRN-P")});
+  };
+  auto first = apply_planned(c.rs, make("1"));
+  REQUIRE(first);
+  CHECK((*first)[0].created);
+  CHECK((*first)[1].created);
+  CHECK((*first)[3].id == (*first)[0].id);
+  const std::string pat = "Patient/" + (*first)[0].id;
+  // References and the search index of the prepared bodies name the ids.
+  CHECK(reference_at(read_json(c.rs, "Observation", (*first)[1].id), {"subject", "reference"}) == pat);
+  auto found = c.rs.find_by_identifier("Observation", obs_system, "F-P");
+  REQUIRE(found);
+  CHECK(*found == std::vector<std::string>{(*first)[1].id});
+  // Again: conditional updates find what the first created; identical content writes nothing.
+  auto second = apply_planned(c.rs, make("2"));
+  REQUIRE(second);
+  CHECK((*second)[0].id == (*first)[0].id);
+  CHECK_FALSE((*second)[0].changed);
+  CHECK((*second)[1].id == (*first)[1].id);
+  CHECK((*second)[1].version_id == 2);
+  CHECK(count_resources(c.tdb) == 4);
+}
+
+TEST_CASE("db: bundle: a write landing between the planning and the transaction is found, not duplicated") {
+  store::test::store_case c;
+  auto b = bundle({entry(urn(1), patient(mrn_system, "MRN-R2"), "PUT", conditional("Patient", mrn_system, "MRN-R2")),
+                   entry(urn(2), observation("F-R3", urn(1), "4"), "POST", "Observation")});
+  std::string raced;
+  auto r = apply_planned(c.rs, b, [&] { raced = created_id(c.rs, "Patient", patient(mrn_system, "MRN-R2", "Raced")); });
+  REQUIRE(r);
+  // The plan had a new id for the Patient; the transaction found the one created meanwhile.
+  CHECK((*r)[0].id == raced);
+  CHECK_FALSE((*r)[0].created);
+  CHECK(reference_at(read_json(c.rs, "Observation", (*r)[1].id), {"subject", "reference"}) == "Patient/" + raced);
+  CHECK(count_resources(c.tdb) == 2);
+  // A match removed in between: the transaction creates anew.
+  auto again = apply_planned(c.rs, b, [&] { REQUIRE(c.rs.remove("Patient", raced)); });
+  REQUIRE(again);
+  CHECK((*again)[0].id != raced);
+  CHECK((*again)[0].created);
+}
+
+TEST_CASE("db: bundle: what the planning cannot settle is left to the transaction: merges, and errors as before") {
+  store::test::store_case c;
+  const std::string x = created_id(c.rs, "Patient", patient(mrn_system, "MRN-PX", "Prior"));
+  auto merged = apply_planned(c.rs, merge_bundle("MRN-PY", "MRN-PX"));
+  REQUIRE(merged);
+  CHECK((*merged)[1].id == x);
+  CHECK(links_of(read_json(c.rs, "Patient", x)) == std::vector<std::string>{"replaced-by Patient/" + (*merged)[0].id});
+  // Outside the contract: the same error as planning in the transaction, nothing written.
+  auto bad = bundle({entry(urn(1), patient(mrn_system, "MRN-B"), "PUT", "Patient?name=Doe")});
+  CHECK(code_of(apply_planned(c.rs, bad)) == store::error_codes::invalid);
+  auto wrong_type = bundle({entry(urn(1), json(R"({"resourceType":"Patient","id":7})"), "PUT",
+                                  conditional("Patient", mrn_system, "MRN-W"))});
+  CHECK(code_of(apply_planned(c.rs, wrong_type)) == code_of(apply(c.rs, wrong_type)));
+  REQUIRE(c.rs.create("Patient", patient(mrn_system, "MRN-D2")));
+  REQUIRE(c.rs.create("Patient", patient(mrn_system, "MRN-D2")));
+  auto many = bundle({entry(urn(1), patient(mrn_system, "MRN-D2"), "PUT", conditional("Patient", mrn_system, "MRN-D2"))});
+  CHECK(code_of(apply_planned(c.rs, many)) == store::error_codes::multiple_matches);
+  CHECK(count_resources(c.tdb) == 4);
 }

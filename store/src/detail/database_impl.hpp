@@ -9,11 +9,13 @@
 #include <memory>
 #include <mutex>
 #include <thread>
+#include <vector>
 
 #include <hearth/store/database.hpp>
 
 #include "detail/audit_writer.hpp"
 #include "detail/group_writer.hpp"
+#include "detail/identifier_finder.hpp"
 #include "detail/index_writer.hpp"
 #include "detail/version_writer.hpp"
 
@@ -22,12 +24,17 @@ namespace hearth::store {
 /// Members are declared in the order they must be built; they are destroyed
 /// in reverse: the writer (drained, joined) before the session it writes on.
 struct database::impl {
-  explicit impl(const database_config& c) : config(c), readers(c.pool_size) {}
+  explicit impl(const database_config& c) : config(c), readers(c.pool_size), reader_finders(c.pool_size) {}
 
   database_config config;
   int schema_version = 0;
   /// Reads: pool_size sessions, leased per read (soci::session(pool)).
   soci::connection_pool readers;
+  /// SQLite only: the identifier lookup prepared on each reader (by pool
+  /// position), built on first use, dropped after a database error; used
+  /// only by the thread that leased that position
+  /// (resource_store::find_by_identifier).
+  std::vector<std::unique_ptr<detail::identifier_finder>> reader_finders;
   /// The writer's own session; used by the writer thread only once it runs.
   soci::session writer_session;
   std::unique_ptr<detail::group_writer> writer;
@@ -38,6 +45,7 @@ struct database::impl {
   /// use, dropped after a database error. Writer thread only.
   std::unique_ptr<detail::index_writer> index_writer;
   std::unique_ptr<detail::version_writer> version_writer;
+  std::unique_ptr<detail::identifier_finder> identifier_finder;
   std::uint64_t statements_generation = 0;  ///< writer->session_generation() they were built at
   /// The audit log's statements on writer_session (audit_log.cpp), built on
   /// first use like the two above, at audit_generation. Writer thread only.
@@ -78,16 +86,21 @@ namespace detail {
 inline void drop_writer_statements(database::impl& db) {
   db.index_writer.reset();
   db.version_writer.reset();
+  db.identifier_finder.reset();
   db.audit_writer.reset();
 }
 
 /// Prepares the writer's statements on `sql` unless they are there, built on
 /// the writer's current session. Writer thread only.
 inline void ensure_writer_statements(database::impl& db, soci::session& sql) {
-  if (db.index_writer && db.version_writer && db.statements_generation == db.writer->session_generation()) return;
+  if (db.index_writer && db.version_writer && db.identifier_finder &&
+      db.statements_generation == db.writer->session_generation()) {
+    return;
+  }
   drop_writer_statements(db);
   db.index_writer = std::make_unique<index_writer>(sql);
   db.version_writer = std::make_unique<version_writer>(sql, db.config.kind);
+  db.identifier_finder = std::make_unique<identifier_finder>(sql);
   db.statements_generation = db.writer->session_generation();
 }
 

@@ -89,6 +89,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -138,6 +139,40 @@ inline constexpr std::size_t max_merge_moves = 10000;
 /// thread only, under resource_tx's rules.
 hearth::result<std::vector<applied_resource>> apply_transaction_bundle(resource_tx& tx,
                                                                        const fhir::json_value& bundle);
+
+/// A Bundle planned before its transaction, so that the one writer thread
+/// only writes (prepare_transaction_bundle). Move-only; refers to the Bundle
+/// it was made from, which must outlive it.
+class prepared_bundle {
+ public:
+  prepared_bundle(prepared_bundle&&) noexcept;
+  prepared_bundle& operator=(prepared_bundle&&) noexcept;
+  ~prepared_bundle();
+
+  struct impl;  ///< private (src/ only)
+  explicit prepared_bundle(std::unique_ptr<impl> i) noexcept;
+
+ private:
+  friend hearth::result<std::vector<applied_resource>> apply_transaction_bundle(resource_tx& tx,
+                                                                                prepared_bundle&& prepared);
+  std::unique_ptr<impl> impl_;
+};
+
+/// The work of apply_transaction_bundle that needs no transaction, done
+/// before it on the caller's thread: the identifier lookups (on the reader
+/// pool), the ids, the references between entries, and each written
+/// resource's check, hash and search index (resource_store::prepare). Never
+/// fails: what it cannot settle (a Patient/$merge entry, or an entry outside
+/// the contract) is left to the transaction, which then reports it.
+prepared_bundle prepare_transaction_bundle(const resource_store& rs, const fhir::json_value& bundle);
+
+/// apply_transaction_bundle of a prepared Bundle: the same result and
+/// errors. Inside the transaction every lookup is made again; when one finds
+/// something else than it found at planning (another write landed in
+/// between), the Bundle is planned again inside the transaction, so the
+/// outcome is always that of planning in the transaction.
+hearth::result<std::vector<applied_resource>> apply_transaction_bundle(resource_tx& tx,
+                                                                       prepared_bundle&& prepared);
 
 /// "Type/id/_history/vid" of each element: what message_log::complete
 /// records as the resources a message produced (a merge's moved resources

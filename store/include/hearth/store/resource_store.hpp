@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <functional>
 #include <future>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -57,6 +58,28 @@ struct write_outcome {
   bool changed = false;
 };
 
+/// A resource checked, hashed and indexed for a write to (type, id), made by
+/// resource_store::prepare on any thread before the transaction that writes
+/// it: the one writer thread then only writes (the CPU of checking and of
+/// the FHIRPath indexing runs on the callers' threads, in parallel). Holds
+/// the body with its id set; meta.versionId/lastUpdated are set at the
+/// write. Move-only; written at most once.
+class prepared_write {
+ public:
+  prepared_write(prepared_write&&) noexcept;
+  prepared_write& operator=(prepared_write&&) noexcept;
+  ~prepared_write();
+  const std::string& type() const noexcept;
+  const std::string& id() const noexcept;
+
+  struct body;  ///< private (src/ only)
+  explicit prepared_write(std::unique_ptr<body> b) noexcept;
+  body& internals() noexcept { return *body_; }
+
+ private:
+  std::unique_ptr<body> body_;
+};
+
 /// The writes (and reads) of one transaction, handed to the function given to
 /// resource_store::transaction. Everything it does commits together, or —
 /// when the function returns an error, throws, or an operation hits a
@@ -80,6 +103,10 @@ class resource_tx {
   /// "not-found" (absent and !allow_create).
   hearth::result<write_outcome> update(std::string_view type, std::string_view id,
                                        fhir::json_value resource, const update_options& opts = {});
+  /// update() of a body prepared before the transaction (prepared_write):
+  /// the same rules and errors, without the check and index work. An
+  /// already-written (moved-from) one is "invalid".
+  hearth::result<write_outcome> update(prepared_write&& write, const update_options& opts = {});
   /// R4 delete: a tombstone version; deleting a deleted or absent resource
   /// succeeds without writing (changed == false). Errors: "invalid", "conflict".
   hearth::result<write_outcome> remove(std::string_view type, std::string_view id,
@@ -154,6 +181,19 @@ class resource_store {
                                        const write_hook& hook = {});
   hearth::result<write_outcome> remove(std::string_view type, std::string_view id,
                                        const delete_options& opts = {}, const write_hook& hook = {});
+
+  /// Checks, hashes and indexes `resource` for a write to (type, id) inside
+  /// a later transaction (resource_tx::update(prepared_write&&)). An id in
+  /// `resource` must equal `id` (an absent one is set). Errors: "invalid",
+  /// "not-supported" (as create). Any thread; touches no database.
+  hearth::result<prepared_write> prepare(std::string_view type, std::string_view id,
+                                         fhir::json_value resource) const;
+  /// resource_tx::find_by_identifier on the reader pool, outside any write
+  /// transaction: what a transaction is likely to find (a planning guess
+  /// that the transaction must check again; another write may land in
+  /// between). Takes no lock. Errors: as that function.
+  hearth::result<std::vector<std::string>> find_by_identifier(std::string_view type, std::string_view system,
+                                                              std::string_view value, std::size_t limit = 16) const;
 
   /// R4 read: the current version. Errors: "not-found", "deleted" (410),
   /// "invalid" (bad type or id), "exception".
