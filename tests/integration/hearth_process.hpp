@@ -331,12 +331,13 @@ class http_connection {
     }
     req += "\r\n" + body;
     send_raw(req);
-    return read_reply();
+    return read_reply(std::chrono::seconds(30), method == "HEAD");
   }
 
-  /// Reads one response (Content-Length framed, as the server sends them);
-  /// status 0 when the connection closed first.
-  http_reply read_reply(std::chrono::seconds limit = std::chrono::seconds(30)) {
+  /// Reads one response (Content-Length framed, as the server sends them;
+  /// none after a HEAD request, whose Content-Length is the GET's: RFC 9110
+  /// 9.3.2); status 0 when the connection closed first.
+  http_reply read_reply(std::chrono::seconds limit = std::chrono::seconds(30), bool no_body = false) {
     http_reply r;
     std::size_t header_end;
     while ((header_end = buf_.find("\r\n\r\n")) == std::string::npos) {
@@ -359,7 +360,8 @@ class http_connection {
       }
       pos = next;
     }
-    const std::size_t length = r.headers.count("content-length") ? std::stoul(r.headers["content-length"]) : 0;
+    const std::size_t length =
+        !no_body && r.headers.count("content-length") ? std::stoul(r.headers["content-length"]) : 0;
     while (buf_.size() < length) {
       if (!fill(limit)) break;
     }

@@ -98,6 +98,34 @@ TEST_CASE("rest: many clients updating one resource with If-Match: exactly the r
   MESSAGE(ok.load() << " updates, " << conflicts.load() << " refused with 412");
 }
 
+TEST_CASE("rest: HEAD answers a read's and a search's header fields without the content (RFC 9110 9.3.2)") {
+  hearth_process server;
+  http_connection conn(server);
+  const http_reply created =
+      conn.request("POST", "/Patient", R"({"resourceType":"Patient","name":[{"family":"Head"}]})", json_headers);
+  REQUIRE(created.status == 201);
+  const std::string id = string_member(created.body, "id");
+  REQUIRE_FALSE(id.empty());
+  const http_reply get = conn.request("GET", "/Patient/" + id);
+  REQUIRE(get.status == 200);
+  const http_reply head = conn.request("HEAD", "/Patient/" + id);
+  CHECK(head.status == 200);
+  CHECK(head.body.empty());
+  CHECK(head.header("content-length") == std::to_string(get.body.size()));
+  CHECK(head.header("etag") == get.header("etag"));
+  CHECK(head.header("content-type") == get.header("content-type"));
+  CHECK(head.header("last-modified") == get.header("last-modified"));
+  // The connection stays usable: the next answer is read whole, not mistaken for a body.
+  const http_reply search_head = conn.request("HEAD", "/Patient?_id=" + id);
+  CHECK(search_head.status == 200);
+  CHECK(search_head.body.empty());
+  CHECK(std::stoul(search_head.header("content-length")) > 0);
+  CHECK(conn.request("HEAD", "/Patient/no-such-id").status == 404);
+  const http_reply after = conn.request("GET", "/Patient/" + id);
+  CHECK(after.status == 200);
+  CHECK(after.body == get.body);
+}
+
 TEST_CASE("rest: a transaction of 100 entries over HTTP, then every resource is there and linked") {
   hearth_process server;
   std::string body = R"({"resourceType":"Bundle","type":"transaction","entry":[)";

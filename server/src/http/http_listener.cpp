@@ -257,6 +257,11 @@ class session final : public session_base, public std::enable_shared_from_this<s
     keep_alive_ = req.keep_alive() && owner_.opts.keep_alive_timeout.count() > 0;
     http_request in;
     in.method = std::string(req.method_string());
+    // RFC 9110 9.3.2: HEAD is GET without the content, with the same header
+    // fields (Content-Length included). It is handled, authorised and
+    // audited as the GET it mirrors; write() leaves the body out.
+    const bool head = in.method == "HEAD";
+    if (head) in.method = "GET";
     in.target = std::string(req.target());
     in.headers.reserve(static_cast<std::size_t>(std::distance(req.begin(), req.end())));
     for (const auto& f : req) in.headers.push_back(http_header{std::string(f.name_string()), std::string(f.value())});
@@ -270,9 +275,9 @@ class session final : public session_base, public std::enable_shared_from_this<s
     ++owner_.in_flight;
     // The handler may block on the database: a worker thread, not the strand;
     // a request that may write waits for its commit on a pool of its own.
-    const bool reads_only = in.method == "GET" || in.method == "HEAD";
+    const bool reads_only = in.method == "GET";
     net::post(reads_only ? owner_.workers : owner_.writers,
-              [self = this->shared_from_this(), in = std::move(in)]() mutable {
+              [self = this->shared_from_this(), in = std::move(in), head]() mutable {
       http_response out;
       try {
         out = self->owner_.handler(in);
@@ -284,19 +289,25 @@ class session final : public session_base, public std::enable_shared_from_this<s
       }
       if (!out.header("X-Request-Id")) out.set_header("X-Request-Id", in.request_id);
       net::post(self->stream_.get_executor(),
-                [self, out = std::move(out)]() mutable { self->write(std::move(out)); });
+                [self, out = std::move(out), head]() mutable { self->write(std::move(out), head); });
     });
   }
 
-  void write(http_response&& out) {
+  /// Sends `out`; for a HEAD request (`head`) its header fields only, with
+  /// the Content-Length its body has.
+  void write(http_response&& out, bool head = false) {
     res_ = {};
     res_.version(11);
     res_.result(static_cast<unsigned>(out.status));
     for (http_header& h : out.headers) res_.insert(h.name, std::move(h.value));
-    res_.body() = std::move(out.body);
     // After stop(): answer what is in flight, then close.
     res_.keep_alive(keep_alive_ && !owner_.stopping);
-    res_.prepare_payload();
+    if (head) {
+      res_.content_length(out.body.size());
+    } else {
+      res_.body() = std::move(out.body);
+      res_.prepare_payload();
+    }
     tcp_layer(stream_).expires_after(owner_.opts.write_timeout);
     http::async_write(stream_, res_, [self = this->shared_from_this()](beast::error_code ec, std::size_t) {
       self->busy_ = false;
