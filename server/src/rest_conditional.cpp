@@ -2,7 +2,11 @@
 // #cdelete. The search runs on the reader; the write that follows names the
 // version the search found (expected_version), so a resource changed or
 // deleted in between is never overwritten unseen: that write fails with a
-// conflict (409, or 412 when the client sent If-Match).
+// conflict (409, or 412 when the client sent If-Match). When the search
+// finds nothing, the create that follows runs the search again inside its
+// own transaction (resource_store::conditional_create), so that two
+// conditional updates racing to create make one resource: the later one
+// finds the earlier's and updates it instead.
 
 #include "rest_auth.hpp"
 #include "rest_interactions.hpp"
@@ -35,7 +39,7 @@ std::optional<std::int64_t> expected(const std::optional<std::int64_t>& if_match
 
 http_response conditional_update(const context& c, const std::string& type) {
   // SMART: u, and the search runs with the token's search grants
-  // (resolve_conditional); the resource found and the new content must both
+  // (conditional_search); the resource found and the new content must both
   // be reached by the update grant (rest_auth.hpp).
   const access a = authorize(c, auth::interaction::update, type);
   if (!a.allowed) return forbidden(c, a);
@@ -53,47 +57,57 @@ http_response conditional_update(const context& c, const std::string& type) {
   if (!reaches_content(c, a, *body.resource)) {
     return forbidden(c, a, "the resource is outside what the granted scopes reach");
   }
-  auto m = resolve_conditional(c, type, condition);
+  auto condition_search = conditional_search(c, type, condition);
+  if (!condition_search) return store_failure(c, condition_search.error());
+  auto m = run_conditional(c, *condition_search);
   if (!m) return store_failure(c, m.error());
+  const fhir::json_value* body_id_value = body.resource->find("id");
+  const std::optional<std::string> body_id =
+      body_id_value != nullptr && body_id_value->is_string() ? std::optional<std::string>(body_id_value->str())
+                                                             : std::nullopt;
+  if (m->count == 0) {
+    if (if_match) return error_response(412, "conflict", "If-Match names a version, but nothing matches", c.fmt, c.defs);
+    // "No matches, no id provided: The server creates the resource." "No
+    // matches, id provided and doesn't already exist: The server treats the
+    // interaction as an Update as Create interaction"; "... and already
+    // exist: The server rejects the update with a 409 Conflict error."
+    if (body_id && !valid_id(*body_id)) {
+      return error_response(400, "invalid", "not a valid resource id (R4 datatypes.html#id)", c.fmt, c.defs);
+    }
+    // Kept for the case where the search in the store's transaction finds
+    // a resource a concurrent request created in between.
+    fhir::json_value resource = *body.resource;
+    // An absent id is set by prepare (after resourceType, as create does).
+    auto prepared = c.store.prepare(type, body_id ? *body_id : store::resource_store::new_id(),
+                                    std::move(*body.resource));
+    if (!prepared) return write_failure(c, prepared.error(), false);
+    auto w = c.store.conditional_create(*condition_search, *prepared, write_hook_of(c));
+    if (!w) return store_failure(c, w.error());
+    if (w->matches == 0) {
+      return with_validation_note(write_response(c, 201, w->written->version, "created"), body.validation_note);
+    }
+    // A concurrent request created a match since the search above: as if
+    // the search had found it.
+    m->count = w->matches;
+    m->match = std::move(w->match);
+    *body.resource = std::move(resource);
+  }
   if (m->count > 1) {
     // "Multiple matches: The server returns a 412 Precondition Failed error".
     return error_response(412, "multiple-matches", "the search matches more than one resource", c.fmt, c.defs);
   }
-  const fhir::json_value* body_id_value = body.resource->find("id");
-  const std::string* body_id = body_id_value != nullptr && body_id_value->is_string() ? &body_id_value->str() : nullptr;
+  // "One Match: The server performs the update against the matching
+  // resource"; an id in the body must be that resource's.
+  const std::string id = m->match->id;
+  if (body_id && *body_id != id) {
+    return error_response(400, "invalid", "the id in the body is not the id of the resource the search found",
+                          c.fmt, c.defs);
+  }
   store::update_options o;
-  std::string id;
-  if (m->count == 1) {
-    // "One Match: The server performs the update against the matching
-    // resource"; an id in the body must be that resource's.
-    id = m->match->id;
-    if (body_id != nullptr && *body_id != id) {
-      return error_response(400, "invalid", "the id in the body is not the id of the resource the search found",
-                            c.fmt, c.defs);
-    }
-    o.expected_version = expected(if_match, *m->match);
-    o.allow_create = false;
-    if (auto ok = reaches(c, a, *m->match); !ok || !*ok) {
-      return ok ? forbidden(c, a, "the resource is outside what the granted scopes reach") : store_failure(c, ok.error());
-    }
-  } else {
-    if (if_match) return error_response(412, "conflict", "If-Match names a version, but nothing matches", c.fmt, c.defs);
-    if (body_id == nullptr) {
-      // "No matches, no id provided: The server creates the resource."
-      auto w = c.store.create(type, std::move(*body.resource), write_hook_of(c));
-      if (!w) return write_failure(c, w.error(), false);
-      return with_validation_note(write_response(c, 201, w->version, "created"), body.validation_note);
-    }
-    // "No matches, id provided and doesn't already exist: The server treats
-    // the interaction as an Update as Create interaction"; "... and already
-    // exist: The server rejects the update with a 409 Conflict error."
-    id = *body_id;
-    if (!valid_id(id)) return error_response(400, "invalid", "not a valid resource id (R4 datatypes.html#id)", c.fmt, c.defs);
-    auto existing = c.store.read(type, id);
-    if (existing) {
-      return error_response(409, "conflict", "a resource with this id exists but does not match the search", c.fmt,
-                            c.defs);
-    }
+  o.expected_version = expected(if_match, *m->match);
+  o.allow_create = false;
+  if (auto ok = reaches(c, a, *m->match); !ok || !*ok) {
+    return ok ? forbidden(c, a, "the resource is outside what the granted scopes reach") : store_failure(c, ok.error());
   }
   body.resource->set("id", id);
   auto w = c.store.update(type, id, std::move(*body.resource), o, write_hook_of(c));

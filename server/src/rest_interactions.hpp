@@ -135,11 +135,20 @@ struct conditional_match {
   std::size_t count = 0;
   std::optional<store::resource_version> match;
 };
-/// Runs the search of a conditional interaction: `query` is the part after
-/// '?' of a URL or an If-None-Exist value (a leading "Type?" is skipped),
-/// parsed strictly (a criterion Hearth does not know is an error: ignoring it
-/// would widen the match); _format and _pretty are not criteria. Errors:
-/// "invalid" (nothing to search by, a bad parameter), the store's.
+/// The search of a conditional interaction, ready to run: `query` is the
+/// part after '?' of a URL or an If-None-Exist value (a leading "Type?" is
+/// skipped), parsed strictly (a criterion Hearth does not know is an error:
+/// ignoring it would widen the match); _format and _pretty are not criteria.
+/// It is a search with the token's grants (rest_auth.hpp): it needs s, and is
+/// restricted to what the token can see (restrict_search). Errors: "invalid"
+/// (nothing to search by, a bad parameter), "forbidden", parse_search's.
+hearth::result<store::search_request> conditional_search(const context& c, const std::string& type,
+                                                         std::string_view query);
+/// Runs a conditional_search on the reader pool: what it finds now (a write
+/// that follows must check again, or name the version found). Errors: the
+/// store's.
+hearth::result<conditional_match> run_conditional(const context& c, store::search_request req);
+/// conditional_search, then run_conditional.
 hearth::result<conditional_match> resolve_conditional(const context& c, const std::string& type,
                                                       std::string_view query);
 

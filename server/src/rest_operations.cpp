@@ -13,7 +13,9 @@
 #include <map>
 #include <optional>
 #include <span>
+#include <string>
 #include <string_view>
+#include <vector>
 
 #include <hearth/fhir/json_reader.hpp>
 #include <hearth/fhir/operation_outcome.hpp>
@@ -142,7 +144,74 @@ http_response meta_answer(const context& c, const store::resource_version& v) {
   return resource_200(c, parameters_return("valueMeta", std::move(*meta)));
 }
 
-/// R4 resource-operations.html#meta: instance and version levels.
+/// A coding of a label in use as FHIR JSON: system (when there is one) and
+/// code; the index keeps no display (store::meta_summary).
+fhir::json_value coding_of(const store::meta_summary::coding& x) {
+  fhir::json_value out = fhir::json_value::object();
+  if (!x.system.empty()) out.set("system", x.system);
+  out.set("code", x.code);
+  return out;
+}
+
+/// The Meta that sums up the labels in use: profile, security, tag (in
+/// Meta's element order), each left out when empty.
+fhir::json_value meta_of_summary(const store::meta_summary& m) {
+  fhir::json_value meta = fhir::json_value::object();
+  if (!m.profiles.empty()) {
+    fhir::json_value list = fhir::json_value::array();
+    for (const std::string& p : m.profiles) list.push_back(fhir::json_value(p));
+    meta.set("profile", std::move(list));
+  }
+  const auto add_codings = [&](std::string_view key, const std::vector<store::meta_summary::coding>& codings) {
+    if (codings.empty()) return;
+    fhir::json_value list = fhir::json_value::array();
+    for (const auto& x : codings) list.push_back(coding_of(x));
+    meta.set(key, std::move(list));
+  };
+  add_codings("security", m.security);
+  add_codings("tag", m.tags);
+  return meta;
+}
+
+/// R4 resource-operations.html#meta at the type and system levels: "a
+/// summary of all the labels that are in use across the system" (or the
+/// type), from the search index of current resources. A token reaching the
+/// type only through a patient compartment or granular filters would learn
+/// the labels of resources it cannot read: 403, as type and system history
+/// (rest_search.cpp). At the system level, the types the token may not
+/// search without restriction are left out (AuditEvent, which "*" does not
+/// cover).
+http_response meta_across(const context& c, const op_target& t, const access& a) {
+  if (!a.unrestricted()) {
+    return forbidden(c, a, "$meta across a type or the system needs a grant without patient or granular "
+                           "restriction");
+  }
+  std::vector<std::string> types;
+  if (t.level == op_level::type) {
+    types.emplace_back(t.type);
+  } else {
+    for (const std::string_view type : c.defs.resource_types()) {
+      if (!enforced(c) || authorize(c, auth::interaction::search_type, type).unrestricted()) {
+        types.emplace_back(type);
+      }
+    }
+  }
+  auto m = c.store.meta_in_use(types);
+  if (!m) return store_failure(c, m.error());
+  if (m->profiles.empty() && m->security.empty() && m->tags.empty()) {
+    // Nothing labelled: a Parameters without `return`. Its Meta would be
+    // empty, and FHIR JSON objects are never empty (R4 json.html), which a
+    // strict parser (Hearth's own) refuses; the missing 1..1 parameter is
+    // the lesser deviation.
+    fhir::json_value empty = fhir::json_value::object();
+    empty.set("resourceType", "Parameters");
+    return resource_200(c, empty);
+  }
+  return resource_200(c, parameters_return("valueMeta", meta_of_summary(*m)));
+}
+
+/// R4 resource-operations.html#meta: system, type, instance and version
+/// levels.
 http_response meta_op(const context& c, const op_target& t) {
   if (c.req.method != "GET" && c.req.method != "POST") return not_allowed(c, "GET, POST");
   // SMART (rest_auth.hpp): $meta reads; across a type or the system it is a
@@ -153,13 +222,7 @@ http_response meta_op(const context& c, const op_target& t) {
                                                                  : auth::interaction::vread;
   const access a = authorize(c, what, t.type);
   if (!a.allowed) return forbidden(c, a);
-  if (t.level == op_level::system || t.level == op_level::type) {
-    return error_response(501, "not-supported",
-                          "$meta is supported for a resource or one of its versions ([type]/[id]/$meta), not "
-                          "across a type or the system: Hearth keeps no index of the tags, profiles and security "
-                          "labels in use",
-                          c.fmt, c.defs);
-  }
+  if (t.level == op_level::system || t.level == op_level::type) return meta_across(c, t, a);
   if (t.level == op_level::instance) {
     http_response answer;
     auto v = current_for_read(c, a, std::string(t.type), std::string(t.id), answer);

@@ -126,8 +126,8 @@ http_response write_failure(const context& c, const hearth::error& e, bool if_ma
   return store_failure(c, e, if_match);
 }
 
-hearth::result<conditional_match> resolve_conditional(const context& c, const std::string& type,
-                                                      std::string_view query) {
+hearth::result<store::search_request> conditional_search(const context& c, const std::string& type,
+                                                         std::string_view query) {
   if (const std::size_t q = query.find('?'); q != std::string_view::npos) query.remove_prefix(q + 1);
   param_list params;
   if (auto r = parse_params(query, false, params); !r) return hearth::unexpected(std::move(r).error());
@@ -145,7 +145,12 @@ hearth::result<conditional_match> resolve_conditional(const context& c, const st
   req->count = 2;  // enough to tell none, one and many apart
   req->includes.clear();
   req->revincludes.clear();
-  auto page = c.store.search(*req);
+  return std::move(*req);
+}
+
+hearth::result<conditional_match> run_conditional(const context& c, store::search_request req) {
+  req.count = 2;
+  auto page = c.store.search(req);
   if (!page) return hearth::unexpected(std::move(page).error());
   conditional_match m;
   m.count = page->matches.size();
@@ -153,19 +158,38 @@ hearth::result<conditional_match> resolve_conditional(const context& c, const st
   return m;
 }
 
+hearth::result<conditional_match> resolve_conditional(const context& c, const std::string& type,
+                                                      std::string_view query) {
+  auto req = conditional_search(c, type, query);
+  if (!req) return hearth::unexpected(std::move(req).error());
+  return run_conditional(c, std::move(*req));
+}
+
 namespace {
 
-/// R4 http.html#ccreate: If-None-Exist holds a search; nullopt means "no
-/// match, go on and create", anything else is the answer.
-std::optional<http_response> conditional_create(const context& c, const std::string& type, std::string_view query) {
-  auto m = resolve_conditional(c, type, query);
-  if (!m) return store_failure(c, m.error());
-  if (m->count == 0) return std::nullopt;
-  if (m->count > 1) {
+/// R4 http.html#ccreate: If-None-Exist holds a search. The search and the
+/// create it allows are one store transaction (resource_store::
+/// conditional_create): two requests with the same If-None-Exist, even from
+/// two processes sharing a PostgreSQL database, never both create.
+http_response conditional_create(const context& c, const std::string& type, std::string_view query,
+                                 fhir::json_value resource) {
+  auto condition = conditional_search(c, type, query);
+  if (!condition) return store_failure(c, condition.error());
+  // R4 http.html#create: the server assigns the id; one sent is ignored.
+  resource.erase("id");
+  auto prepared = c.store.prepare(type, store::resource_store::new_id(), std::move(resource));
+  if (!prepared) return write_failure(c, prepared.error(), false);
+  // The condition's errors (a modifier the store cannot search by) are the
+  // request's, 400 as any search's; a write refused alone is not expected
+  // here (a new id is nobody's).
+  auto w = c.store.conditional_create(*condition, *prepared, write_hook_of(c));
+  if (!w) return store_failure(c, w.error());
+  if (w->matches > 1) {
     return error_response(412, "duplicate", "If-None-Exist matches more than one resource", c.fmt, c.defs);
   }
   // One match: "the server ignores the post and returns 200 OK".
-  return write_response(c, 200, *m->match, "the resource exists already; nothing was created");
+  if (w->matches == 1) return write_response(c, 200, *w->match, "the resource exists already; nothing was created");
+  return write_response(c, 201, w->written->version, "created");
 }
 
 }  // namespace
@@ -259,7 +283,10 @@ http_response create(const context& c, const std::string& type) {
     return forbidden(c, a, "the resource is outside what the granted scopes reach");
   }
   if (const auto ine = c.req.header("If-None-Exist")) {
-    if (auto answer = conditional_create(c, type, *ine)) return std::move(*answer);
+    http_response res = conditional_create(c, type, *ine, std::move(*body.resource));
+    // The validation note belongs to what was written (as before: a match
+    // answers without it).
+    return res.status == 201 ? with_validation_note(std::move(res), body.validation_note) : res;
   }
   auto w = c.store.create(type, std::move(*body.resource), write_hook_of(c));
   if (!w) return write_failure(c, w.error(), false);

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <array>
 #include <charconv>
+#include <chrono>
 #include <limits>
 #include <optional>
 #include <random>
@@ -17,8 +18,10 @@
 #include "detail/content_hash.hpp"
 #include "detail/database_impl.hpp"
 #include "detail/db_error.hpp"
+#include "detail/match_search.hpp"
 #include "detail/param_key.hpp"
 #include "detail/resource_tx_state.hpp"  // resource_tx::state
+#include "detail/search_sql.hpp"
 #include "detail/sql.hpp"
 
 namespace hearth::store {
@@ -456,6 +459,24 @@ hearth::result<std::vector<std::string>> resource_tx::find_by_identifier(std::st
   });
 }
 
+hearth::result<std::vector<resource_version>> resource_tx::find_matches(const search_request& query,
+                                                                       std::size_t limit) {
+  if (auto r = check_type(query.type); !r) return hearth::unexpected(r.error());
+  const bool pg = s_->db.config.kind == engine::postgresql;
+  // `ap` on dates measures its margin from now, as resource_store::search.
+  const long long now_ms =
+      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+          .count();
+  auto compiled = detail::compile_search(query, s_->ix.definitions(), pg, now_ms);
+  if (!compiled) return hearth::unexpected(std::move(compiled).error());
+  return guarded(*s_, [&]() -> hearth::result<std::vector<resource_version>> {
+    // Taken before the search, even when limit is 0: the caller decides a
+    // write from what it finds (detail/match_search.hpp).
+    if (pg) detail::lock_conditional_writes(s_->sql, query.type);
+    return detail::run_matches(s_->sql, pg, *compiled, limit);
+  });
+}
+
 // ---- resource_store -----------------------------------------------------
 
 resource_store::resource_store(database& db, const indexer& ix) : db_(&db), indexer_(&ix), clock_(system_now) {}
@@ -537,6 +558,49 @@ hearth::result<write_outcome> resource_store::update(std::string_view type, std:
   auto body = prepare_write(*indexer_, std::move(resource), type, id, false);
   if (!body) return hearth::unexpected(std::move(body).error());
   return single_write(*this, hook, [&](resource_tx& tx) { return update_prepared(*tx.s_, type, id, *body, opts); });
+}
+
+hearth::result<conditional_create_outcome> resource_store::conditional_create(const search_request& condition,
+                                                                              prepared_write& write,
+                                                                              const write_hook& hook) {
+  prepared_write::body& b = write.internals();
+  if (b.written) return hearth::unexpected(make_error(error_codes::invalid, "the prepared write was written already"));
+  if (b.type != condition.type) {
+    return hearth::unexpected(make_error(error_codes::invalid, "the resource is not of the condition's type"));
+  }
+  std::optional<conditional_create_outcome> out;
+  auto committed = transaction([&](resource_tx& tx) -> hearth::result<void> {
+    auto found = tx.find_matches(condition, 2);  // enough to tell none, one and many apart
+    if (!found) return hearth::unexpected(std::move(found).error());
+    conditional_create_outcome o;
+    o.matches = found->size();
+    if (o.matches == 1) o.match = std::move(found->front());
+    if (o.matches == 0) {
+      auto live = guarded(*tx.s_, [&]() -> hearth::result<bool> {
+        const auto cur = detail::version_writer_of(tx.s_->db, tx.s_->sql).find_current(b.type, b.id);
+        return cur.has_value() && cur->deleted == 0;
+      });
+      if (!live) return hearth::unexpected(std::move(live).error());
+      if (*live) {
+        return hearth::unexpected(
+            make_error(error_codes::conflict, "a resource with this id exists but does not match the condition"));
+      }
+      // Absent: version 1; deleted: the next version, which brings it back.
+      // The row is locked (PostgreSQL) or the database is (SQLite) since
+      // find_current: nothing changes it in between.
+      auto w = update_prepared(*tx.s_, b.type, b.id, b.prepared, update_options{});
+      if (!w) return hearth::unexpected(std::move(w).error());
+      if (hook) {
+        if (auto h = hook(tx, *w); !h) return h;
+      }
+      o.written = std::move(*w);
+    }
+    out = std::move(o);
+    return {};
+  });
+  if (!committed) return hearth::unexpected(std::move(committed).error());
+  if (out->written) b.written = true;
+  return std::move(*out);
 }
 
 hearth::result<prepared_write> resource_store::prepare(std::string_view type, std::string_view id,

@@ -162,5 +162,45 @@ TEST_CASE("rest: a transaction of 100 entries over HTTP, then every resource is 
   CHECK(int_member(all.body, "total") == 50);
 }
 
+TEST_CASE("rest: concurrent POSTs with the same If-None-Exist: one 201, the others 200, one resource") {
+  // R4 http.html#ccreate. The search and the create are one store
+  // transaction (resource_store::conditional_create): the requests racing
+  // below, each on its own connection, can never both create.
+  hearth_process server;
+  constexpr int clients = 8;
+  constexpr int rounds = 5;
+  for (int round = 0; round < rounds; ++round) {
+    const std::string mrn = "ine-" + std::to_string(round);
+    const std::string body =
+        R"({"resourceType":"Patient","identifier":[{"system":"urn:ine","value":")" + mrn + R"("}]})";
+    std::atomic<int> ready{0}, created{0}, found{0}, other{0};
+    std::atomic<bool> go{false};
+    std::vector<std::thread> threads;
+    for (int t = 0; t < clients; ++t) {
+      threads.emplace_back([&] {
+        http_connection c(server);  // connected before the start
+        std::vector<std::pair<std::string, std::string>> h = json_headers;
+        h.emplace_back("If-None-Exist", "identifier=urn:ine|" + mrn);
+        h.emplace_back("Prefer", "return=minimal");
+        ++ready;
+        while (!go.load()) std::this_thread::yield();
+        const http_reply r = c.request("POST", "/Patient", body, h);
+        ++(r.status == 201 ? created : r.status == 200 ? found : other);
+      });
+    }
+    while (ready.load() < clients) std::this_thread::yield();
+    go = true;
+    for (auto& t : threads) t.join();
+    CAPTURE(round);
+    CHECK(other.load() == 0);
+    CHECK(created.load() == 1);
+    CHECK(found.load() == clients - 1);
+    http_connection c(server);
+    const http_reply stored = c.request("GET", "/Patient?_summary=count&identifier=urn:ine|" + mrn);
+    REQUIRE(stored.status == 200);
+    CHECK(int_member(stored.body, "total") == 1);
+  }
+}
+
 }  // namespace
 }  // namespace hearth::test

@@ -20,25 +20,6 @@
 namespace hearth::server::test {
 namespace {
 
-using principal_ptr = std::shared_ptr<const auth::principal>;
-
-/// A principal as the verifier would build it from a token granting
-/// `scopes` (parsed strictly: a typo in a case fails it), with `patient` in
-/// context.
-principal_ptr token(std::string_view scopes, std::string patient = {}) {
-  auto parsed = auth::parse_scopes(scopes, auth::parse_mode::strict,
-                                   [](std::string_view t) { return registry().is_resource_type(t); });
-  REQUIRE(parsed);
-  auto p = std::make_shared<auth::principal>();
-  p->issuer = std::string(base);
-  p->subject = "user-1";
-  p->client_id = "app-1";
-  p->jti = "jti-1";
-  p->context.patient_id = std::move(patient);
-  p->scopes = parsed->scopes;
-  return p;
-}
-
 constexpr std::string_view lab_scope =
     "user/Observation.rs?category=http://terminology.hl7.org/CodeSystem/observation-category|laboratory";
 

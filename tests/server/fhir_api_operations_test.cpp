@@ -113,15 +113,6 @@ TEST_CASE("api: $meta of a resource and of one of its versions") {
   CHECK(c.send("DELETE", "/Patient/" + id + "/_history/1/$meta").status == 405);
 }
 
-TEST_CASE("api: $meta across a type or the system is 501 not-supported, saying why") {
-  api_case c;
-  for (const http_response& r : {c.get("/$meta"), c.get("/Patient/$meta"), c.post("/Patient/$meta", "")}) {
-    CHECK(r.status == 501);
-    CHECK(issue_code(r) == "not-supported");
-    CHECK(diagnostics(r).find("[type]/[id]/$meta") != std::string::npos);
-  }
-}
-
 // --- $meta-add, $meta-delete -------------------------------------------------------
 
 TEST_CASE("api: $meta-add adds profiles, security labels and tags as sets, writing a new version") {

@@ -195,21 +195,6 @@ TEST_CASE("api profiles: $expand context names an element of a stored profile") 
 
 // --- access ---------------------------------------------------------------------------
 
-using principal_ptr = std::shared_ptr<const auth::principal>;
-
-principal_ptr token(std::string_view scopes) {
-  auto parsed = auth::parse_scopes(scopes, auth::parse_mode::strict,
-                                   [](std::string_view t) { return registry().is_resource_type(t); });
-  REQUIRE(parsed);
-  auto p = std::make_shared<auth::principal>();
-  p->issuer = std::string(base);
-  p->subject = "user-1";
-  p->client_id = "app-1";
-  p->jti = "jti-1";
-  p->scopes = parsed->scopes;
-  return p;
-}
-
 TEST_CASE("api profiles: a stored profile is used only when the token may read StructureDefinitions") {
   api_case plain(with_validation());  // seeds without checks
   plain.create("StructureDefinition",

@@ -6,17 +6,22 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <memory>
 #include <initializer_list>
 #include <string>
 #include <string_view>
 #include <utility>
 #include <vector>
 
+#include <doctest/doctest.h>
+
 #include <hearth/core/text.hpp>
 #include <hearth/fhir/json_reader.hpp>
 #include <hearth/fhir/json_value.hpp>
+#include <hearth/server/access_token.hpp>
 #include <hearth/server/fhir_api.hpp>
 #include <hearth/server/http_message.hpp>
+#include <hearth/server/smart_scopes.hpp>
 
 #include "store/store_test_db.hpp"
 
@@ -168,6 +173,25 @@ inline std::string patient(std::string_view family, std::string_view extra = {})
   std::string s = R"({"resourceType":"Patient","name":[{"family":")" + std::string(family) + "\"}]";
   if (!extra.empty()) s += "," + std::string(extra);
   return s + "}";
+}
+
+using principal_ptr = std::shared_ptr<const auth::principal>;
+
+/// A principal as the verifier would build it from a token granting
+/// `scopes` (parsed strictly: a typo in a case fails it), with `patient` in
+/// context.
+inline principal_ptr token(std::string_view scopes, std::string patient = {}) {
+  auto parsed = auth::parse_scopes(scopes, auth::parse_mode::strict,
+                                   [](std::string_view t) { return registry().is_resource_type(t); });
+  REQUIRE(parsed);
+  auto p = std::make_shared<auth::principal>();
+  p->issuer = std::string(base);
+  p->subject = "user-1";
+  p->client_id = "app-1";
+  p->jti = "jti-1";
+  p->context.patient_id = std::move(patient);
+  p->scopes = parsed->scopes;
+  return p;
 }
 
 }  // namespace hearth::server::test

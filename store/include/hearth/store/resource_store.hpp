@@ -58,6 +58,34 @@ struct write_outcome {
   bool changed = false;
 };
 
+/// What a conditional create found inside its transaction, and did.
+struct conditional_create_outcome {
+  /// The current resources matching the condition: 0 (the resource was
+  /// written: `written`), 1 (nothing written: `match`), or 2 meaning more
+  /// than one (nothing written).
+  std::size_t matches = 0;
+  /// The one match (matches == 1).
+  std::optional<resource_version> match;
+  /// The write (matches == 0).
+  std::optional<write_outcome> written;
+};
+
+/// The labels in use on current resources (R4 resource-operations.html#meta,
+/// system and type levels), as the search index holds them: the `_tag`,
+/// `_security` (token) and `_profile` (uri) entries of every resource type.
+/// The index keeps a coding's system and code (its display only folded for
+/// :text), so codings come without display.
+struct meta_summary {
+  struct coding {
+    std::string system;  ///< empty: the coding has no system
+    std::string code;
+    friend bool operator==(const coding&, const coding&) = default;
+  };
+  std::vector<std::string> profiles;  ///< meta.profile, distinct, sorted bytewise
+  std::vector<coding> security;       ///< meta.security, distinct, sorted by (system, code)
+  std::vector<coding> tags;           ///< meta.tag, likewise
+};
+
 /// A resource checked, hashed and indexed for a write to (type, id), made by
 /// resource_store::prepare on any thread before the transaction that writes
 /// it: the one writer thread then only writes (the CPU of checking and of
@@ -129,6 +157,19 @@ class resource_tx {
   /// without an `identifier` token parameter), "exception".
   hearth::result<std::vector<std::string>> find_by_identifier(std::string_view type, std::string_view system,
                                                               std::string_view value, std::size_t limit = 16);
+  /// The current (not deleted) resources of `query.type` matching `query`
+  /// (criteria, compartment, _list; _sort, _count, includes, cursor and
+  /// totals are ignored), in the store's default order, at most `limit`:
+  /// the search of a conditional write (R4 http.html#ccreate,
+  /// #cond-update), run in this transaction, so it sees the transaction's
+  /// own writes and no other write lands between it and the write it
+  /// decides. On PostgreSQL it first takes a transaction-scoped advisory
+  /// lock keyed by the type (held until commit or rollback): the
+  /// conditional writes of one type by processes sharing the database take
+  /// turns. `query` must come from parse_search() over this store's
+  /// definitions. Errors: those of resource_store::search's compiler
+  /// ("not-supported", "invalid"), "exception".
+  hearth::result<std::vector<resource_version>> find_matches(const search_request& query, std::size_t limit = 2);
 
   struct state;  ///< private (src/ only)
   explicit resource_tx(state& s) noexcept : s_(&s) {}
@@ -194,6 +235,35 @@ class resource_store {
   /// between). Takes no lock. Errors: as that function.
   hearth::result<std::vector<std::string>> find_by_identifier(std::string_view type, std::string_view system,
                                                               std::string_view value, std::size_t limit = 16) const;
+
+  /// R4 conditional create (http.html#ccreate), and the create of a
+  /// conditional update that matches nothing (#cond-update): in one
+  /// transaction, the search `condition` (resource_tx::find_matches) and,
+  /// when it matches nothing, the write of `write` at its id (made by
+  /// prepare(); for a create, at a new_id()), then `hook`, as create. A
+  /// current resource at that id is not overwritten: "conflict" (it does not
+  /// match the condition: R4 http.html#cond-update "409 Conflict"); a deleted
+  /// one is brought back (created). One match, or several, writes nothing and
+  /// runs no hook: the outcome says which, and `write` stays unwritten. Two
+  /// conditional creates with the same condition, from this process or
+  /// (PostgreSQL) from others sharing the database, therefore never both
+  /// create. Errors: "invalid" (`write` of another type than the
+  /// condition's, or written already), those of find_matches, "conflict",
+  /// the hook's, "exception".
+  hearth::result<conditional_create_outcome> conditional_create(const search_request& condition,
+                                                                prepared_write& write, const write_hook& hook = {});
+
+  /// R4 $meta at the system and type levels (resource-operations.html#meta):
+  /// every distinct profile, security label and tag on the current, not
+  /// deleted resources of `types` (read from the search index, on the
+  /// reader pool). An empty list finds nothing. Errors: "invalid" (not a
+  /// resource type of this store's definitions), "too-costly" (more than
+  /// max_meta_values distinct values in all: the answer is one resource, and
+  /// is not paged), "exception".
+  hearth::result<meta_summary> meta_in_use(const std::vector<std::string>& types) const;
+  /// Most distinct values (profiles, security labels and tags together)
+  /// meta_in_use answers with: bounds the size of one answer.
+  static constexpr std::size_t max_meta_values = 10000;
 
   /// R4 read: the current version. Errors: "not-found", "deleted" (410),
   /// "invalid" (bad type or id), "exception".
