@@ -447,6 +447,10 @@ int serve_main(const std::vector<std::string>& all_args) {
                                 {"_id", "date", "patient", "agent", "entity", "type", "subtype", "action", "outcome"}});
   api_opts.indexer = &ix;
   api_opts.audit_log = &trail->log();
+  // Reads of the trail first append what waits in its batch window: at most
+  // a second's wait, as long as a batch takes; a failing database is
+  // answered by the health check (503), not here.
+  api_opts.audit_catch_up = [t = trail.get()] { (void)t->flush(std::chrono::seconds(1)); };
   api_opts.validation = &validation;
   {
     const std::string base_path = srv::base_path_of(api_opts.base_url);

@@ -45,6 +45,14 @@ struct audit_trail::impl {
         std::unique_lock lock(mu);
         has_work.wait(lock, [this] { return stopping || !queue.empty(); });
         if (queue.empty()) return;  // stopping, and everything accepted is appended
+        // The batch window (audit_trail_options::batch_window): fewer,
+        // larger commits. record_async wakes this wait only when the batch
+        // is full, flush() and stop() when they ask.
+        if (opts.batch_window.count() > 0) {
+          has_work.wait_for(lock, opts.batch_window, [this] {
+            return stopping || flush_waiters > 0 || queue.size() >= opts.max_batch;
+          });
+        }
         const std::size_t n = std::min(queue.size(), opts.max_batch);
         for (std::size_t i = 0; i < n; ++i) {
           batch.push_back(std::move(queue.front()));
@@ -117,6 +125,7 @@ struct audit_trail::impl {
   std::deque<audit_record> queue;    ///< guarded by mu
   std::size_t in_flight = 0;         ///< records of the batch being appended; mu
   bool stopping = false;             ///< mu
+  std::size_t flush_waiters = 0;     ///< flush() calls waiting: no batch window; mu
   bool failing = false;              ///< the last attempt failed; mu
   clock::time_point give_up_at = clock::time_point::max();  ///< mu
   std::uint64_t accepted = 0;        ///< records accepted by record_async; mu
@@ -155,6 +164,7 @@ store::write_hook audit_trail::hook(audit_record base) {
 }
 
 bool audit_trail::record_async(audit_record r) {
+  bool wake = false;
   {
     std::lock_guard lock(impl_->mu);
     if (impl_->stopping || impl_->queue.size() + impl_->in_flight >= impl_->opts.queue_capacity) {
@@ -165,8 +175,12 @@ bool audit_trail::record_async(audit_record r) {
     impl_->queue.push_back(std::move(r));
     ++impl_->accepted;
     impl_->publish();
+    // The appender waits for a first event, then (batch window) for a full
+    // batch: other pushes would only wake it to wait again.
+    const std::size_t n = impl_->queue.size();
+    wake = n == 1 || n == impl_->opts.max_batch;
   }
-  impl_->has_work.notify_one();
+  if (wake) impl_->has_work.notify_one();
   return true;
 }
 
@@ -175,8 +189,12 @@ bool audit_trail::healthy() const noexcept { return impl_->healthy_now.load(std:
 bool audit_trail::flush(std::chrono::milliseconds timeout) {
   std::unique_lock lock(impl_->mu);
   const std::uint64_t target = impl_->accepted;
-  return impl_->progress.wait_for(lock, timeout, [&] { return impl_->completed >= target; }) &&
-         impl_->dropped == 0;
+  if (impl_->completed >= target) return impl_->dropped == 0;
+  ++impl_->flush_waiters;  // ends the appender's batch window
+  impl_->has_work.notify_all();
+  const bool done = impl_->progress.wait_for(lock, timeout, [&] { return impl_->completed >= target; });
+  --impl_->flush_waiters;
+  return done && impl_->dropped == 0;
 }
 
 void audit_trail::stop(std::chrono::milliseconds timeout) {

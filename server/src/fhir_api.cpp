@@ -142,6 +142,7 @@ http_response route_audit(const context& c, const std::vector<std::string>& s) {
   if (search_get || search_post) {
     const rest::access a = rest::authorize(c, auth::interaction::search_type, "AuditEvent");
     if (!a.allowed) return rest::forbidden(c, a);
+    if (c.opts.audit_catch_up) c.opts.audit_catch_up();
     return rest::search_audit_events(c, log, search_post);
   }
   if (s.size() == 2 && m == "GET" && !is_operation(s[1]) && s[1] != "_history" && s[1] != "_search") {
@@ -150,6 +151,7 @@ http_response route_audit(const context& c, const std::vector<std::string>& s) {
     }
     const rest::access a = rest::authorize(c, auth::interaction::read, "AuditEvent");
     if (!a.allowed) return rest::forbidden(c, a);
+    if (c.opts.audit_catch_up) c.opts.audit_catch_up();
     return rest::read_audit_event(c, log, s[1]);
   }
   // Writes: the immutability refusal (rest_auth.hpp), as for every path.

@@ -404,6 +404,40 @@ TEST_CASE("audit: a full queue refuses records and makes the trail unhealthy unt
   CHECK(metrics.find("\nhearth_audit_healthy 1\n") != std::string::npos);
 }
 
+TEST_CASE("audit: the batch window gathers records; a full batch, flush() and stop() end it at once") {
+  store::test::store_case c;
+  audit_trail_options o;
+  o.source = test_source();
+  o.max_batch = 4;
+  o.batch_window = std::chrono::hours(1);  // only the three ends it early
+  audit_trail trail(*c.db, o);
+  // A full batch is appended without waiting for the window.
+  for (int i = 0; i < 4; ++i) REQUIRE(trail.record_async(read_record()));
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while (trail.stats().appended < 4 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  CHECK(trail.stats().appended == 4);
+  CHECK(trail.stats().batches == 1);
+  // Two records wait in the window until flush() asks: then one batch.
+  REQUIRE(trail.record_async(read_record()));
+  REQUIRE(trail.record_async(read_record()));
+  CHECK(trail.stats().queue_depth == 2);
+  CHECK(trail.flush(std::chrono::seconds(30)));
+  CHECK(trail.stats().appended == 6);
+  CHECK(trail.stats().batches == 2);
+  // stop() appends what waits.
+  REQUIRE(trail.record_async(read_record()));
+  trail.stop(std::chrono::seconds(30));
+  const audit_stats s = trail.stats();
+  CHECK(s.appended == 7);
+  CHECK(s.dropped == 0);
+  CHECK(s.batches == 3);
+  auto page = trail.log().search(store::audit_query{});
+  REQUIRE(page);
+  CHECK(page->events.size() == 7);
+}
+
 namespace {
 
 /// A REST context for the audit interactions, as fhir_api builds one.

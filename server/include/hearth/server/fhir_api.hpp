@@ -70,6 +70,11 @@ struct api_options {
   /// search-type only). Null: AuditEvent is served from the resource tables
   /// like any type (tests and tools without a trail). Must outlive the API.
   const store::audit_log* audit_log = nullptr;
+  /// Called before a read or search of `audit_log` is answered: appends the
+  /// events still waiting in the trail's batch window (audit_trail::flush),
+  /// so that the trail shows every request answered before this one. May
+  /// be empty (nothing waits).
+  std::function<void()> audit_catch_up;
   /// The terminology registry and the profile validator (issue 8): the
   /// terminology operations (rest_terminology.hpp), $validate against
   /// profiles and bindings, and the validation of writes its policy asks
