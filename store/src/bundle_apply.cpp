@@ -184,6 +184,8 @@ struct plan {
   /// The resource checked and indexed before the transaction
   /// (prepare_transaction_bundle), for an entry that writes.
   std::optional<prepared_write> prepared;
+  /// A conditional update that found a stored resource (it replaces it).
+  bool replaces_stored = false;
 };
 
 /// An identifier lookup made while planning outside the transaction, and
@@ -191,6 +193,14 @@ struct plan {
 struct lookup_record {
   std::string type, system, value;
   std::vector<std::string> ids;
+};
+
+/// A stored Patient read while planning outside the transaction (step 1c),
+/// and its version then: the transaction reads it again and must find the
+/// same version.
+struct read_record {
+  std::string id;
+  std::int64_t version_id = 0;
 };
 
 // ---- Patient/$merge (see the header) ---------------------------------------
@@ -314,8 +324,8 @@ constexpr std::string_view needs_transaction = "needs-transaction";
 /// Steps 1 and 2: every entry's target, the references rewritten. `find`
 /// answers the identifier lookups (type, system, value -> at most 2 ids);
 /// `tx` is null when planning outside a transaction.
-template <class Find>
-hearth::result<resolution> resolve(const fhir::json_value& bundle, Find&& find, resource_tx* tx) {
+template <class Find, class Stored>
+hearth::result<resolution> resolve(const fhir::json_value& bundle, Find&& find, Stored&& stored, resource_tx* tx) {
   auto invalid = [](std::string what) { return hearth::unexpected(make_error(error_codes::invalid, std::move(what))); };
   if (!bundle.is_object()) return invalid("the Bundle is not a JSON object");
   const fhir::json_value* rt = bundle.find("resourceType");
@@ -454,6 +464,7 @@ hearth::result<resolution> resolve(const fhir::json_value& bundle, Find&& find, 
         // The same resource as an earlier entry: one target, the later
         // content (see the header).
         p.id = plans[it->second].id;
+        p.replaces_stored = plans[it->second].replaces_stored;
         for (std::size_t j = 0; j < i; ++j) {
           if (plans[j].type == p.type && plans[j].id == p.id) plans[j].writer = i;
         }
@@ -466,6 +477,7 @@ hearth::result<resolution> resolve(const fhir::json_value& bundle, Find&& find, 
                                                 "the conditional update matches several resources"));
         }
         p.id = ids->empty() ? resource_store::new_id() : ids->front();
+        p.replaces_stored = !ids->empty();
         conditions.emplace(std::move(key), i);
       }
       // R4 http.html#cond-update: an id in the resource must be the match's.
@@ -510,6 +522,34 @@ hearth::result<resolution> resolve(const fhir::json_value& bundle, Find&& find, 
       return hearth::unexpected(entry_error(stored.error().code, i, stored.error().message));
     }
     add_link(content, plans[i].id, "replaces");
+  }
+
+  // 1c. The merge record outlives later messages: a v2 message carries no
+  // Patient.link, so a conditional update of a stored Patient that has
+  // links (an earlier merge's, R4 patient.html#links) would drop them, and
+  // would make a merged-away Patient active again. The Patient is written
+  // with the stored links it lacks, and a Patient "replaced-by" another
+  // stays active false. (A survivor of a merge in this Bundle got its
+  // stored links in 1b; the check below finds them there already.)
+  for (std::size_t i = 0; i < n; ++i) {
+    plan& p = plans[i];
+    if (p.merge || p.writer != i || p.type != "Patient" || !p.replaces_stored) continue;
+    auto s = stored(p.id);  // outside the transaction: see prepare_transaction_bundle
+    if (!s) return hearth::unexpected(std::move(s).error());
+    if (!*s) continue;
+    const fhir::json_value* links = (*s)->find("link");
+    if (links == nullptr || !links->is_array() || links->size() == 0) continue;
+    fhir::json_value* own = p.resource.find("link");
+    if (own == nullptr || !own->is_array()) own = &p.resource.set("link", fhir::json_value::array());
+    bool replaced = false;
+    for (const fhir::json_value& l : links->items()) {
+      if (std::find(own->items().begin(), own->items().end(), l) == own->items().end()) own->push_back(l);
+    }
+    for (const fhir::json_value& l : own->items()) {
+      const fhir::json_value* t = l.find("type");
+      if (t != nullptr && t->is_string() && t->str() == "replaced-by") replaced = true;
+    }
+    if (replaced) p.resource.set("active", fhir::json_value(false));
   }
 
   // 2. Rewrite the references between entries.
@@ -625,12 +665,29 @@ hearth::result<std::vector<applied_resource>> write_plans(resource_tx& tx, resol
   return applied;
 }
 
+/// Step 1c's view of a stored Patient: its content, or nullopt when there is
+/// none (or it is deleted). Errors: the read's, or "exception" for a body
+/// that cannot be parsed.
+hearth::result<std::optional<fhir::json_value>> stored_patient(hearth::result<resource_version> v) {
+  if (!v) {
+    if (v.error().code == error_codes::not_found || v.error().code == error_codes::deleted) {
+      return std::optional<fhir::json_value>();
+    }
+    return hearth::unexpected(std::move(v).error());
+  }
+  if (v->deleted) return std::optional<fhir::json_value>();
+  auto parsed = fhir::parse_json(v->json);
+  if (!parsed) return hearth::unexpected(make_error(error_codes::exception, "a stored Patient could not be read"));
+  return std::optional<fhir::json_value>(std::move(*parsed));
+}
+
 hearth::result<std::vector<applied_resource>> apply_transaction_bundle(resource_tx& tx,
                                                                        const fhir::json_value& bundle) {
   auto find = [&tx](std::string_view type, std::string_view system, std::string_view value) {
     return tx.find_by_identifier(type, system, value, 2);
   };
-  auto res = resolve(bundle, find, &tx);
+  auto stored = [&tx](const std::string& id) { return stored_patient(tx.read("Patient", id)); };
+  auto res = resolve(bundle, find, stored, &tx);
   if (!res) return hearth::unexpected(std::move(res).error());
   return write_plans(tx, *res);
 }
@@ -643,6 +700,7 @@ struct prepared_bundle::impl {
   bool planned = false;
   resolution res;
   std::vector<lookup_record> lookups;
+  std::vector<read_record> reads;
 };
 
 prepared_bundle::prepared_bundle(std::unique_ptr<impl> i) noexcept : impl_(std::move(i)) {}
@@ -660,7 +718,22 @@ prepared_bundle prepare_transaction_bundle(const resource_store& rs, const fhir:
     if (ids) lookups.push_back(lookup_record{std::string(type), std::string(system), std::string(value), *ids});
     return ids;
   };
-  auto res = resolve(bundle, find, nullptr);
+  // Step 1c reads stored Patients on a reader: one that has links (a merge's)
+  // is left to the transaction, which reads it again under the writer's
+  // lock; for the others the version read is checked again there.
+  std::vector<read_record>& reads = out->reads;
+  auto stored = [&rs, &reads](const std::string& id) -> hearth::result<std::optional<fhir::json_value>> {
+    auto v = rs.read("Patient", id);
+    const std::int64_t version = v ? v->version_id : 0;
+    auto s = stored_patient(std::move(v));
+    if (!s) return s;
+    if (*s && (*s)->find("link") != nullptr) {
+      return hearth::unexpected(make_error(needs_transaction, "a stored Patient with links"));
+    }
+    reads.push_back(read_record{id, version});
+    return s;
+  };
+  auto res = resolve(bundle, find, stored, nullptr);
   if (!res) return prepared_bundle(std::move(out));
   for (std::size_t i = 0; i < res->plans.size(); ++i) {
     plan& p = res->plans[i];
@@ -684,6 +757,14 @@ hearth::result<std::vector<applied_resource>> apply_transaction_bundle(resource_
     auto ids = tx.find_by_identifier(l.type, l.system, l.value, 2);
     if (!ids) return hearth::unexpected(std::move(ids).error());
     if (*ids != l.ids) return apply_transaction_bundle(tx, *b.bundle);
+  }
+  for (const read_record& r : b.reads) {
+    auto v = tx.read("Patient", r.id);
+    const std::int64_t now = v ? v->version_id : 0;
+    if (!v && v.error().code != error_codes::not_found && v.error().code != error_codes::deleted) {
+      return hearth::unexpected(std::move(v).error());
+    }
+    if (now != r.version_id) return apply_transaction_bundle(tx, *b.bundle);
   }
   b.planned = false;  // written once
   return write_plans(tx, b.res);

@@ -513,4 +513,17 @@ TEST_CASE("mllp serve: an A40 moves the prior patient's results to the survivor 
   const std::string version = survivor.find("meta")->find("versionId")->str();
   CHECK(send_one(mllp, a40("MRG-A40-1", "MRN-6002", "MRN-6001")) == ack);
   CHECK(first_resource(patients_with(server, "MRN-6002")).find("meta")->find("versionId")->str() == version);
+
+  // Later A08s of either patient (PID only) keep the merge's record.
+  REQUIRE(msa_code(send_one(mllp, adt("A08", "MRG-A08-Y", "MRN-6002", "Roe-Smith"))) == "AA");
+  REQUIRE(msa_code(send_one(mllp, adt("A08", "MRG-A08-X", "MRN-6001", "Doe-Smith"))) == "AA");
+  const auto survivor2 = first_resource(patients_with(server, "MRN-6002"));
+  CHECK(survivor2.find("meta")->find("versionId")->str() != version);  // the A08 was applied
+  REQUIRE(survivor2.find("link") != nullptr);
+  CHECK(survivor2.find("link")->items()[0].find("type")->str() == "replaces");
+  const auto prior2 = first_resource(patients_with(server, "MRN-6001"));
+  REQUIRE(prior2.find("active") != nullptr);
+  CHECK_FALSE(prior2.find("active")->as_bool());
+  REQUIRE(prior2.find("link") != nullptr);
+  CHECK(prior2.find("link")->items()[0].find("type")->str() == "replaced-by");
 }

@@ -966,3 +966,55 @@ TEST_CASE("db: bundle: what the planning cannot settle is left to the transactio
   CHECK(code_of(apply_planned(c.rs, many)) == store::error_codes::multiple_matches);
   CHECK(count_resources(c.tdb) == 4);
 }
+
+TEST_CASE("db: bundle: later updates of merged Patients keep the merge's links, and the source stays inactive") {
+  store::test::store_case c;
+  // Planned in the transaction (apply) and before it (apply_planned): the same.
+  for (const bool planned : {false, true}) {
+    CAPTURE(planned);
+    const std::string sx = planned ? "MRN-LX2" : "MRN-LX1";
+    const std::string sy = planned ? "MRN-LY2" : "MRN-LY1";
+    auto run = [&](const fhir::json_value& b) { return planned ? apply_planned(c.rs, b) : apply(c.rs, b); };
+    const std::string x = created_id(c.rs, "Patient", patient(mrn_system, sx, "Prior"));
+    auto merged = run(merge_bundle(sy, sx));
+    REQUIRE(merged);
+    const std::string y = (*merged)[0].id;
+    // ADT^A08 for each: PID only, no links (v2 has none), X written as active.
+    fhir::json_value x_update = patient(mrn_system, sx, "Prior Renamed");
+    x_update.set("active", fhir::json_value(true));
+    auto ux = run(bundle({entry(urn(1), x_update, "PUT", conditional("Patient", mrn_system, sx))}));
+    REQUIRE(ux);
+    CHECK((*ux)[0].id == x);
+    CHECK((*ux)[0].changed);
+    const auto xs = read_json(c.rs, "Patient", x);
+    CHECK(links_of(xs) == std::vector<std::string>{"replaced-by Patient/" + y});
+    CHECK(xs.find("active")->is_bool());
+    CHECK_FALSE(xs.find("active")->as_bool());
+    auto uy = run(bundle(
+        {entry(urn(1), patient(mrn_system, sy, "Survivor Renamed"), "PUT", conditional("Patient", mrn_system, sy))}));
+    REQUIRE(uy);
+    CHECK((*uy)[0].id == y);
+    CHECK((*uy)[0].changed);
+    const auto ys = read_json(c.rs, "Patient", y);
+    CHECK(links_of(ys) == std::vector<std::string>{"replaces Patient/" + x});
+    CHECK(ys.find("active") == nullptr);
+    // The same update again writes nothing.
+    auto again = run(bundle(
+        {entry(urn(1), patient(mrn_system, sy, "Survivor Renamed"), "PUT", conditional("Patient", mrn_system, sy))}));
+    REQUIRE(again);
+    CHECK_FALSE((*again)[0].changed);
+  }
+}
+
+TEST_CASE("db: bundle: a merge landing between the planning and the transaction is not undone") {
+  store::test::store_case c;
+  const std::string x = created_id(c.rs, "Patient", patient(mrn_system, "MRN-RX", "Prior"));
+  const std::string y = created_id(c.rs, "Patient", patient(mrn_system, "MRN-RY", "Survivor"));
+  // Planned while Y has no links; the A40 commits before the update's transaction.
+  auto update = bundle(
+      {entry(urn(1), patient(mrn_system, "MRN-RY", "Survivor Renamed"), "PUT", conditional("Patient", mrn_system, "MRN-RY"))});
+  auto r = apply_planned(c.rs, update, [&] { REQUIRE(apply(c.rs, merge_bundle("MRN-RY", "MRN-RX"))); });
+  REQUIRE(r);
+  CHECK((*r)[0].id == y);
+  CHECK(links_of(read_json(c.rs, "Patient", y)) == std::vector<std::string>{"replaces Patient/" + x});
+}
