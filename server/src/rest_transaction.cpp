@@ -56,6 +56,11 @@ struct planned {
   /// recorded as refused (http_response::audit_entry_status).
   bool hidden = false;
   std::optional<store::resource_version> existing;  ///< the match of a conditional create
+  /// The search of a conditional create, or of a conditional update that
+  /// creates, that found nothing before the transaction: it runs again
+  /// inside it (write_entry), so that a resource another request created
+  /// meanwhile is not created twice.
+  std::optional<store::search_request> create_condition;
   std::optional<store::write_outcome> outcome;      ///< what the write did
   std::optional<http_response> answer;              ///< GET entries, and every batch entry
 };
@@ -489,8 +494,11 @@ std::optional<failure> resolve_targets(const context& c, std::vector<planned>& p
     if (p.method == verb::get || p.method == verb::head) continue;
     if (p.method == verb::post) {
       if (!p.if_none_exist.empty()) {
-        auto m = resolve_conditional(c, p.type, p.if_none_exist);
+        auto req = conditional_search(c, p.type, p.if_none_exist);
+        if (!req) return search_failure(p.index, req.error());
+        auto m = run_conditional(c, *req);
         if (!m) return search_failure(p.index, m.error());
+        if (m->count == 0) p.create_condition = std::move(*req);
         if (m->count > 1) return failure{p.index, 412, "duplicate", "ifNoneExist matches more than one resource"};
         if (m->count == 1) {
           p.no_write = true;
@@ -501,8 +509,11 @@ std::optional<failure> resolve_targets(const context& c, std::vector<planned>& p
       if (p.id.empty()) p.id = store::resource_store::new_id();
     } else if (p.id.empty()) {
       // Conditional update, patch, delete (http.html#cond-update, #cdelete).
-      auto m = resolve_conditional(c, p.type, p.query);
+      auto req = conditional_search(c, p.type, p.query);
+      if (!req) return search_failure(p.index, req.error());
+      auto m = run_conditional(c, *req);
       if (!m) return search_failure(p.index, m.error());
+      if (m->count == 0 && p.method == verb::put) p.create_condition = std::move(*req);
       if (m->count > 1) {
         return failure{p.index, 412, "multiple-matches", "the conditional url matches more than one resource"};
       }
@@ -680,10 +691,34 @@ std::optional<failure> authorize_entries(const context& c, std::vector<planned>&
   return std::nullopt;
 }
 
+/// A create decided by a search before the transaction (create_condition)
+/// holds only if the search still finds nothing but what this Bundle wrote
+/// (http.html#trules: the conditions are about what was stored before it):
+/// a match created meanwhile by another request makes the transaction a
+/// conflict (409; nothing commits) instead of a second resource. On
+/// PostgreSQL find_matches serialises conditional writes of the type across
+/// processes (resource_tx::find_matches).
+hearth::result<void> recheck_create(store::resource_tx& tx, const planned& p, const std::set<std::string>& written) {
+  if (!p.create_condition) return {};
+  auto found = tx.find_matches(*p.create_condition, written.size() + 1);
+  if (!found) return hearth::unexpected(std::move(found).error());
+  for (const store::resource_version& v : *found) {
+    if (written.count(v.type + "/" + v.id) == 0) {
+      return hearth::unexpected(hearth::error{std::string(store::error_codes::conflict),
+                                              "a resource matching the condition was created by another request "
+                                              "while this transaction was prepared: send it again",
+                                              "", hearth::error::npos});
+    }
+  }
+  return {};
+}
+
 /// One write inside the store transaction. A failure that is not the
-/// store's (a patch that cannot be applied) is put in `failed`.
+/// store's (a patch that cannot be applied) is put in `failed`. `written`:
+/// the resources this Bundle wrote before (Type/id).
 hearth::result<void> write_entry(store::resource_tx& tx, const context& c, planned& p, const store::write_hook& hook,
-                                 std::optional<failure>& failed) {
+                                 std::optional<failure>& failed, const std::set<std::string>& written) {
+  if (auto r = recheck_create(tx, p, written); !r) return r;
   const std::optional<std::int64_t> expected = p.if_match ? p.if_match : p.checked_version;
   if (p.hidden) {
     // What the store answers for an absent id (resource_store.cpp): a patch
@@ -815,11 +850,13 @@ http_response run_transaction(const context& c, const fhir::json_value::array_ty
   }
   std::optional<failure> failed;
   auto committed = c.store.transaction([&](store::resource_tx& tx) -> hearth::result<void> {
+    std::set<std::string> written;
     for (planned* p : order) {
-      if (auto r = write_entry(tx, c, *p, hook, failed); !r) {
+      if (auto r = write_entry(tx, c, *p, hook, failed, written); !r) {
         if (!failed) failed = write_failure_of(*p, r.error());
         return r;
       }
+      written.insert(p->type + "/" + p->id);
     }
     return {};
   });

@@ -93,6 +93,33 @@ TEST_CASE("api: concurrent conditional updates that find nothing create exactly 
   }
 }
 
+TEST_CASE("api: concurrent transactions with the same ifNoneExist or conditional PUT never create twice") {
+  api_case c;
+  constexpr int threads = 8;
+  constexpr int rounds = 10;
+  for (const bool put : {false, true}) {
+    CAPTURE(put);
+    const std::string prefix = put ? "tx-put-" : "tx-post-";
+    const auto statuses = race(threads, rounds, [&](int round, int) {
+      const std::string mrn = prefix + std::to_string(round);
+      const std::string request =
+          put ? R"({"method":"PUT","url":"Patient?identifier=urn:race|)" + mrn + R"("})"
+              : R"({"method":"POST","url":"Patient","ifNoneExist":"identifier=urn:race|)" + mrn + R"("})";
+      const std::string bundle = R"({"resourceType":"Bundle","type":"transaction","entry":[{"fullUrl":"urn:uuid:)"
+                                 R"(0f5c2c48-6d39-4d21-9c2a-6c1e61c4a001","resource":)" +
+                                 with_mrn("Race", mrn) + R"(,"request":)" + request + "}]}";
+      return c.post("/", bundle).status;
+    });
+    for (int round = 0; round < rounds; ++round) {
+      CAPTURE(round);
+      const auto& s = statuses[static_cast<std::size_t>(round)];
+      // Each transaction committed (200) or met one created meanwhile (409).
+      for (const auto& [status, n] : s) CHECK((status == 200 || status == 409));
+      CHECK(stored_with_mrn(c, prefix + std::to_string(round)) == 1);
+    }
+  }
+}
+
 TEST_CASE("api: conditional create answers as before: 201 new, 200 the match, 412 several") {
   api_case c;
   const http_response first =
