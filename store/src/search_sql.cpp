@@ -38,6 +38,17 @@ hearth::error make_error(std::string_view code, std::string message) {
   return hearth::error{std::string(code), std::move(message), {}, hearth::error::npos};
 }
 
+/// Most values one compiled search binds (WHERE and ORDER BY together).
+/// parse_search's limits (max_terms criteria of max_values values) let far
+/// more through once each value becomes its bounds and AND-ed date criteria
+/// repeat per span class: 64 date criteria of 100 values bind 96,072, beyond
+/// SQLite's default 32,766 (SQLITE_MAX_VARIABLE_NUMBER) and PostgreSQL's
+/// 65,535 parameters. And binding by name costs time quadratic in the count
+/// (sqlite3_bind_parameter_index scans the statement's names): those 96,072
+/// held a connection for minutes, 16,000 take over a second, 4,096 under a
+/// tenth. Real searches bind a few hundred.
+constexpr std::size_t max_bound_values = 4096;
+
 /// The index table of a parameter type; nullptr for composite and special.
 const char* table_of(search_param_type t) {
   switch (t) {
@@ -173,6 +184,21 @@ class compiler {
   }
 
   sql_text& out() { return out_; }
+
+  /// Index row `x` of `c`'s table holds value `v` (compile_index_rows):
+  /// the test final_param makes of each row, for one value.
+  hearth::result<index_rows> index_row(const search_criterion& c, const search_value& v, const std::string& x,
+                                       const std::vector<std::string>& types) {
+    const search_parameter& p = *c.param;
+    const char* table = table_of(p.type);
+    if (!c.path.empty() || table == nullptr || p.code == "_id" || p.code == "_lastUpdated" ||
+        c.modifier == search_modifier::missing) {
+      return hearth::unexpected(make_error(error_codes::not_supported, "not a criterion on one index table"));
+    }
+    auto cond = value_condition(p, c.modifier, c.modifier_type, v, x);
+    if (!cond) return hearth::unexpected(std::move(cond).error());
+    return index_rows{table, x + ".param IN " + keys(types, p.code) + " AND (" + *cond + ")"};
+  }
 
  private:
   hearth::result<std::string> path_step(const search_criterion& c, std::size_t step, const std::string& r,
@@ -707,11 +733,63 @@ hearth::result<sort_column> sort_key(compiler& c, const search_sort_key& key, co
   return col;
 }
 
+/// The position of the parenthesis closing the one at `open` in SQL text
+/// `t` (quoted literals skipped), npos when none does.
+std::size_t closing_paren(const std::string& t, std::size_t open) {
+  int depth = 0;
+  bool quoted = false;
+  for (std::size_t i = open; i < t.size(); ++i) {
+    const char ch = t[i];
+    if (ch == '\'') quoted = !quoted;
+    if (quoted) continue;
+    if (ch == '(') ++depth;
+    if (ch == ')' && --depth == 0) return i;
+  }
+  return std::string::npos;
+}
+
+/// A criterion on a date parameter of the type itself, without modifier.
+bool plain_date(const search_criterion& crit) {
+  return crit.path.empty() && crit.param->type == search_param_type::date &&
+         crit.modifier == search_modifier::none && crit.param->code != "_lastUpdated";
+}
+
+/// The criteria of `q` as the compiler answers them, in order: each alone,
+/// except that criteria on the same date parameter of the type itself are
+/// answered together (compiler::date_terms), in the place of the first.
+std::vector<std::vector<const search_criterion*>> criterion_groups(const search_request& q) {
+  std::vector<std::vector<const search_criterion*>> out;
+  std::vector<bool> done(q.criteria.size(), false);
+  for (std::size_t i = 0; i < q.criteria.size(); ++i) {
+    if (done[i]) continue;
+    const search_criterion& crit = q.criteria[i];
+    std::vector<const search_criterion*> group{&crit};
+    if (plain_date(crit)) {
+      for (std::size_t j = i + 1; j < q.criteria.size(); ++j) {
+        if (plain_date(q.criteria[j]) && q.criteria[j].param == crit.param) {
+          group.push_back(&q.criteria[j]);
+          done[j] = true;
+        }
+      }
+    }
+    out.push_back(std::move(group));
+  }
+  return out;
+}
+
+/// The condition of one group of criterion_groups, on alias `r`.
+hearth::result<std::string> group_condition(compiler& c, const std::vector<const search_criterion*>& group,
+                                            const std::string& r, const std::vector<std::string>& types) {
+  const search_criterion& first = *group.front();
+  return plain_date(first) ? c.date_terms(group, r, types) : c.criterion(first, 0, r, types);
+}
+
 }  // namespace
 
 hearth::result<compiled_search> compile_search(const search_request& q, const fhir::definitions& defs,
-                                               bool postgresql, long long now_ms) {
+                                               bool postgresql, long long now_ms, std::string prefix) {
   compiled_search out;
+  out.where.prefix = std::move(prefix);
   compiler c(out.where, defs, postgresql, now_ms);
   const std::string r = "r";
   const std::vector<std::string> types{q.type};
@@ -755,29 +833,8 @@ hearth::result<compiled_search> compile_search(const search_request& q, const fh
          ".kind = " + std::to_string(kind_relative) + ")";
   }
 
-  // Criteria on the same date parameter of the type itself are answered
-  // together (compiler::date_terms), in the place of the first of them.
-  auto plain_date = [](const search_criterion& crit) {
-    return crit.path.empty() && crit.param->type == search_param_type::date &&
-           crit.modifier == search_modifier::none && crit.param->code != "_lastUpdated";
-  };
-  std::vector<bool> done(q.criteria.size(), false);
-  for (std::size_t i = 0; i < q.criteria.size(); ++i) {
-    if (done[i]) continue;
-    const search_criterion& crit = q.criteria[i];
-    hearth::result<std::string> cond = std::string();
-    if (plain_date(crit)) {
-      std::vector<const search_criterion*> terms;
-      for (std::size_t j = i; j < q.criteria.size(); ++j) {
-        if (plain_date(q.criteria[j]) && q.criteria[j].param == crit.param) {
-          terms.push_back(&q.criteria[j]);
-          done[j] = true;
-        }
-      }
-      cond = c.date_terms(terms, r, types);
-    } else {
-      cond = c.criterion(crit, 0, r, types);
-    }
+  for (const auto& group : criterion_groups(q)) {
+    auto cond = group_condition(c, group, r, types);
     if (!cond) return hearth::unexpected(std::move(cond).error());
     w += " AND " + *cond;
   }
@@ -788,7 +845,50 @@ hearth::result<compiled_search> compile_search(const search_request& q, const fh
     if (!col) return hearth::unexpected(std::move(col).error());
     out.sort.push_back(std::move(*col));
   }
+  if (out.where.binds.size() + out.sort_binds.binds.size() > max_bound_values) {
+    return hearth::unexpected(make_error(error_codes::too_costly,
+                                         "the search has too many criteria and values for one query: more than " +
+                                             std::to_string(max_bound_values) + " values to compare"));
+  }
   return out;
+}
+
+hearth::result<index_rows> compile_index_rows(sql_text& out, const search_request& q, const search_criterion& c,
+                                              const search_value& v, const std::string& x,
+                                              const fhir::definitions& defs, bool postgresql, long long now_ms) {
+  compiler k(out, defs, postgresql, now_ms);
+  return k.index_row(c, v, x, {q.type});
+}
+
+hearth::result<std::optional<std::vector<pk_set>>> compile_pk_sets(const search_request& q,
+                                                                   const fhir::definitions& defs, bool postgresql,
+                                                                   long long now_ms, const std::string& prefix) {
+  using sets = std::optional<std::vector<pk_set>>;
+  if (q.compartment || !q.list_id.empty() || !q.sort.empty()) return sets();
+  const std::vector<std::string> types{q.type};
+  const std::string in = "p.resource_pk IN (", not_in = "p.resource_pk NOT IN (";
+  std::vector<pk_set> out;
+  bool positive = false;
+  for (const auto& group : criterion_groups(q)) {
+    pk_set set{sql_text{prefix + std::to_string(out.size()) + "_", {}, {}}, false};
+    compiler c(set.pks, defs, postgresql, now_ms);
+    auto cond = group_condition(c, group, "p", types);
+    if (!cond) return hearth::unexpected(std::move(cond).error());
+    // The compiler's own shapes (search_sql.hpp): one [NOT] IN (subquery) per
+    // criterion, its text ending with the subquery's parenthesis.
+    const std::string& t = *cond;
+    if (t == "1 = 1") continue;  // :missing=true,false
+    const bool negated = t.starts_with(not_in);
+    if (!(negated || t.starts_with(in))) return sets();
+    const std::size_t head = negated ? not_in.size() : in.size();
+    if (closing_paren(t, head - 1) != t.size() - 1) return sets();  // not one subquery: "IN (a) OR ..."
+    set.pks.text = t.substr(head, t.size() - head - 1);
+    set.negated = negated;
+    positive = positive || !negated;
+    out.push_back(std::move(set));
+  }
+  if (!positive) return sets();
+  return sets(std::move(out));
 }
 
 }  // namespace hearth::store::detail

@@ -19,22 +19,9 @@
 namespace store = hearth::store;
 using store::test::code_of;
 using store::test::json;
+using store::test::pairs;
 
 namespace {
-
-/// "a=1&b=2" as pairs (test text: no percent-encoding needed).
-std::vector<std::pair<std::string, std::string>> pairs(std::string_view query) {
-  std::vector<std::pair<std::string, std::string>> out;
-  while (!query.empty()) {
-    const auto amp = query.find('&');
-    const std::string_view item = query.substr(0, amp);
-    const auto eq = item.find('=');
-    out.emplace_back(std::string(item.substr(0, eq)), eq == std::string_view::npos ? "" : std::string(item.substr(eq + 1)));
-    if (amp == std::string_view::npos) break;
-    query.remove_prefix(amp + 1);
-  }
-  return out;
-}
 
 /// A store with a known data set (ids chosen by the test, update-as-create).
 struct search_case : store::test::store_case {

@@ -26,6 +26,9 @@
 #include <random>
 #include <stdexcept>
 #include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
 
 #include <unistd.h>
 
@@ -146,6 +149,21 @@ class test_db {
 template <class T>
 std::string code_of(const hearth::result<T>& r) {
   return r ? std::string("ok") : r.error().code;
+}
+
+/// "a=1&b=2" as pairs (test text: no percent-encoding needed).
+inline std::vector<std::pair<std::string, std::string>> pairs(std::string_view query) {
+  std::vector<std::pair<std::string, std::string>> out;
+  while (!query.empty()) {
+    const auto amp = query.find('&');
+    const std::string_view item = query.substr(0, amp);
+    const auto eq = item.find('=');
+    out.emplace_back(std::string(item.substr(0, eq)),
+                     eq == std::string_view::npos ? "" : std::string(item.substr(eq + 1)));
+    if (amp == std::string_view::npos) break;
+    query.remove_prefix(amp + 1);
+  }
+  return out;
 }
 
 /// The usual start of a case: a database on this run's engine, opened, with a

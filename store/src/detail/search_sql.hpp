@@ -12,6 +12,7 @@
 // probing the index once per resource of the type.
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <variant>
 #include <vector>
@@ -54,12 +55,50 @@ struct compiled_search {
 };
 
 /// Compiles `q`. `now_ms` is the time `ap` on dates measures its margin
-/// from. Errors: "not-supported" for what needs the terminology service
-/// (token :in, :not-in, :above, :below) and modifiers the index cannot
-/// answer; "invalid" for a value the compiler cannot read (parse_search
-/// checks them first, so only for requests built by hand).
+/// from. `prefix` names the placeholders of `where` (:b0, ...): texts that
+/// share one statement need different ones. Errors: "not-supported" for what
+/// needs the terminology service (token :in, :not-in, :above, :below) and
+/// modifiers the index cannot answer; "invalid" for a value the compiler
+/// cannot read (parse_search checks them first, so only for requests built
+/// by hand).
 hearth::result<compiled_search> compile_search(const search_request& q, const fhir::definitions& defs,
-                                               bool postgresql, long long now_ms);
+                                               bool postgresql, long long now_ms, std::string prefix = "b");
+
+/// One value of a criterion as a condition on the rows of its index table,
+/// for search.cpp's index walk (rows of one parameter in resource_pk order).
+struct index_rows {
+  std::string table;      ///< "idx_token"
+  std::string condition;  ///< "x.param IN (:d0) AND (x.system = :d1 AND x.code = :d2)"
+};
+
+/// The rows of the index table of `c` (a criterion of `q` on a parameter of
+/// q.type itself, without a path) that hold value `v` of it, as alias `x`:
+/// the same test the compiled search makes of them (compile_search), its
+/// values bound in `out`. Errors: "not-supported" for a criterion with a
+/// path, on _id, _lastUpdated, a composite or special parameter, or with
+/// :missing; as compile_search otherwise.
+hearth::result<index_rows> compile_index_rows(sql_text& out, const search_request& q, const search_criterion& c,
+                                              const search_value& v, const std::string& x,
+                                              const fhir::definitions& defs, bool postgresql, long long now_ms);
+
+/// One condition of a search as the pks of the resources meeting it, from
+/// the index tables alone (search.cpp's page of pks).
+struct pk_set {
+  sql_text pks;          ///< "SELECT x0.resource_pk FROM idx_token x0 WHERE ...", its own binds
+  bool negated = false;  ///< the search wants the pks not in it (:not, :missing=true)
+};
+
+/// The conditions of `q` as pk_sets, each criterion's (date criteria on one
+/// parameter together, as compile_search), placeholders named by `prefix`
+/// and the set's position (:b0_0, :b1_0, ...). Index rows exist only for
+/// current, not deleted resources, and their param names the type: a
+/// resource in a set is one of q.type, and current. nullopt when `q` has a
+/// compartment, _list or _sort, a criterion that is not of the form
+/// `r.resource_pk [NOT] IN (subquery)` (_id, _lastUpdated, _has, composite),
+/// or no positive one. Errors: as compile_search.
+hearth::result<std::optional<std::vector<pk_set>>> compile_pk_sets(const search_request& q,
+                                                                   const fhir::definitions& defs, bool postgresql,
+                                                                   long long now_ms, const std::string& prefix);
 
 /// The greatest text any index value can hold before it in byte order, as
 /// the upper end of a prefix range: `prefix + text_ceiling` (U+10FFFF).
