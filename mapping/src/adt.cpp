@@ -143,7 +143,11 @@ std::string map_condition(context& ctx, const segment_view& dg1) {
              fixed_concept("http://terminology.hl7.org/CodeSystem/condition-ver-status", "entered-in-error"));
   }
   json_value cc = codeable_concept(ctx, code, at(dg1, 3));
-  if (!description.empty() && cc.find("text") == nullptr) cc.set("text", description);  // DG1-4 -> code.text
+  if (!description.empty() && cc.find("text") == nullptr) {  // DG1-4 -> code.text
+    // DG1-4 without DG1-3: codeable_concept() gave nothing (null), the text is all.
+    if (!cc.is_object()) cc = json_value::object();
+    cc.set("text", description);
+  }
   put(cond, "code", std::move(cc));
   cond.set("subject", reference(ctx.patient_url));
   if (auto d = to_datetime(ctx, dg1.field(5), at(dg1, 5))) cond.set("onsetDateTime", *d);

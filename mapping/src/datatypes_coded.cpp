@@ -25,7 +25,7 @@ json_value triplet(context& ctx, const std::string& code, const std::string& dis
   }
   put(c, "system", system);
   put(c, "version", version);
-  put(c, "code", code);
+  put(c, "code", fhir_code(code));
   put(c, "display", display);
   return c;
 }
@@ -89,7 +89,7 @@ json_value codeable_concept(context& ctx, const hl7v2::coded& v, const position&
 json_value fixed_concept(std::string_view system, std::string_view code, std::string_view display) {
   json_value c = json_value::object();
   c.set("system", system);
-  c.set("code", code);
+  put(c, "code", fhir_code(code));
   put(c, "display", std::string(display));
   json_value cc = json_value::object();
   append(cc, "coding", std::move(c));

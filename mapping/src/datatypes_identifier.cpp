@@ -2,9 +2,13 @@
 
 #include "mapping_detail.hpp"
 
+#include <algorithm>
+
 namespace hearth::mapping::detail {
 
 namespace {
+
+bool uri_text(std::string_view s);
 
 // An absolute URI (RFC 3986 3.1): a scheme of a letter then letters, digits,
 // "+", "-", "." followed by ":" and something. "MRN" and "HOSP" are not.
@@ -19,7 +23,30 @@ bool absolute_uri(std::string_view s) {
                     c == '-' || c == '.';
     if (!ok) return false;
   }
-  return s.find(' ') == std::string_view::npos;
+  return uri_text(s);
+}
+
+// No white space or control character: what a FHIR uri may not hold (R4
+// datatypes.html#uri: "URIs ... SHALL NOT contain whitespace"). HL7 escapes
+// (\X09\, \X0A\) decode to any of them inside an HD.
+bool uri_text(std::string_view s) {
+  return std::none_of(s.begin(), s.end(), [](char c) { return static_cast<unsigned char>(c) <= 0x20 || c == 0x7F; });
+}
+
+// An OID as HD.2 of type ISO carries it (ISO/IEC 8824: arcs of digits
+// separated by dots), so that "urn:oid:" + it is a URI. Leading zeros are
+// let through: a sloppy but unambiguous feed keeps its identities.
+bool oid_text(std::string_view s) {
+  if (s.empty() || s.front() == '.' || s.back() == '.' || s.find("..") != std::string_view::npos) return false;
+  return std::all_of(s.begin(), s.end(), [](char c) { return (c >= '0' && c <= '9') || c == '.'; });
+}
+
+// A UUID as HD.2 of type UUID carries it (RFC 4122 3: hex digits and
+// hyphens), so that "urn:uuid:" + it is a URI.
+bool uuid_text(std::string_view s) {
+  return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) {
+    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F') || c == '-';
+  });
 }
 
 json_value identifier_type(const std::string& code, const position& where, context& ctx) {
@@ -81,9 +108,12 @@ std::string resolve_system(const hl7v2::hd& a, const sender_config& cfg) {
     // IG HD[uri]: "urn:oid:" + HD.2 for ISO, "urn:uuid:" + HD.2 for UUID,
     // HD.2 itself otherwise. Departure: we take HD.2 for other types only
     // when it is an absolute URI (a DNS name or an "L" local id is none, and
-    // Identifier.system must be a URI, R4 datatypes.html#Identifier).
-    if (a.universal_id_type == "ISO") return "urn:oid:" + a.universal_id;
-    if (a.universal_id_type == "UUID") return "urn:uuid:" + a.universal_id;
+    // Identifier.system must be a URI, R4 datatypes.html#Identifier), and
+    // for ISO and UUID only when HD.2 is one (an OID with a space in it is
+    // none, and would make the system no URI): otherwise the authority
+    // resolves as if HD.2 were not there.
+    if (a.universal_id_type == "ISO" && oid_text(a.universal_id)) return "urn:oid:" + a.universal_id;
+    if (a.universal_id_type == "UUID" && uuid_text(a.universal_id)) return "urn:uuid:" + a.universal_id;
     if (absolute_uri(a.universal_id)) return a.universal_id;
   }
   // IG HD[uri] takes HD.1 as the value when valued. Departure: only when it

@@ -311,6 +311,18 @@ json_value location_reference(context& ctx, const hl7v2::pl& v, const position& 
 /// The text of the first primitive of `e` (ST), empty for the null "".
 std::string st(const element_view& e);
 
+/// Message text as a FHIR code (Coding.code, Quantity.code, contentType):
+/// runs of white space (space, tab, CR, LF; HL7 escapes such as \X09\ give
+/// them) collapse to one space and the ends are trimmed. R4
+/// datatypes.html#code allows "no whitespace other than single spaces"; this
+/// is the xs:token normalisation FHIR's XML form gives a code anyway.
+std::string fhir_code(std::string_view text);
+
+/// Message text as a FHIR uri or url (Attachment.url): white space and
+/// control characters percent-encoded (RFC 3986 2.1), the rest as sent. R4
+/// datatypes.html#uri: URIs "SHALL NOT contain whitespace".
+std::string fhir_uri(std::string_view text);
+
 // -------------------------------------------------------------- shared segment maps
 
 /// PID (+ PD1 and Z-segment extensions) -> the Patient entry, first in the

@@ -69,7 +69,7 @@ std::string lower(std::string s) {
 json_value alternate_code(std::string_view table, std::string_view code) {
   json_value c = json_value::object();
   c.set("system", v2_table_uri(table));
-  c.set("code", code);
+  put(c, "code", fhir_code(code));
   json_value cc = json_value::object();
   append(cc, "coding", std::move(c));
   json_value holder = json_value::object();
@@ -159,13 +159,13 @@ json_value ed_attachment(context& ctx, const element_view& ed, const position& w
     return {};
   }
   json_value a = json_value::object();
-  std::string content_type = media_type(type, subtype);
+  std::string content_type = fhir_code(media_type(type, subtype));
   if (subtype.empty() && !type.empty()) {
     // ED[Attachment]: "IF ED.3 NOT VALUED", ED.2 as an alternate code
     // (table 0191).
     json_value c = json_value::object();
     c.set("system", v2_table_uri("0191"));
-    c.set("code", type);
+    put(c, "code", fhir_code(type));
     json_value cc = json_value::object();
     append(cc, "coding", std::move(c));
     append(a, "extension", extension(alternate_codes_url, "valueCodeableConcept", std::move(cc)));
@@ -180,8 +180,8 @@ json_value ed_attachment(context& ctx, const element_view& ed, const position& w
 // RP[Attachment]: a reference pointer (OBX-2 RP) as an attachment url.
 json_value rp_attachment(const element_view& rp) {
   json_value a = json_value::object();
-  put(a, "contentType", media_type(hl7v2::read_st(rp.part(3)), hl7v2::read_st(rp.part(4))));
-  put(a, "url", hl7v2::read_st(rp.part(1)));
+  put(a, "contentType", fhir_code(media_type(hl7v2::read_st(rp.part(3)), hl7v2::read_st(rp.part(4)))));
+  put(a, "url", fhir_uri(hl7v2::read_st(rp.part(1))));
   if (a.find("url") == nullptr) return {};
   return a;
 }
@@ -344,7 +344,13 @@ void map_mdm(context& ctx) {
   if (has_text) {
     json_value a = json_value::object();
     a.set("contentType", "text/plain; charset=utf-8");
-    a.set("data", base64::encode(text));
+    if (text.empty()) {
+      // Text OBX segments whose OBX-5 is empty: an empty document. FHIR JSON
+      // has no empty strings (R4 json.html), so no data; its size says so.
+      a.set("size", json_value::number("0"));
+    } else {
+      a.set("data", base64::encode(text));
+    }
     contents.items()[text_slot] = content_of(std::move(a));
   }
   if (contents.size() == 0) {

@@ -25,7 +25,7 @@ constexpr std::string_view value_attachment_url =
 json_value fixed_coding(std::string_view system, std::string_view code) {
   json_value c = json_value::object();
   c.set("system", system);
-  c.set("code", code);
+  put(c, "code", fhir_code(code));  // OBX-29 and other codes as sent
   return c;
 }
 
@@ -48,7 +48,7 @@ void put_units(context& ctx, json_value& q, const hl7v2::coded& u) {
   const std::string system = coding_system_uri(u.coding_system, ctx.cfg);
   if (!system.empty() && system != ucum_system) {
     q.set("system", system);
-    q.set("code", u.identifier);
+    put(q, "code", fhir_code(u.identifier));
     return;
   }
   // A CWE.1 that CWE.3 calls UCUM but is no UCUM expression keeps only its
@@ -242,7 +242,7 @@ json_value ed_attachment(context& ctx, const element_view& rep, const position& 
     return {};
   }
   json_value att = json_value::object();
-  put(att, "contentType", mime_type(type, subtype));
+  put(att, "contentType", fhir_code(mime_type(type, subtype)));
   put(att, "data", base64);
   return extension(value_attachment_url, "valueAttachment", std::move(att));
 }
@@ -253,8 +253,8 @@ json_value rp_attachment(const element_view& rep) {
   json_value att = json_value::object();
   const std::string type = rep.part(3).text();
   const std::string subtype = rep.part(4).text();
-  if (!type.empty() && !subtype.empty()) att.set("contentType", type + "/" + subtype);
-  put(att, "url", rep.part(1).text());
+  if (!type.empty() && !subtype.empty()) put(att, "contentType", fhir_code(type + "/" + subtype));
+  put(att, "url", fhir_uri(rep.part(1).text()));
   if (is_empty(att)) return {};
   return extension(value_attachment_url, "valueAttachment", std::move(att));
 }

@@ -122,7 +122,7 @@ json_value cq_quantity(context& ctx, const element_view& cq, const position& whe
   put(q, "unit", units.text.empty() ? units.identifier : units.text);
   if (units.coding_system == "UCUM" && !units.identifier.empty()) {
     q.set("system", "http://unitsofmeasure.org");
-    q.set("code", units.identifier);
+    put(q, "code", fhir_code(units.identifier));
   }
   return q;
 }

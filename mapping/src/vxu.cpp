@@ -100,7 +100,7 @@ json_value dose_quantity(context& ctx, const segment_view& rxa) {
                at(rxa, 7, 0, 3));
     } else {
       q.set("system", system);
-      q.set("code", units.identifier);
+      put(q, "code", fhir_code(units.identifier));
     }
   }
   return q;
