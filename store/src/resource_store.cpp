@@ -436,23 +436,12 @@ hearth::result<std::vector<std::string>> resource_tx::find_by_identifier(std::st
     const engine kind = s_->db.config.kind;
     if (kind == engine::postgresql) {
       // Processes sharing a PostgreSQL database each have their own writer:
-      // without this lock two of them could both find no match and both
-      // create (R4 http.html#cond-update). Transaction-scoped: released at
-      // commit or rollback, after the create is visible to the other, whose
-      // lookup then waits here and finds it. (Today the audit head lock,
-      // sql.cpp lock_order, serialises writing transactions already; this
-      // lock keeps the guarantee local to the lookup that needs it.) The key
-      // is a 64-bit hash of (type, system, value): a collision only makes
-      // two unrelated lookups wait for each other.
-      detail::fnv1a h;
-      h.field("hearth conditional identifier");
-      h.field(type);
-      h.field(system);
-      h.field(value);
-      const sql_int key = static_cast<sql_int>(h.value);
-      int ignored = 0;
-      s_->sql << "SELECT 1 FROM (SELECT pg_advisory_xact_lock(:key)) AS locked", soci::into(ignored),
-          soci::use(key, "key");
+      // without a lock two of them could both find no match and both create
+      // (R4 http.html#cond-update). The lock of every conditional write of
+      // the type (match_search.hpp), not one of this identifier: a REST
+      // If-None-Exist on the same identifier (find_matches, any criteria)
+      // must wait for this lookup and this lookup for it.
+      detail::lock_conditional_writes(s_->sql, type);
     }
     detail::ensure_writer_statements(s_->db, s_->sql);
     return s_->db.identifier_finder->find(type, system, value, limit);

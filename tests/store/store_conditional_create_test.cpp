@@ -324,3 +324,54 @@ TEST_CASE("db: two database instances making the same conditional creates concur
   CHECK(found.load() == 3 * keys);
   for (int k = 0; k < keys; ++k) CHECK(stored(rs1, "two-" + std::to_string(k)) == 1);
 }
+
+TEST_CASE("db: a conditional create and an identifier lookup then create, in two database instances, make one resource") {
+  // The REST layer's If-None-Exist (conditional_create, find_matches) and the
+  // HL7 intake's identifier lookup (resource_tx::find_by_identifier, then a
+  // create when nothing matched: bundle_apply) are both conditional writes of
+  // a Patient: in two processes sharing a PostgreSQL database they must wait
+  // for each other, not each find nothing and both create.
+  store::test::test_db tdb;
+  auto db1 = tdb.open();
+  auto db2 = tdb.open();
+  store::resource_store rs1(*db1, store::test::default_indexer());
+  store::resource_store rs2(*db2, store::test::default_indexer());
+  constexpr int keys = 30;
+  std::atomic<int> created{0}, failed{0};
+  std::barrier start(2);
+  std::thread rest([&] {
+    for (int k = 0; k < keys; ++k) {
+      start.arrive_and_wait();
+      const std::string mrn = "mixed-" + std::to_string(k);
+      auto r = ccreate(rs1, by_mrn(mrn), patient_with(mrn));
+      if (!r || r->matches > 1) {
+        ++failed;
+      } else if (r->matches == 0) {
+        ++created;
+      }
+    }
+  });
+  std::thread intake([&] {
+    for (int k = 0; k < keys; ++k) {
+      start.arrive_and_wait();
+      const std::string mrn = "mixed-" + std::to_string(k);
+      auto r = rs2.transaction([&](store::resource_tx& tx) -> hearth::result<void> {
+        auto ids = tx.find_by_identifier("Patient", "urn:mrn", mrn, 2);
+        if (!ids) return hearth::unexpected(ids.error());
+        if (ids->size() > 1) return hearth::unexpected(hearth::error{"multiple-matches", "two", {}, hearth::error::npos});
+        if (ids->empty()) {
+          auto c = tx.create("Patient", json(patient_with(mrn, "Intake")));
+          if (!c) return hearth::unexpected(c.error());
+          ++created;
+        }
+        return {};
+      });
+      if (!r) ++failed;
+    }
+  });
+  rest.join();
+  intake.join();
+  CHECK(failed.load() == 0);
+  CHECK(created.load() == keys);
+  for (int k = 0; k < keys; ++k) CHECK(stored(rs1, "mixed-" + std::to_string(k)) == 1);
+}
