@@ -20,6 +20,7 @@
 #include <re2/re2.h>
 
 #include <hearth/core/utf8.hpp>
+#include <hearth/fhir/narrative_check.hpp>
 
 namespace hearth::fhir {
 namespace {
@@ -768,17 +769,43 @@ class checker {
   }
 
   /// Narrative.div: the XHTML as a string, beginning with its div element
-  /// (R4 narrative.html, json.html#xhtml). Only that much is checked here; the
-  /// XHTML rules themselves (txt-1, txt-2: well-formed, the XHTML namespace,
-  /// allowed elements and attributes, some text) are the invariants the
-  /// profiles module checks with check_narrative (narrative_check.hpp).
+  /// (R4 narrative.html, json.html#xhtml), and the invariants of the XHTML
+  /// itself, txt-1 (well-formed, the XHTML namespace, only the basic HTML
+  /// elements and attributes: no script, no event attribute, no javascript:
+  /// URL) and txt-2 (some content), with check_narrative
+  /// (narrative_check.hpp), which the validator's htmlChecks() uses too. Both
+  /// are error invariants of R4 Narrative: a server that stored a div with a
+  /// script would serve it to every client that renders narratives
+  /// (narrative.html#security).
   void narrative_div(std::string_view s) {
     std::size_t i = 0;
     while (i < s.size() && is_xsd_space(s[i])) ++i;
     const std::string_view rest = s.substr(i);
     const bool div = rest.starts_with("<div") && rest.size() > 4 &&
                      (is_xsd_space(rest[4]) || rest[4] == '>' || rest[4] == '/');
-    if (!div) error(code_value, "the narrative must be XHTML beginning with a div element (R4 narrative.html)");
+    if (!div) {
+      error(code_value, "the narrative must be XHTML beginning with a div element (R4 narrative.html)");
+      return;
+    }
+    if (!opts_.narrative_rules) return;
+    const narrative_verdict v = check_narrative(s);
+    switch (v.result) {
+      case narrative_verdict::status::allowed:
+        // txt-2 only warns: four official R4 examples (EventDefinition-example,
+        // ...) have an empty div, and a server must take them.
+        if (!v.has_content) warning(code_invariant, "txt-2: the narrative has no content other than whitespace");
+        break;
+      case narrative_verdict::status::not_well_formed:
+        error(code_invariant, "txt-1: the narrative is not well-formed XHTML: " + v.problem);
+        break;
+      case narrative_verdict::status::not_allowed:
+        error(code_invariant, "txt-1: the narrative holds what narratives may not (R4 narrative.html#xhtml): " +
+                                  v.problem);
+        break;
+      case narrative_verdict::status::too_costly:
+        error(code_too_costly, "the narrative is too large or nests too deep to check: " + v.problem);
+        break;
+    }
   }
 
   /// Records a local reference for dom-3: "#" refers to the container (from

@@ -32,6 +32,11 @@ struct check_options {
   /// accepts is checked in full; deeper content is one "too-costly" error.
   /// Raising it raises the stack the check may use.
   std::size_t max_depth = 128;
+  /// The XHTML rules of Narrative.div, txt-1 (an error) and txt-2 (a
+  /// warning: official R4 examples have empty divs), with check_narrative
+  /// (narrative_check.hpp). The validator turns them off: it evaluates both
+  /// invariants itself, with the severities the profiles give them.
+  bool narrative_rules = true;
 };
 
 /// Checks `resource`, a FHIR resource in its JSON form (as parse_json or
