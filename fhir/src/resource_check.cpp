@@ -30,7 +30,7 @@ constexpr std::string_view code_structure = "structure";  // wrong shape: unknow
 constexpr std::string_view code_required = "required";    // a min >= 1 element is missing
 constexpr std::string_view code_value = "value";          // a primitive's lexical form or range
 constexpr std::string_view code_invalid = "invalid";      // FHIR JSON rules: empty, null, ele-1
-constexpr std::string_view code_invariant = "invariant";  // dom-2, dom-3
+constexpr std::string_view code_invariant = "invariant";  // dom-2..5, ext-1, txt-1, txt-2
 constexpr std::string_view code_not_supported = "not-supported";
 constexpr std::string_view code_too_long = "too-long";
 constexpr std::string_view code_too_costly = "too-costly";
@@ -300,6 +300,7 @@ class checker {
     }
     if (path_.empty()) path_ = name;  // the root: expressions start with its type
     if (contained) {
+      if (opts_.validator_invariants) contained_meta(v);
       object(v, name, role::resource);
       return;
     }
@@ -315,6 +316,22 @@ class checker {
     scopes_.pop_back();
     in_contained_ = outer_in_contained;
     current_contained_ = outer_contained;
+  }
+
+  /// dom-4 and dom-5 (R4 DomainResource): a contained resource has no
+  /// version of its own (meta.versionId, meta.lastUpdated) and no security
+  /// labels (its container's apply).
+  void contained_meta(const json_value& v) {
+    const json_value* meta = v.find("meta");
+    if (meta == nullptr || !meta->is_object()) return;
+    if (meta->find("versionId") != nullptr || meta->find("lastUpdated") != nullptr ||
+        meta->find("_versionId") != nullptr || meta->find("_lastUpdated") != nullptr) {
+      error(code_invariant, "dom-4: a contained resource must not have a meta.versionId or meta.lastUpdated "
+                            "(R4 references.html#contained)");
+    }
+    if (meta->find("security") != nullptr) {
+      error(code_invariant, "dom-5: a contained resource must not have security labels (R4 references.html#contained)");
+    }
   }
 
   /// dom-3 (R4 DomainResource): "If the resource is contained in another
@@ -394,7 +411,22 @@ class checker {
     if (r == role::element && only_id) {
       error(code_invalid, "an element must have a value or children other than id (ele-1)");
     }
+    if (r == role::element && parent == "Extension" && opts_.validator_invariants) extension_content(seen);
     if (r != role::primitive_extension) required(parent, seen);
+  }
+
+  /// ext-1 (R4 Extension): "Must have either extensions or value[x], not
+  /// both" (extension.exists() != value.exists()).
+  void extension_content(const std::vector<presence>& seen) {
+    bool value = false, nested = false;
+    for (const presence& p : seen) {
+      if (p.element->name == "value[x]") value = true;
+      if (p.element->name == "extension") nested = true;
+    }
+    if (value == nested) {
+      error(code_invariant, value ? "ext-1: an extension has a value and extensions; it must have one or the other"
+                                  : "ext-1: an extension has neither a value nor extensions; it must have one");
+    }
   }
 
   /// Elements with min >= 1 that `seen` lacks or holds too few of.
@@ -787,7 +819,7 @@ class checker {
       error(code_value, "the narrative must be XHTML beginning with a div element (R4 narrative.html)");
       return;
     }
-    if (!opts_.narrative_rules) return;
+    if (!opts_.validator_invariants) return;
     const narrative_verdict v = check_narrative(s);
     switch (v.result) {
       case narrative_verdict::status::allowed:

@@ -323,7 +323,7 @@ fhir::issue_list validator::validate(const fhir::json_value& resource, const val
     fhir::check_options co;
     co.allow_unknown_elements = opts.allow_unknown_elements;
     co.max_issues = opts.max_issues;
-    co.narrative_rules = false;  // txt-1 and txt-2 are invariants evaluated below (walk.cpp)
+    co.validator_invariants = false;  // txt-1, txt-2, dom-4, dom-5, ext-1: evaluated below (walk.cpp)
     issues = fhir::check_resource(resource, *impl_->reg.defs, co);
   }
   if (issues.size() >= opts.max_issues) return issues;

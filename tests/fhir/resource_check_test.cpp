@@ -528,6 +528,40 @@ TEST_CASE("check: a property twice in an object built by code") {
 
 // --- resources inside resources -------------------------------------------------------------
 
+TEST_CASE("check: a contained resource has no version and no security labels (dom-4, dom-5)") {
+  auto with_meta = [](const std::string& meta) {
+    return patient(R"("contained":[{"resourceType":"Organization","id":"o","meta":)" + meta +
+                   R"(,"name":"x"}],"managingOrganization":{"reference":"#o"})");
+  };
+  clean(with_meta(R"({"profile":["http://example.org/p"],"tag":[{"code":"t"}]})"));
+  one(with_meta(R"({"versionId":"3"})"), "invariant", "Patient.contained[0]");
+  one(with_meta(R"({"lastUpdated":"2024-01-01T00:00:00Z"})"), "invariant", "Patient.contained[0]");
+  one(with_meta(R"({"security":[{"system":"http://terminology.hl7.org/CodeSystem/v3-Confidentiality","code":"R"}]})"),
+      "invariant", "Patient.contained[0]");
+  // The container itself may have all of them.
+  clean(patient(R"("meta":{"versionId":"2","security":[{"code":"R"}]})"));
+  // The validator evaluates them itself: off in the structural check it runs.
+  check_options o;
+  o.validator_invariants = false;
+  clean(with_meta(R"({"versionId":"3"})"), o);
+}
+
+TEST_CASE("check: an extension has a value or extensions, not both and not neither (ext-1)") {
+  clean(patient_extension(R"("valueString":"a")"));
+  clean(patient(R"("extension":[{"url":"http://example.org/c","extension":[{"url":"part","valueString":"a"}]}])"));
+  one(patient(R"("extension":[{"url":"http://example.org/x"}])"), "invariant", "Patient.extension[0]");
+  one(patient(R"("extension":[{"url":"http://example.org/x","valueString":"a",
+      "extension":[{"url":"part","valueString":"b"}]}])"),
+      "invariant", "Patient.extension[0]");
+  // Nested, on a primitive's _ object, and as a modifier extension.
+  one(patient(R"("birthDate":"1970","_birthDate":{"extension":[{"url":"http://example.org/x"}]})"), "invariant",
+      "Patient.birthDate.extension[0]");
+  one(patient(R"("modifierExtension":[{"url":"http://example.org/m"}])"), "invariant", "Patient.modifierExtension[0]");
+  // A value[x] that is only its _ object (extensions: a data-absent-reason) is a value.
+  clean(patient(R"("extension":[{"url":"http://example.org/x","_valueString":{"extension":[
+      {"url":"http://hl7.org/fhir/StructureDefinition/data-absent-reason","valueCode":"unknown"}]}}])"));
+}
+
 TEST_CASE("check: contained resources are resources, referenced from their container (dom-3)") {
   const std::string org = R"({"resourceType":"Organization","id":"org1","name":"x"})";
   clean(patient(R"("contained":[)" + org + R"(],"managingOrganization":{"reference":"#org1"})"));

@@ -32,11 +32,16 @@ struct check_options {
   /// accepts is checked in full; deeper content is one "too-costly" error.
   /// Raising it raises the stack the check may use.
   std::size_t max_depth = 128;
-  /// The XHTML rules of Narrative.div, txt-1 (an error) and txt-2 (a
-  /// warning: official R4 examples have empty divs), with check_narrative
-  /// (narrative_check.hpp). The validator turns them off: it evaluates both
-  /// invariants itself, with the severities the profiles give them.
-  bool narrative_rules = true;
+  /// The invariants the validator (hearth::profiles) evaluates itself, with
+  /// the severities the profiles give them: the XHTML rules of
+  /// Narrative.div, txt-1 (an error) and txt-2 (a warning here: official R4
+  /// examples have empty divs), with check_narrative (narrative_check.hpp);
+  /// dom-4 and dom-5 (a contained resource has no versionId, lastUpdated or
+  /// security label); ext-1 (an extension has a value or extensions, not
+  /// both). The validator turns them off so that none is reported twice;
+  /// ele-1, dom-2 and dom-3 are always checked here (the validator leaves
+  /// them to this check).
+  bool validator_invariants = true;
 };
 
 /// Checks `resource`, a FHIR resource in its JSON form (as parse_json or
