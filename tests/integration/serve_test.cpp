@@ -102,6 +102,22 @@ TEST_CASE("serve: requests the listener refuses get an OperationOutcome and the 
     auto big_header = c.read_reply();
     CHECK(big_header.status == 431);
   }
+  // RFC 9112 3.2: an HTTP/1.1 request without Host, or any with two, is a 400.
+  for (const char* request : {"GET /healthz HTTP/1.1\r\n\r\n", "GET /healthz HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n"}) {
+    CAPTURE(request);
+    http_connection c(server.port());
+    c.send_raw(request);
+    auto no_host = c.read_reply();
+    CHECK(no_host.status == 400);
+    CHECK(no_host.body.find("Host") != std::string::npos);
+    CHECK(c.closed_by_peer(std::chrono::seconds(5)));
+  }
+  {
+    // HTTP/1.0 has no Host requirement.
+    http_connection c(server.port());
+    c.send_raw("GET /healthz HTTP/1.0\r\n\r\n");
+    CHECK(c.read_reply().status == 200);
+  }
   // The server is still serving.
   http_connection c(server.port());
   CHECK(c.request("GET", "/healthz").status == 200);

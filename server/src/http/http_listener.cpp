@@ -255,6 +255,14 @@ class session final : public session_base, public std::enable_shared_from_this<s
 
     http::request<http::string_body> req = parser_->release();
     keep_alive_ = req.keep_alive() && owner_.opts.keep_alive_timeout.count() > 0;
+    // RFC 9112 3.2: "A server MUST respond with a 400 (Bad Request) status
+    // code to any HTTP/1.1 request message that lacks a Host header field and
+    // to any request message that contains more than one Host header field".
+    if (const auto hosts = req.count(http::field::host); hosts > 1 || (hosts == 0 && req.version() >= 11)) {
+      return answer_and_close(http::status::bad_request, "structure",
+                              hosts > 1 ? "the request has more than one Host header field"
+                                        : "an HTTP/1.1 request must have a Host header field (RFC 9112 3.2)");
+    }
     http_request in;
     in.method = std::string(req.method_string());
     // RFC 9110 9.3.2: HEAD is GET without the content, with the same header
