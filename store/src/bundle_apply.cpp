@@ -253,6 +253,21 @@ hearth::result<merge_request, std::string> read_merge_request(const fhir::json_v
   return out;
 }
 
+/// Adds to `patient` each link of `stored` (the stored version of the same
+/// Patient) it lacks (R4 patient.html#links): a v2 message carries none, so
+/// writing its Patient as it is would drop an earlier merge's record.
+/// Returns patient's links; nullptr when `stored` has none.
+fhir::json_value* keep_stored_links(fhir::json_value& patient, const fhir::json_value& stored) {
+  const fhir::json_value* links = stored.find("link");
+  if (links == nullptr || !links->is_array() || links->size() == 0) return nullptr;
+  fhir::json_value* own = patient.find("link");
+  if (own == nullptr || !own->is_array()) own = &patient.set("link", fhir::json_value::array());
+  for (const fhir::json_value& l : links->items()) {
+    if (std::find(own->items().begin(), own->items().end(), l) == own->items().end()) own->push_back(l);
+  }
+  return own;
+}
+
 /// Appends the link {other: Patient/<other_id>, type: <type>} (R4
 /// patient.html#links) to `patient` unless an identical one is there;
 /// true when it appended.
@@ -511,13 +526,7 @@ hearth::result<resolution> resolve(const fhir::json_value& bundle, Find&& find, 
       if (!parsed) {
         return hearth::unexpected(entry_error(error_codes::exception, i, "a stored resource could not be read"));
       }
-      if (const fhir::json_value* links = parsed->find("link"); links != nullptr && links->is_array()) {
-        fhir::json_value* own = content.find("link");
-        if (own == nullptr || !own->is_array()) own = &content.set("link", fhir::json_value::array());
-        for (const fhir::json_value& l : links->items()) {
-          if (std::find(own->items().begin(), own->items().end(), l) == own->items().end()) own->push_back(l);
-        }
-      }
+      keep_stored_links(content, *parsed);
     } else if (stored.error().code != error_codes::not_found) {
       return hearth::unexpected(entry_error(stored.error().code, i, stored.error().message));
     }
@@ -537,14 +546,9 @@ hearth::result<resolution> resolve(const fhir::json_value& bundle, Find&& find, 
     auto s = stored(p.id);  // outside the transaction: see prepare_transaction_bundle
     if (!s) return hearth::unexpected(std::move(s).error());
     if (!*s) continue;
-    const fhir::json_value* links = (*s)->find("link");
-    if (links == nullptr || !links->is_array() || links->size() == 0) continue;
-    fhir::json_value* own = p.resource.find("link");
-    if (own == nullptr || !own->is_array()) own = &p.resource.set("link", fhir::json_value::array());
+    fhir::json_value* own = keep_stored_links(p.resource, **s);
+    if (own == nullptr) continue;
     bool replaced = false;
-    for (const fhir::json_value& l : links->items()) {
-      if (std::find(own->items().begin(), own->items().end(), l) == own->items().end()) own->push_back(l);
-    }
     for (const fhir::json_value& l : own->items()) {
       const fhir::json_value* t = l.find("type");
       if (t != nullptr && t->is_string() && t->str() == "replaced-by") replaced = true;

@@ -23,6 +23,7 @@
 #include "detail/body_codec.hpp"
 #include "detail/database_impl.hpp"
 #include "detail/db_error.hpp"
+#include "detail/match_search.hpp"
 #include "detail/param_key.hpp"
 #include "detail/search_sql.hpp"
 
@@ -143,14 +144,7 @@ std::optional<cursor_position> decode_cursor(std::string_view cursor, const std:
 
 // ---- running statements -------------------------------------------------
 
-/// Binds every value of `t` by name to `st`. The values must stay put until
-/// the statement is done (sql_text is not changed while it runs).
-void bind_all(soci::statement& st, const sql_text& t) {
-  for (std::size_t i = 0; i < t.binds.size(); ++i) {
-    const std::string name = t.prefix + std::to_string(i);
-    std::visit([&](const auto& v) { st.exchange(soci::use(v, name)); }, t.binds[i]);
-  }
-}
+using detail::bind_values;  // every value of an sql_text, by name (match_search.hpp)
 
 /// One row of resource columns as selected by resource_columns().
 struct resource_row {
@@ -195,7 +189,7 @@ std::unique_ptr<soci::statement> prepare(soci::session& sql, const std::string& 
   auto st = std::make_unique<soci::statement>(sql);
   row.into(*st);
   extra(*st);
-  for (const sql_text* t : binds) bind_all(*st, *t);
+  for (const sql_text* t : binds) bind_values(*st, *t);
   st->alloc();
   st->prepare(text);
   st->define_and_bind();
@@ -313,7 +307,7 @@ sql_int select_count(soci::session& sql, const std::string& text, std::initializ
   sql_int n = 0;
   soci::statement st(sql);
   st.exchange(soci::into(n));
-  for (const sql_text* t : binds) bind_all(st, *t);
+  for (const sql_text* t : binds) bind_values(st, *t);
   st.alloc();
   st.prepare(text);
   st.define_and_bind();
@@ -504,7 +498,7 @@ hearth::result<std::optional<page_rows>> run_walk(soci::session& sql, bool pg, c
     resource_row row;
     auto st = std::make_unique<soci::statement>(sql);
     row.into(*st);
-    for (const sql_text* t : binds) bind_all(*st, *t);
+    for (const sql_text* t : binds) bind_values(*st, *t);
     st->alloc();
     st->prepare(text);
     st->define_and_bind();
@@ -596,8 +590,8 @@ hearth::result<std::optional<page_rows>> run_pk_page(soci::session& sql, bool pg
     sql_int pk = 0;
     soci::statement st(sql);
     st.exchange(soci::into(pk));
-    for (const auto& set : **sets) bind_all(st, set.pks);
-    bind_all(st, k);
+    for (const auto& set : **sets) bind_values(st, set.pks);
+    bind_values(st, k);
     st.alloc();
     st.prepare(text);
     st.define_and_bind();
