@@ -232,6 +232,13 @@ int serve_main(const std::vector<std::string>& all_args) {
     fail("cannot open the database", db.error());
     return 1;
   }
+  // The key of paging cursors, shared by every process of this database and
+  // kept across restarts (rest_cursor.hpp).
+  auto cursor_key = (*db)->shared_secret("cursor-seal-key", 32);
+  if (!cursor_key) {
+    fail("cannot read the cursor key from the database", cursor_key.error());
+    return 1;
+  }
   const store::indexer ix(*defs);
   store::resource_store rs(**db, ix);
   // Examples go in before the listener opens: the first request sees them.
@@ -327,6 +334,7 @@ int serve_main(const std::vector<std::string>& all_args) {
 
   srv::api_options api_opts;
   api_opts.base_url = cfg.base_url(port);
+  api_opts.cursor_key = std::move(*cursor_key);
 
   {
     srv::audit_trail_options ao;

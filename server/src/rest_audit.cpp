@@ -49,7 +49,7 @@ http_response search_audit_events(const context& c, const store::audit_log& log,
   // The log gets the cursor a next link sealed (rest_cursor.hpp); the links
   // keep the sealed one.
   param_list for_store = params;
-  if (!open_cursor_params(for_store)) {
+  if (!open_cursor_params(cursor_key(c.opts), for_store)) {
     return error_response(400, "invalid", "_cursor is not a cursor of this server", c.fmt, c.defs);
   }
   auto req = store::parse_search(c.defs, audit_type, for_store, c.handling);
@@ -70,7 +70,7 @@ http_response search_audit_events(const context& c, const store::audit_log& log,
                                      [&](const store::ignored_parameter& i) { return i.name == p.first; });
     if (!ignored) used.push_back(p);
   }
-  add_page_links(b, c.opts.base_url, "/" + std::string(audit_type), used, page->next_cursor);
+  add_page_links(b, c.opts, "/" + std::string(audit_type), used, page->next_cursor);
   // Bundle entries point at their versions: a deque keeps them in place.
   std::deque<store::resource_version> versions;
   for (store::audit_event_row& row : page->events) {

@@ -148,16 +148,17 @@ std::string link_url(std::string_view base_url, const std::string& path, const p
 
 }  // namespace
 
-void add_page_links(bundle& b, std::string_view base_url, const std::string& path, const param_list& used,
+void add_page_links(bundle& b, const api_options& opts, const std::string& path, const param_list& used,
                     const std::string& next_cursor) {
-  b.links.emplace_back("self", link_url(base_url, path, used));
+  b.links.emplace_back("self", link_url(opts.base_url, path, used));
   if (next_cursor.empty()) return;
   param_list next;
   for (const auto& p : used) {
     if (p.first != "_cursor") next.push_back(p);
   }
-  next.emplace_back("_cursor", seal_cursor(next_cursor));  // the store's cursor holds sort values: sealed
-  b.links.emplace_back("next", link_url(base_url, path, next));
+  // The store's cursor holds sort values: sealed (rest_cursor.hpp).
+  next.emplace_back("_cursor", seal_cursor(cursor_key(opts), next_cursor));
+  b.links.emplace_back("next", link_url(opts.base_url, path, next));
 }
 
 http_response bundle_response(const bundle& b, const response_format& fmt, const fhir::definitions& defs,

@@ -13,6 +13,7 @@
 #include <hearth/core/result.hpp>
 #include <hearth/fhir/definitions.hpp>
 #include <hearth/fhir/json_value.hpp>
+#include <hearth/server/fhir_api.hpp>
 #include <hearth/server/http_message.hpp>
 #include <hearth/store/resource_version.hpp>
 #include <hearth/store/search_request.hpp>
@@ -69,10 +70,10 @@ fhir::json_value search_tail(std::string_view mode);
 bundle_entry outcome_entry(const std::vector<store::ignored_parameter>& ignored);
 
 /// Adds the self link and, when `next_cursor` is not empty, the next link
-/// (R4 search.html#paging, http.html#paging): `base_url` + `path` with the
-/// parameters `used`; next has `_cursor=next_cursor` in place of any
-/// earlier _cursor.
-void add_page_links(bundle& b, std::string_view base_url, const std::string& path, const param_list& used,
+/// (R4 search.html#paging, http.html#paging): opts.base_url + `path` with
+/// the parameters `used`; next has `_cursor=next_cursor`, sealed with
+/// cursor_key(opts) (rest_cursor.hpp), in place of any earlier _cursor.
+void add_page_links(bundle& b, const api_options& opts, const std::string& path, const param_list& used,
                     const std::string& next_cursor);
 
 /// A 200 carrying `b` in `fmt`; the 500 of internal_error (with

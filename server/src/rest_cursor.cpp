@@ -24,13 +24,19 @@ constexpr std::size_t max_sealed_bytes = 6000;
 /// The process's key, drawn once (thread-safe static initialisation). No
 /// randomness at start-up is a broken machine: the process stops rather
 /// than seal with a predictable key.
-const std::array<unsigned char, key_bytes>& process_key() {
+std::string_view process_key() {
   static const std::array<unsigned char, key_bytes> key = [] {
     std::array<unsigned char, key_bytes> k{};
     if (RAND_bytes(k.data(), static_cast<int>(k.size())) != 1) std::abort();
     return k;
   }();
-  return key;
+  return {reinterpret_cast<const char*>(key.data()), key.size()};
+}
+
+const unsigned char* key_data(std::string_view key) {
+  // Callers pass cursor_key(): always key_bytes long.
+  if (key.size() != key_bytes) std::abort();
+  return reinterpret_cast<const unsigned char*>(key.data());
 }
 
 struct ctx_deleter {
@@ -45,13 +51,17 @@ std::string strip_padding(std::string s) {
 
 }  // namespace
 
-std::string seal_cursor(std::string_view plain) {
+std::string_view cursor_key(const api_options& opts) {
+  return opts.cursor_key.size() == key_bytes ? std::string_view(opts.cursor_key) : process_key();
+}
+
+std::string seal_cursor(std::string_view key, std::string_view plain) {
   std::string out(nonce_bytes + plain.size() + tag_bytes, '\0');
   auto* bytes = reinterpret_cast<unsigned char*>(out.data());
   cipher_ctx ctx(EVP_CIPHER_CTX_new());
   int n = 0;
   if (!ctx || RAND_bytes(bytes, static_cast<int>(nonce_bytes)) != 1 ||
-      EVP_EncryptInit_ex(ctx.get(), EVP_aes_256_gcm(), nullptr, process_key().data(), bytes) != 1 ||
+      EVP_EncryptInit_ex(ctx.get(), EVP_aes_256_gcm(), nullptr, key_data(key), bytes) != 1 ||
       EVP_EncryptUpdate(ctx.get(), bytes + nonce_bytes, &n, reinterpret_cast<const unsigned char*>(plain.data()),
                         static_cast<int>(plain.size())) != 1 ||
       EVP_EncryptFinal_ex(ctx.get(), bytes + nonce_bytes + n, &n) != 1 ||
@@ -62,7 +72,7 @@ std::string seal_cursor(std::string_view plain) {
   return strip_padding(base64::encode(out, true));
 }
 
-std::optional<std::string> open_cursor(std::string_view sealed) {
+std::optional<std::string> open_cursor(std::string_view key, std::string_view sealed) {
   if (sealed.size() > max_sealed_bytes) return std::nullopt;
   auto raw = base64::decode(sealed, true);
   if (!raw || raw->size() < nonce_bytes + tag_bytes) return std::nullopt;
@@ -73,7 +83,7 @@ std::optional<std::string> open_cursor(std::string_view sealed) {
   std::copy(bytes + nonce_bytes + text_bytes, bytes + raw->size(), tag.begin());
   cipher_ctx ctx(EVP_CIPHER_CTX_new());
   int n = 0;
-  if (!ctx || EVP_DecryptInit_ex(ctx.get(), EVP_aes_256_gcm(), nullptr, process_key().data(), bytes) != 1 ||
+  if (!ctx || EVP_DecryptInit_ex(ctx.get(), EVP_aes_256_gcm(), nullptr, key_data(key), bytes) != 1 ||
       EVP_DecryptUpdate(ctx.get(), reinterpret_cast<unsigned char*>(plain.data()), &n, bytes + nonce_bytes,
                         static_cast<int>(text_bytes)) != 1 ||
       EVP_CIPHER_CTX_ctrl(ctx.get(), EVP_CTRL_GCM_SET_TAG, static_cast<int>(tag_bytes), tag.data()) != 1 ||
@@ -83,10 +93,10 @@ std::optional<std::string> open_cursor(std::string_view sealed) {
   return plain;
 }
 
-bool open_cursor_params(param_list& params) {
+bool open_cursor_params(std::string_view key, param_list& params) {
   for (auto& [name, value] : params) {
     if (name != "_cursor") continue;
-    auto plain = open_cursor(value);
+    auto plain = open_cursor(key, value);
     if (!plain) return false;
     value = std::move(*plain);
   }

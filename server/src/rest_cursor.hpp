@@ -5,30 +5,40 @@
 // in browser histories, proxy logs and analytics; sealed, it is an opaque
 // token that reveals nothing and cannot be altered. Private to fhir_api.
 //
-// AES-256-GCM (NIST SP 800-38D) with a key drawn at process start and a
-// random 96-bit nonce per cursor. A cursor therefore lasts as long as the
-// process: after a restart, or on another process sharing the database, a
-// next link is refused ("invalid") and the client searches again.
+// AES-256-GCM (NIST SP 800-38D) with a random 96-bit nonce per cursor and
+// the key cursor_key() gives: under `hearth serve`, a secret kept in the
+// database (database::shared_secret, api_options::cursor_key), so that a next
+// link opens after a restart and on any process sharing the database;
+// without one (tests, embedders), a key drawn at process start, and a cursor
+// lasts as long as the process. A cursor that does not open is refused
+// ("invalid") and the client searches again.
 //
-// Thread-safety: both functions may be called from any thread.
+// Thread-safety: every function may be called from any thread.
 
 #include <optional>
 #include <string>
 #include <string_view>
 
+#include <hearth/server/fhir_api.hpp>
+
 #include "rest_target.hpp"
 
 namespace hearth::server::rest {
 
-/// `plain` (a store or operation cursor) sealed, as base64url text.
-std::string seal_cursor(std::string_view plain);
+/// The sealing key: opts.cursor_key when it holds 32 bytes, else the
+/// process's own.
+std::string_view cursor_key(const api_options& opts);
 
-/// The cursor `sealed` holds; nullopt when it was not sealed by this process
-/// or was altered.
-std::optional<std::string> open_cursor(std::string_view sealed);
+/// `plain` (a store or operation cursor) sealed with `key` (32 bytes), as
+/// base64url text.
+std::string seal_cursor(std::string_view key, std::string_view plain);
+
+/// The cursor `sealed` holds; nullopt when it was not sealed with `key` or
+/// was altered.
+std::optional<std::string> open_cursor(std::string_view key, std::string_view sealed);
 
 /// Opens the value of every `_cursor` in `params` in place; false when one
 /// does not open (the caller answers 400).
-bool open_cursor_params(param_list& params);
+bool open_cursor_params(std::string_view key, param_list& params);
 
 }  // namespace hearth::server::rest

@@ -778,7 +778,7 @@ std::optional<http_response> read_everything_params(const context& c, everything
     } else if (name == "_cursor") {
       if (have_cursor || value.empty()) return bad_request(c, "invalid", "_cursor must be given once, not empty");
       have_cursor = true;
-      auto plain = open_cursor(value);  // next links carry sealed cursors (rest_cursor.hpp)
+      auto plain = open_cursor(cursor_key(c.opts), value);  // next links carry sealed cursors (rest_cursor.hpp)
       if (!plain) return bad_request(c, "invalid", "the cursor does not belong to this $everything request");
       q.cursor = std::move(*plain);
     } else if (name == "start" || name == "end") {
@@ -906,7 +906,7 @@ http_response everything(const context& c, const op_target& t) {
     }
   }
   if (first_page && next.empty()) b.total = static_cast<std::int64_t>(b.entries.size());
-  add_page_links(b, c.opts.base_url, "/Patient/" + std::string(t.id) + "/$everything", q.used, next);
+  add_page_links(b, c.opts, "/Patient/" + std::string(t.id) + "/$everything", q.used, next);
   if (auto r = subset_entries(b, q.subset, c.defs); !r) return internal_error(c.req.request_id, c.fmt, c.defs);
   return bundle_response(b, c.fmt, c.defs, c.req.request_id);
 }

@@ -31,7 +31,7 @@ std::string full_url(const context& c, const store::resource_version& v) {
 /// store's cursor in place of any earlier one (search.html#paging).
 void add_links(const context& c, bundle& b, const std::string& path, const param_list& used,
                const std::string& next_cursor) {
-  add_page_links(b, c.opts.base_url, path, used, next_cursor);
+  add_page_links(b, c.opts, path, used, next_cursor);
 }
 
 http_response bundle_response(const context& c, const bundle& b) {
@@ -94,7 +94,7 @@ std::optional<http_response> read_history_params(const context& c, store::histor
       q.at_low = instant_of(d->low);
       q.at_high = instant_of(d->high) + std::chrono::milliseconds(1);  // the range is inclusive, _at's half-open
     } else if (name == "_cursor") {
-      auto plain = open_cursor(value);  // next links carry sealed cursors (rest_cursor.hpp)
+      auto plain = open_cursor(cursor_key(c.opts), value);  // next links carry sealed cursors (rest_cursor.hpp)
       if (!plain) return error_response(400, "invalid", "_cursor is not a cursor of this server", c.fmt, c.defs);
       q.cursor = std::move(*plain);
     } else if (name == "_summary" || name == "_elements") {
@@ -154,7 +154,7 @@ http_response search(const context& c, const std::string& type, bool form,
   // The store gets the cursor a next link sealed (rest_cursor.hpp); the
   // links keep the sealed one.
   param_list for_store = *params;
-  if (!open_cursor_params(for_store)) {
+  if (!open_cursor_params(cursor_key(c.opts), for_store)) {
     return error_response(400, "invalid", "_cursor is not a cursor of this server", c.fmt, c.defs);
   }
   // :in, :not-in, :below, :above on tokens: expanded through the

@@ -486,6 +486,15 @@ const std::vector<migration>& all_migrations() {
       {4, "the AuditEvent trail, hash-chained", version_4_sqlite, version_4_postgresql},
       {5, "AuditEvent patient searched on entity and agent keys", version_5_sqlite, version_5_postgresql},
       {6, "the HL7 v2 message log", version_6_sqlite, version_6_postgresql},
+      // Version 7: secrets every process sharing the database uses
+      // (database::shared_secret): the key that seals paging cursors, so that
+      // a next link opens after a restart and on another process. value is
+      // lower-case hex; a row is inserted once and never changed. IF NOT
+      // EXISTS, as version 6: tests move schema_version back and migrate again.
+      {7,
+       "secrets shared by the processes of one database",
+       {"CREATE TABLE IF NOT EXISTS server_secret (name TEXT PRIMARY KEY, value TEXT NOT NULL)"},
+       {"CREATE TABLE IF NOT EXISTS server_secret (name TEXT COLLATE \"C\" PRIMARY KEY, value TEXT NOT NULL)"}},
   };
   return list;
 }

@@ -4,6 +4,7 @@
 // listener and the pipeline, and the HTTP rules of the listener.
 #include <doctest/doctest.h>
 
+#include <chrono>
 #include <string>
 #include <thread>
 #include <vector>
@@ -121,6 +122,42 @@ TEST_CASE("serve: requests the listener refuses get an OperationOutcome and the 
   // The server is still serving.
   http_connection c(server.port());
   CHECK(c.request("GET", "/healthz").status == 200);
+}
+
+TEST_CASE("serve: a next link opens after a restart on the same database (the cursor key is the database's)") {
+  hearth_process server({"--insecure-no-auth"});
+  {
+    http_connection c(server.port());
+    for (const char* family : {"Ames", "Baker", "Cole"}) {
+      const std::string body = R"({"resourceType":"Patient","name":[{"family":")" + std::string(family) + R"("}]})";
+      REQUIRE(c.request("POST", "/Patient", body, json_body).status == 201);
+    }
+  }
+  std::string next;
+  {
+    http_connection c(server.port());
+    auto first = c.request("GET", "/Patient?_count=1&_sort=family");
+    REQUIRE(first.status == 200);
+    CHECK(first.body.find("Ames") != std::string::npos);
+    // "relation":"next","url":"http://127.0.0.1:PORT/Patient?...": the target.
+    const std::string marker = R"("relation":"next","url":")";
+    const auto at = first.body.find(marker);
+    REQUIRE(at != std::string::npos);
+    const std::string url = first.body.substr(at + marker.size(), first.body.find('"', at + marker.size()) -
+                                                                      at - marker.size());
+    next = url.substr(url.find("/Patient"));
+    REQUIRE(next.find("_cursor=") != std::string::npos);
+  }
+  server.terminate();
+  REQUIRE(server.wait_exit(std::chrono::seconds(30)) == 0);
+  server.restart({"--insecure-no-auth"});
+  http_connection c(server.port());
+  auto second = c.request("GET", next);
+  REQUIRE_MESSAGE(second.status == 200, second.body);
+  CHECK(second.body.find("Baker") != std::string::npos);
+  CHECK(second.body.find("Ames") == std::string::npos);
+  // Any other cursor is still refused.
+  CHECK(c.request("GET", "/Patient?_count=1&_sort=family&_cursor=forged").status == 400);
 }
 
 TEST_CASE("serve: pipelined requests are answered in order") {

@@ -304,6 +304,26 @@ TEST_CASE("api: search pages keep _summary in the next link") {
   CHECK(subsetted_tags(*e[0].find("resource")) == 1);
 }
 
+TEST_CASE("api: next links are sealed with api_options::cursor_key: another api with the key opens them") {
+  // hearth serve passes the database's shared secret: every process of the
+  // database, and the next start, open each other's next links.
+  api_options with_key = api_case::default_options();
+  with_key.cursor_key = std::string(32, '\x5a');
+  api_case c(with_key);
+  for (int i = 0; i < 3; ++i) c.create("Patient", rich_patient());
+  const std::string next = link(body_of(c.get("/Patient?_count=2")), "next");
+  REQUIRE_FALSE(next.empty());
+  CHECK(c.get(target_of(next)).status == 200);
+  api_case same_key(with_key);
+  CHECK(same_key.get(target_of(next)).status == 200);
+  api_options other_key = with_key;
+  other_key.cursor_key = std::string(32, '\x33');
+  api_case other(other_key);
+  CHECK(other.get(target_of(next)).status == 400);
+  api_case process_key;  // no key: the process's own
+  CHECK(process_key.get(target_of(next)).status == 400);
+}
+
 TEST_CASE("api: history entries are subsetted; deletions still have no resource") {
   api_case c;
   const std::string id = c.create("Patient", rich_patient());

@@ -83,6 +83,34 @@ TEST_CASE("db: open creates the schema at the known version and records it") {
   CHECK(rows == store::database::known_schema_version());
 }
 
+TEST_CASE("db: a shared secret is drawn once and read back by every instance, after a restart too") {
+  store::test::test_db tdb;
+  std::string first;
+  {
+    auto db1 = tdb.open();
+    auto db2 = tdb.open();  // a second process's database
+    auto a = db1->shared_secret("cursor-key", 32);
+    REQUIRE_MESSAGE(a, (a ? std::string() : a.error().message));
+    CHECK(a->size() == 32);
+    first = *a;
+    auto b = db2->shared_secret("cursor-key", 32);
+    REQUIRE(b);
+    CHECK(*b == first);
+    // Another name, another secret.
+    auto other = db1->shared_secret("another", 32);
+    REQUIRE(other);
+    CHECK(*other != first);
+    // Bad requests.
+    CHECK(store::test::code_of(db1->shared_secret("", 32)) == "invalid");
+    CHECK(store::test::code_of(db1->shared_secret("x", 8)) == "invalid");
+    CHECK(store::test::code_of(db1->shared_secret("cursor-key", 16)) == "invalid");  // stored with 32
+  }
+  auto again = tdb.open();
+  auto c = again->shared_secret("cursor-key", 32);
+  REQUIRE(c);
+  CHECK(*c == first);
+}
+
 TEST_CASE("db: a database newer than this binary is refused and left untouched") {
   store::test::test_db tdb;
   std::string id;

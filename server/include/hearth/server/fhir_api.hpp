@@ -35,6 +35,12 @@ struct api_options {
   /// (capability.hpp) as JSON text, built once at start-up; served in the
   /// negotiated format like any resource. Empty: /metadata is 404.
   std::string capability_json;
+  /// The 32-byte key that seals the cursors of next links (rest_cursor.hpp):
+  /// `hearth serve` passes the database's shared secret
+  /// (store::database::shared_secret), so that a next link opens after a
+  /// restart and on every process sharing the database. Empty (or any other
+  /// size): a key drawn once per process.
+  std::string cursor_key;
   /// SMART on FHIR scope enforcement (issue 6; SMART App Launch 2.2
   /// scopes-and-launch-context; SECURITY.md): every interaction is checked
   /// against http_request::principal, and a request without one is refused

@@ -116,6 +116,16 @@ class database {
   /// Counters of the writer; see commit_stats.
   commit_stats stats() const;
 
+  /// The secret named `name`: `bytes` random bytes (OpenSSL RAND_bytes),
+  /// drawn and stored by the first caller ever, read back by every later
+  /// one, in this process or in any other sharing the database, and after
+  /// restarts (table server_secret). For keys that must outlive a process:
+  /// the seal of paging cursors (server/src/rest_cursor.hpp). Anyone who can
+  /// read the database can read it. Errors: "invalid" for an empty name or
+  /// `bytes` outside 16..64, or a stored secret of another size;
+  /// "exception" when the engine fails or no randomness is available.
+  hearth::result<std::string> shared_secret(std::string_view name, std::size_t bytes);
+
   /// Drains the write queue (everything already submitted is committed and
   /// answered), then stops the writer: later writes fail with "exception".
   /// Idempotent; reads keep working until destruction.
